@@ -1,0 +1,77 @@
+"""``create_app(settings)``: the Flask factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask, Response, request
+
+from driver.http import commands, errors, views
+from driver.http.auth import NONCE, SIGNATURE, TIMESTAMP, Verifier
+from driver.http.errors import error_response
+from driver.hypervisors.base import Hypervisor
+from driver.metrics import Metrics
+from driver.recovery import recover
+from driver.service import SnapshotService
+from driver.settings import Settings
+from driver.store import Database
+
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/v1/openapi.json"}
+
+
+def make_hypervisor(settings: Settings) -> Hypervisor:
+    if settings.backend == "libvirt":
+        from driver.hypervisors.libvirt import LibvirtHost
+
+        return LibvirtHost(settings.libvirt_uri, agent_timeout=int(settings.freeze_timeout))
+    raise ValueError(f"unknown backend {settings.backend!r}")
+
+
+def load_secret(settings: Settings) -> str:
+    """The configured secret, or one kept in ``<data_dir>/secret`` (created 0600 once)."""
+    if settings.secret:
+        return settings.secret
+    path = os.path.join(settings.data_dir, "secret")
+    os.makedirs(settings.data_dir, exist_ok=True)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def build_service(settings: Settings, hypervisor: Hypervisor | None = None) -> SnapshotService:
+    return SnapshotService(hypervisor or make_hypervisor(settings), Database(settings.database),
+                           settings, Metrics())
+
+
+def create_app(settings: Settings, hypervisor: Hypervisor | None = None, *,
+               run_recovery: bool = True) -> Flask:
+    """Build the driver app. ``run_recovery`` resolves operations a crash interrupted."""
+    service = build_service(settings, hypervisor)
+    if run_recovery:
+        recover(service)
+    app = Flask("driver")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["vmsnap.service"] = service
+    app.extensions["vmsnap.settings"] = settings
+    verifier = Verifier(load_secret(settings), settings.auth_window)
+    app.extensions["vmsnap.secret"] = verifier.secret
+
+    @app.before_request
+    def authenticate() -> Response | None:
+        if not settings.auth_required or request.path in OPEN_PATHS:
+            return None
+        reason = verifier.check(request.headers.get(TIMESTAMP), request.headers.get(NONCE),
+                                request.headers.get(SIGNATURE),
+                                request.method, request.path, request.get_data(cache=True))
+        if reason is not None:
+            return error_response(401, f"unauthenticated: {reason}")
+        return None
+
+    app.register_blueprint(commands.bp)
+    app.register_blueprint(views.bp)
+    errors.register(app)
+    return app

@@ -1,0 +1,1 @@
+"""The snapshot domain: model, state machine, tree rules and errors. Pure Python."""

@@ -1,0 +1,1 @@
+"""HTTP surface: blueprints for commands, views, health, metrics; auth and errors."""

@@ -1,0 +1,95 @@
+"""The interface every hypervisor backend implements (libvirt, the simulated host)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from driver.core.model import Disk, PowerState, Snapshot
+
+
+@dataclass(frozen=True)
+class DiskInfo:
+    """A disk attached to a guest: device name, image file and its format."""
+
+    target: str
+    path: str
+    format: str = "qcow2"
+
+    def as_disk(self) -> Disk:
+        return Disk(self.target, self.path)
+
+
+class Guest(ABC):
+    """One VM on a host, with intent-named operations. Every method raises DriverError."""
+
+    name: str
+
+    @abstractmethod
+    def power_state(self) -> PowerState:
+        """PowerOn for a running (or paused) domain, PowerOff for a defined, stopped one."""
+
+    @abstractmethod
+    def disks(self) -> list[DiskInfo]:
+        """Every disk of the VM, in device order."""
+
+    @abstractmethod
+    def freeze(self) -> int:
+        """Freeze the guest's filesystems through its agent; return how many were frozen."""
+
+    @abstractmethod
+    def thaw(self) -> int:
+        """Thaw every frozen filesystem (always the no-argument thaw)."""
+
+    @abstractmethod
+    def freeze_status(self) -> str:
+        """``frozen`` or ``thawed``, as the guest agent reports it."""
+
+    @abstractmethod
+    def capture(self, name: str, *, memory: bool, description: str) -> None:
+        """Capture every disk atomically (and memory if asked) under snapshot ``name``."""
+
+    @abstractmethod
+    def revert(self, snapshot: Snapshot) -> PowerState:
+        """Bring every disk (and memory, for a memory snapshot) back to ``snapshot``."""
+
+    @abstractmethod
+    def delete(self, snapshot: Snapshot) -> None:
+        """Remove ``snapshot``'s data; other snapshots keep what they captured. Idempotent."""
+
+    @abstractmethod
+    def has_snapshot(self, snapshot: Snapshot) -> bool:
+        """Whether any of ``snapshot``'s data is on the hypervisor."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Power the VM off (used when a revert may change the power state)."""
+
+    def set_agent_timeout(self, seconds: int) -> None:
+        """Bound how long an agent call may block (where the backend supports it)."""
+
+    def stored_bytes(self, path: str) -> int | None:
+        """Bytes a disk image occupies on storage, with all its snapshots; None if unknown."""
+        return None
+
+    def redefine(self, snapshot: Snapshot) -> bool:
+        """Re-register a snapshot's metadata on a host that lost it; True if it did."""
+        return False
+
+
+class Hypervisor(ABC):
+    """A host: looks up guests and reports whether it can be reached."""
+
+    @abstractmethod
+    def guest(self, name: str) -> Guest:
+        """The VM named ``name``; raises NotFound if the host has no such VM."""
+
+    @abstractmethod
+    def ping(self) -> str:
+        """Check the connection; return a short description of the host."""
+
+    def delete_from_files(self, snapshot: Snapshot) -> None:
+        """Delete ``snapshot`` from its disk files when its VM is gone from the host."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,52 @@
+"""Structured logs: JSON lines that carry the VM and snapshot of the operation in progress."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pythonjsonlogger.json import JsonFormatter
+
+_vm: contextvars.ContextVar[str | None] = contextvars.ContextVar("vm", default=None)
+_snapshot: contextvars.ContextVar[str | None] = contextvars.ContextVar("snapshot", default=None)
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``vm`` and ``snapshot`` to every record (unless the call already set them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "vm"):
+            record.vm = _vm.get()
+        if not hasattr(record, "snapshot"):
+            record.snapshot = _snapshot.get()
+        return True
+
+
+@contextmanager
+def log_context(vm: str | None, snapshot: str | None = None) -> Iterator[None]:
+    tokens = (_vm.set(vm), _snapshot.set(snapshot))
+    try:
+        yield
+    finally:
+        _vm.reset(tokens[0])
+        _snapshot.reset(tokens[1])
+
+
+def configure(level: str = "INFO", as_json: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
+    if as_json:
+        handler.setFormatter(JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(vm)s %(snapshot)s",
+            rename_fields={"levelname": "level", "asctime": "time"},
+        ))
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [vm=%(vm)s snapshot=%(snapshot)s] %(message)s"
+        ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,79 @@
+"""Start-up recovery: finish or undo what a crash interrupted, so records and host agree.
+
+* a guest the driver had frozen is thawed;
+* an interrupted create is completed if its record was written, otherwise its half-made
+  snapshot is removed from the host;
+* an interrupted delete is carried to its end (deletes are idempotent);
+* an interrupted revert of a disk snapshot on a stopped VM is applied again; any other
+  interrupted revert is reported failed (the snapshot stays usable, as CloudStack does).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from marshmallow import ValidationError
+
+from driver.core.errors import DriverError, NotFound
+from driver.core.model import Snapshot, SnapshotType
+from driver.quiesce import thaw_quietly
+from driver.service import SnapshotService
+from driver.wire.commands import AnswerSchema, VMSnapshotCommandSchema
+
+log = logging.getLogger(__name__)
+
+
+def recover(service: SnapshotService) -> list[str]:
+    """Resolve every unfinished operation in the journal; return one line per operation."""
+    notes = []
+    for op in service.journal.unfinished():
+        note = _recover_one(service, op.id, op.kind, op.vm, op.snapshot, op.frozen, op.request)
+        notes.append(f"{op.kind} {op.vm}/{op.snapshot}: {note}")
+        log.warning("recovered interrupted %s: %s", op.kind, note,
+                    extra={"vm": op.vm, "snapshot": op.snapshot})
+    return notes
+
+
+def _recover_one(service: SnapshotService, op_id: int, kind: str, vm: str, name: str,
+                 frozen: bool, request: dict | None) -> str:
+    try:
+        guest = service.hv.guest(vm)
+    except NotFound:
+        guest = None
+    except DriverError as exc:
+        return f"left for the next start-up: {exc.details}"  # host unreachable: try later
+    if frozen and guest is not None:
+        thaw_quietly(guest)
+    try:
+        cmd = VMSnapshotCommandSchema().load(request or {}) if kind != "restore" else None
+    except ValidationError:
+        cmd = None
+    try:
+        if kind == "create":
+            if service.store.get(vm, name) is not None:
+                answer = service._created_answer(guest, cmd, None) if guest and cmd else None
+                service.journal.finish(op_id, True, AnswerSchema().dump(answer) if answer else
+                                       {"result": True, "details": ""})
+                return "completed (its record had been written)"
+            if guest is not None:
+                ghost = Snapshot(vm, name, SnapshotType.DISK,
+                                 disks=[d.as_disk() for d in guest.disks()])
+                if guest.has_snapshot(ghost):
+                    guest.delete(ghost)
+            service.journal.mark_recovered(op_id, "interrupted; the half-made snapshot was removed")
+            return "rolled back"
+        if kind == "delete" and cmd is not None:
+            service.journal.mark_recovered(op_id, "interrupted; finished at start-up")
+            answer = service.delete(cmd, request)
+            return "finished" if answer.result else f"still failing: {answer.details}"
+        if kind == "revert" and cmd is not None:
+            snap = service.store.get(vm, name)
+            if snap is not None and guest is not None and not snap.has_memory:
+                service.journal.mark_recovered(op_id, "interrupted; applied again at start-up")
+                answer = service.revert(cmd, request)
+                return "applied again" if answer.result else f"still failing: {answer.details}"
+        service.journal.mark_recovered(op_id, "interrupted by a driver restart")
+        return "marked failed"
+    except DriverError as exc:
+        service.journal.mark_recovered(op_id, f"recovery failed: {exc.details}")
+        return f"recovery failed: {exc.details}"

@@ -1,0 +1,92 @@
+"""Typed settings: defaults < INI file (section ``[driver]``) < ``VMSNAP_*`` environment."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _list(value: str) -> list[str]:
+    return [p.strip() for p in value.replace(os.pathsep, ",").split(",") if p.strip()]
+
+
+@dataclass
+class Settings:
+    """Everything the driver can be told. Each field is also ``VMSNAP_<NAME>`` in upper case."""
+
+    backend: str = "libvirt"  # libvirt | simulated
+    libvirt_uri: str = "qemu:///system"
+    data_dir: str = "var/driver"
+    storage_pools: list[str] = field(default_factory=lambda: ["/var/lib/libvirt/images"])
+    secret: str = ""  # shared HMAC secret; empty: read or create <data_dir>/secret
+    auth_required: bool = True
+    auth_window: int = 300  # seconds a signed request stays valid
+    max_body_bytes: int = 4 * 1024 * 1024
+    freeze_timeout: float = 10.0
+    max_freeze_window: float = 30.0
+    allow_power_change_on_revert: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8250
+    threads: int = 8
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def database(self) -> str:
+        return os.path.join(self.data_dir, "driver.sqlite3")
+
+    def with_overrides(self, **values: Any) -> Settings:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(values)
+        return Settings(**data)
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return _bool(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, list):
+            return _list(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name}: {exc}") from None
+    return raw
+
+
+def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None,
+                  section: str = "driver") -> Settings:
+    """Build settings from the defaults, then the INI file, then the environment."""
+    environ = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    path = path or environ.get("VMSNAP_CONFIG")
+    if path:
+        parser = configparser.ConfigParser()
+        if not parser.read(path):
+            raise ValueError(f"cannot read settings file {path}")
+        if parser.has_section(section):
+            known = {f.name for f in fields(Settings)}
+            for key, raw in parser.items(section):
+                if key not in known:
+                    raise ValueError(f"unknown setting {key!r} in {path}")
+                values[key] = _coerce(key, raw, getattr(defaults, key))
+    for f in fields(Settings):
+        env = environ.get(f"VMSNAP_{f.name.upper()}")
+        if env is not None:
+            values[f.name] = _coerce(f.name, env, getattr(defaults, f.name))
+    return defaults.with_overrides(**values)

@@ -1,0 +1,1 @@
+"""CloudStack agent JSON (Gson's shapes) <-> Python objects. No logic lives here."""

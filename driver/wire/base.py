@@ -1,0 +1,66 @@
+"""Shared machinery: schemas that build dataclasses and keep the fields they do not know.
+
+CloudStack objects carry many fields the driver never reads (QoS rates, provisioning
+types...). They are kept in ``extra`` and written back unchanged, so an answer echoes a
+``VolumeObjectTO`` exactly as it came, with only the fields the driver changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields as dc_fields
+from typing import Any, ClassVar
+
+from marshmallow import INCLUDE, Schema, ValidationError, post_dump, post_load
+from marshmallow import fields as mf
+
+
+class WireSchema(Schema):
+    """Loads into ``__model__`` (a dataclass with an ``extra`` dict); dumps without nulls."""
+
+    __model__: ClassVar[type]
+
+    class Meta:
+        unknown = INCLUDE
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Any:
+        names = {f.name for f in dc_fields(self.__model__)}
+        known = {k: v for k, v in data.items() if k in names and k != "extra"}
+        extra = {k: v for k, v in data.items() if k not in names}
+        return self.__model__(**known, extra=extra)
+
+    @post_dump(pass_original=True)
+    def _merge(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:
+        out = dict(getattr(original, "extra", {}) or {})
+        out.update(data)
+        return {k: v for k, v in out.items() if v is not None}
+
+
+class Wrapped(mf.Field):
+    """A field typed by a Java interface: ``{"<class name>": {...fields...}}`` on the wire.
+
+    Known classes load through their schema; others are kept as the raw wrapper.
+    """
+
+    def __init__(self, schemas: dict[str, type[Schema]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schemas = schemas
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict) or len(value) != 1:
+            raise ValidationError("must be an object with exactly one class-name key")
+        (cls, body), = value.items()
+        schema = self.schemas.get(cls)
+        if schema is None:
+            return {cls: body}
+        if not isinstance(body, dict):
+            raise ValidationError(f"{cls} must be an object")
+        return schema().load(body)
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if value is None or isinstance(value, dict):
+            return value
+        for cls, schema in self.schemas.items():
+            if isinstance(value, schema.__model__):  # type: ignore[attr-defined]
+                return {cls: schema().dump(value)}
+        raise ValidationError(f"cannot serialize {type(value).__name__}")

@@ -1,0 +1,149 @@
+"""Agent commands and answers: CloudStack class names, fields and their schemas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import fields as mf
+from marshmallow import validate
+
+from driver.wire.base import WireSchema
+from driver.wire.objects import VMSnapshotSchema, VMSnapshotTO, VolumeObjectSchema, VolumeObjectTO
+
+API = "com.cloud.agent.api."
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@dataclass
+class Command:
+    """Fields every CloudStack ``Command`` carries."""
+
+    contextMap: dict[str, Any] = field(default_factory=dict)
+    wait: int = 0
+    bypassHostMaintenance: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CommandSchema(WireSchema):
+    __model__ = Command
+    contextMap = mf.Dict(keys=mf.String(), load_default=dict)
+    wait = mf.Integer(load_default=0, validate=validate.Range(min=0))
+    bypassHostMaintenance = mf.Boolean(load_default=False)
+
+
+@dataclass
+class VMSnapshotCommand(Command):
+    """``VMSnapshotBaseCommand``: the VM, its volumes and the snapshot acted on."""
+
+    vmName: str = ""
+    target: VMSnapshotTO | None = None
+    volumeTOs: list[VolumeObjectTO] = field(default_factory=list)
+    guestOSType: str | None = None
+    platformEmulator: str | None = None
+    vmUuid: str | None = None
+    reloadVm: bool | None = None
+
+
+class VMSnapshotCommandSchema(CommandSchema):
+    __model__ = VMSnapshotCommand
+    vmName = mf.String(required=True, validate=validate.Length(min=1, max=255))
+    target = mf.Nested(VMSnapshotSchema, allow_none=True)
+    volumeTOs = mf.List(mf.Nested(VolumeObjectSchema), load_default=list, allow_none=True)
+    guestOSType = mf.String(allow_none=True)
+    platformEmulator = mf.String(allow_none=True)
+    vmUuid = mf.String(allow_none=True)
+    reloadVm = mf.Boolean(allow_none=True)
+
+
+@dataclass
+class RestoreVMSnapshotCommand(VMSnapshotCommand):
+    snapshots: list[VMSnapshotTO] = field(default_factory=list)
+    snapshotAndParents: dict[str, VMSnapshotTO | None] = field(default_factory=dict)
+
+
+class RestoreVMSnapshotCommandSchema(VMSnapshotCommandSchema):
+    __model__ = RestoreVMSnapshotCommand
+    snapshots = mf.List(mf.Nested(VMSnapshotSchema), load_default=list)
+    snapshotAndParents = mf.Dict(
+        keys=mf.String(), values=mf.Nested(VMSnapshotSchema, allow_none=True), load_default=dict
+    )
+
+
+@dataclass
+class FreezeThawVMCommand(Command):
+    vmName: str = ""
+    option: str = ""
+
+
+class FreezeThawVMCommandSchema(CommandSchema):
+    __model__ = FreezeThawVMCommand
+    vmName = mf.String(required=True, validate=validate.Length(min=1, max=255))
+    option = mf.String(required=True, validate=validate.OneOf(["frozen", "thawed", "status"]))
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """Fields every ``Answer`` carries, plus the optional ones of the VM snapshot answers."""
+
+    result: bool = True
+    details: str = ""
+    contextMap: dict[str, Any] = field(default_factory=dict)
+    wait: int = 0
+    bypassHostMaintenance: bool = False
+    volumeTOs: list[VolumeObjectTO] | None = None
+    vmSnapshotTo: VMSnapshotTO | None = None
+    vmState: str | None = None
+    # Our own addition; CloudStack ignores fields it does not know.
+    freezeWindowMs: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AnswerSchema(WireSchema):
+    __model__ = Answer
+    result = mf.Boolean(required=True)
+    details = mf.String(allow_none=True)
+    contextMap = mf.Dict(load_default=dict)
+    wait = mf.Integer(load_default=0)
+    bypassHostMaintenance = mf.Boolean(load_default=False)
+    volumeTOs = mf.List(mf.Nested(VolumeObjectSchema), allow_none=True)
+    vmSnapshotTo = mf.Nested(VMSnapshotSchema, allow_none=True)
+    vmState = mf.String(allow_none=True)
+    freezeWindowMs = mf.Float(allow_none=True)
+
+
+@dataclass(frozen=True)
+class CommandType:
+    """One command class the driver serves: its schema and the class of its answer."""
+
+    name: str
+    schema: type[WireSchema]
+    answer: str
+
+    @property
+    def short(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+COMMANDS: dict[str, CommandType] = {
+    ct.name: ct
+    for ct in (
+        CommandType(API + "CreateVMSnapshotCommand", VMSnapshotCommandSchema,
+                    API + "CreateVMSnapshotAnswer"),
+        CommandType(API + "RevertToVMSnapshotCommand", VMSnapshotCommandSchema,
+                    API + "RevertToVMSnapshotAnswer"),
+        CommandType(API + "DeleteVMSnapshotCommand", VMSnapshotCommandSchema,
+                    API + "DeleteVMSnapshotAnswer"),
+        CommandType(API + "RestoreVMSnapshotCommand", RestoreVMSnapshotCommandSchema,
+                    API + "RestoreVMSnapshotAnswer"),
+        CommandType(API + "FreezeThawVMCommand", FreezeThawVMCommandSchema,
+                    API + "FreezeThawVMAnswer"),
+    )
+}
+
+GENERIC_ANSWER = API + "Answer"

@@ -1,0 +1,145 @@
+"""Transfer objects: VMSnapshotTO, VolumeObjectTO, PrimaryDataStoreTO (reference section 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import fields as mf
+from marshmallow import ValidationError, validate
+
+from driver.wire.base import WireSchema, Wrapped
+
+PRIMARY_DATASTORE = "org.apache.cloudstack.storage.to.PrimaryDataStoreTO"
+VOLUME_OBJECT = "org.apache.cloudstack.storage.to.VolumeObjectTO"
+
+
+@dataclass
+class PrimaryDataStoreTO:
+    uuid: str | None = None
+    name: str | None = None
+    id: int | None = None
+    poolType: str | None = None
+    host: str | None = None
+    path: str | None = None
+    port: int | None = None
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class PrimaryDataStoreSchema(WireSchema):
+    __model__ = PrimaryDataStoreTO
+    uuid = mf.String(allow_none=True)
+    name = mf.String(allow_none=True)
+    id = mf.Integer(allow_none=True)
+    poolType = mf.String(allow_none=True)
+    host = mf.String(allow_none=True)
+    path = mf.String(allow_none=True)
+    port = mf.Integer(allow_none=True)
+    url = mf.String(allow_none=True)
+
+
+@dataclass
+class VolumeObjectTO:
+    uuid: str | None = None
+    volumeType: str | None = None
+    dataStore: Any = None
+    name: str | None = None
+    size: int | None = None
+    path: str | None = None
+    volumeId: int | None = None
+    id: int | None = None
+    vmName: str | None = None
+    format: str | None = None
+    deviceId: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pool_path(self) -> str | None:
+        store = self.dataStore
+        return store.path if isinstance(store, PrimaryDataStoreTO) else None
+
+
+class VolumeObjectSchema(WireSchema):
+    __model__ = VolumeObjectTO
+    uuid = mf.String(allow_none=True)
+    volumeType = mf.String(
+        allow_none=True,
+        validate=validate.OneOf(["UNKNOWN", "ROOT", "SWAP", "DATADISK", "ISO"]),
+    )
+    dataStore = Wrapped({PRIMARY_DATASTORE: PrimaryDataStoreSchema}, allow_none=True)
+    name = mf.String(allow_none=True)
+    size = mf.Integer(allow_none=True)
+    path = mf.String(allow_none=True)
+    volumeId = mf.Integer(allow_none=True)
+    id = mf.Integer(allow_none=True)
+    vmName = mf.String(allow_none=True)
+    format = mf.String(allow_none=True)
+    deviceId = mf.Integer(allow_none=True)
+
+
+@dataclass
+class VMSnapshotTO:
+    id: int | None = None
+    snapshotName: str | None = None
+    type: str | None = None
+    createTime: int | None = None
+    current: bool | None = None
+    description: str | None = None
+    parent: VMSnapshotTO | None = None
+    quiescevm: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def chain(self) -> list[VMSnapshotTO]:
+        """This snapshot's ancestors, nearest first, as the nested ``parent`` fields give them."""
+        out: list[VMSnapshotTO] = []
+        node = self.parent
+        while node is not None:
+            out.append(node)
+            node = node.parent
+        return out
+
+
+class ParentChain(mf.Field):
+    """The recursive ``parent`` of a VMSnapshotTO, walked iteratively so deep chains load."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        levels: list[dict[str, Any]] = []
+        node = value
+        while node is not None:
+            if not isinstance(node, dict):
+                raise ValidationError("parent must be an object")
+            levels.append(node)
+            node = node.get("parent")
+        linked: VMSnapshotTO | None = None
+        for level in reversed(levels):
+            loaded = VMSnapshotSchema().load({k: v for k, v in level.items() if k != "parent"})
+            loaded.parent = linked
+            linked = loaded
+        return linked
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        chain: list[VMSnapshotTO] = []
+        node = value
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        dumped: dict[str, Any] | None = None
+        for level in reversed(chain):
+            body = VMSnapshotSchema(exclude=("parent",)).dump(level)
+            if dumped is not None:
+                body["parent"] = dumped
+            dumped = body
+        return dumped
+
+
+class VMSnapshotSchema(WireSchema):
+    __model__ = VMSnapshotTO
+    id = mf.Integer(allow_none=True)
+    snapshotName = mf.String(allow_none=True)
+    type = mf.String(allow_none=True, validate=validate.OneOf(["Disk", "DiskAndMemory"]))
+    createTime = mf.Integer(allow_none=True)
+    current = mf.Boolean(allow_none=True)
+    description = mf.String(allow_none=True)
+    parent = ParentChain(allow_none=True)
+    quiescevm = mf.Boolean(load_default=True)
