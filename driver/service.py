@@ -142,7 +142,9 @@ class SnapshotService:
         with log_context(vm, snapshot), self._exclusive(vm, kind, snapshot) as slot:
             if slot.answer is not None:
                 return slot.answer
-            stored = self.journal.replay(kind, vm, snapshot)
+            # A repeated revert is acted on again: reverting twice gives the same disks, and a
+            # user may revert to the same snapshot again after changing the VM.
+            stored = self.journal.replay(kind, vm, snapshot) if kind != "revert" else None
             if stored is not None:
                 log.info("answered a resent %s from the journal", kind)
                 return AnswerSchema().load(stored)
@@ -252,9 +254,11 @@ class SnapshotService:
     def _capture(self, op_id: int, guest: Guest, name: str, memory: bool, target: VMSnapshotTO,
                  power: PowerState) -> FreezeWindow | None:
         description = target.description or ""
+        guest.preflight(name, memory=memory)
         if not target.quiescevm or power is not PowerState.ON:
             # A stopped VM has nothing mounted: its disks are consistent as they are.
             guest.capture(name, memory=memory, description=description)
+            guest.verify(name, memory=memory)
             return None
         self.journal.set_frozen(op_id, True)  # before freezing: recovery thaws if we crash
         captured = False
@@ -269,6 +273,7 @@ class SnapshotService:
             raise
         finally:
             self.journal.set_frozen(op_id, False)
+        guest.verify(name, memory=memory)
         log.info("quiesced capture", extra={"freeze_window_ms": window.ms,
                                             "filesystems": window.filesystems})
         return window

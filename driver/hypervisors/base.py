@@ -45,9 +45,16 @@ class Guest(ABC):
     def freeze_status(self) -> str:
         """``frozen`` or ``thawed``, as the guest agent reports it."""
 
+    def preflight(self, name: str, *, memory: bool) -> None:
+        """Every check ``capture`` needs, done before the guest is frozen so that only the
+        capture itself sits inside the freeze window. Raises DriverError to refuse."""
+
     @abstractmethod
     def capture(self, name: str, *, memory: bool, description: str) -> None:
         """Capture every disk atomically (and memory if asked) under snapshot ``name``."""
+
+    def verify(self, name: str, *, memory: bool) -> None:
+        """After capture (outside the freeze window): confirm the data is really there."""
 
     @abstractmethod
     def revert(self, snapshot: Snapshot) -> PowerState:

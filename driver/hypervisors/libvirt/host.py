@@ -119,6 +119,7 @@ class LibvirtGuest(Guest):
         self.host = host
         self.dom = dom
         self.name = dom.name()
+        self._plan: tuple[str, bool, bool, list[DiskInfo], list[dict[str, Any]]] | None = None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -217,27 +218,34 @@ class LibvirtGuest(Guest):
         return bool(self._tags_on([DiskInfo(d.target, d.path) for d in snapshot.disks]
                                   or self.disks(), snapshot.name))
 
-    def capture(self, name: str, *, memory: bool, description: str) -> None:
+    def preflight(self, name: str, *, memory: bool) -> None:
         disks = self._qcow2_disks()
         running = self.power_state() is PowerState.ON
         if self._metadata(name) is not None or self._tags_on(disks, name):
             raise InvalidRequest(f"snapshot {name} already exists on {self.name}")
-        if memory:
-            if not running:
-                raise InvalidRequest("Can not snapshot memory when VM is not in Running state")
-            xml = snapshot_xml(name, description, memory=True)
-            _call(f"Memory snapshot {name} of {self.name}", lambda: self.dom.snapshotCreateXML(
-                xml, libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC
-            ))
-            self._verify_tags(disks, name)
-        elif running:
+        actions = []
+        if running and not memory:
             nodes = self._nodes()
-            actions = []
             for disk in disks:
                 if disk.path not in nodes:
                     raise HypervisorError(f"disk {disk.target} of {self.name} is not open in QEMU")
                 actions.append({"type": "blockdev-snapshot-internal-sync",
                                 "data": {"device": nodes[disk.path], "name": name}})
+        self._plan = (name, memory, running, disks, actions)
+
+    def capture(self, name: str, *, memory: bool, description: str) -> None:
+        plan = getattr(self, "_plan", None)
+        if plan is None or plan[:2] != (name, memory):
+            self.preflight(name, memory=memory)
+            plan = self._plan
+        self._plan = None
+        _, _, running, disks, actions = plan
+        if memory:
+            xml = snapshot_xml(name, description, memory=True)
+            _call(f"Memory snapshot {name} of {self.name}", lambda: self.dom.snapshotCreateXML(
+                xml, libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC
+            ))
+        elif running:
             self._qmp({"execute": "transaction", "arguments": {"actions": actions}},
                       f"Disk snapshot {name} of {self.name}")
         else:
@@ -250,6 +258,11 @@ class LibvirtGuest(Guest):
                 for disk in done:
                     qemuimg.delete(disk.path, name)
                 raise
+
+    def verify(self, name: str, *, memory: bool) -> None:
+        """After the guest is thawed: check QEMU really wrote the snapshot into every image."""
+        if memory:
+            self._verify_tags(self.disks(), name)
 
     def _verify_tags(self, disks: list[DiskInfo], name: str) -> None:
         """QEMU can report success and write nothing (seen with odd names): check the images."""

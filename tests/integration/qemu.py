@@ -1,0 +1,156 @@
+"""Helpers for tests on a real libvirtd + QEMU (TCG): the daemon, domains, guest data."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from typing import Any
+
+import libvirt
+import libvirt_qemu
+
+from tests import agentjson
+
+URI = "qemu:///system"
+_names = itertools.count(1)
+
+
+def try_connect() -> Any:
+    try:
+        return libvirt.open(URI)
+    except libvirt.libvirtError:
+        return None
+
+
+class Daemon:
+    """A libvirtd started by the test session (there is no systemd to start it)."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 120.0) -> None:
+        log = open(os.path.join(self.workdir, "libvirtd.log"), "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(["/usr/sbin/libvirtd"], stdout=log, stderr=log,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            conn = try_connect()
+            if conn is not None:
+                conn.close()
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"libvirtd exited; see {self.workdir}/libvirtd.log")
+            time.sleep(0.2)
+        raise RuntimeError("libvirtd did not accept connections in time")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def domain_xml(name: str, disks: list[str], *, agent_channel: bool = False,
+               kernel: str | None = None, initrd: str | None = None, console: str | None = None,
+               memory_mib: int = 64) -> str:
+    devs = "".join(
+        f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file='{p}'/><target dev='vd{chr(97 + i)}' bus='virtio'/></disk>"
+        for i, p in enumerate(disks)
+    )
+    if agent_channel:
+        devs += ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+                 "</channel>")
+    if console:
+        devs += f"<serial type='file'><source path='{console}'/></serial>"
+    boot = "<boot dev='hd'/>"
+    if kernel:
+        boot = (f"<kernel>{kernel}</kernel><initrd>{initrd}</initrd>"
+                "<cmdline>console=ttyS0 panic=-1 quiet</cmdline>")
+    return (
+        f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>{memory_mib}</memory>"
+        f"<vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>{boot}</os>"
+        f"<features><acpi/></features><devices><emulator>/usr/bin/qemu-system-x86_64"
+        f"</emulator>{devs}<memballoon model='none'/></devices></domain>"
+    )
+
+
+class QemuVM:
+    """A TCG domain on the real daemon, with qcow2 disks in the test's pool."""
+
+    def __init__(self, conn: Any, pool: str, disks: list[str], **xml: Any) -> None:
+        self.name = f"i-7-{os.getpid()}{next(_names)}-VM"
+        self.pool = pool
+        self.disks = disks
+        self.dom = conn.defineXML(domain_xml(self.name, disks, **xml))
+
+    def volumes(self) -> list[dict[str, Any]]:
+        return [agentjson.volume(p, self.pool, vm=self.name, device=i,
+                                 kind="ROOT" if i == 0 else "DATADISK")
+                for i, p in enumerate(self.disks)]
+
+    def start(self) -> None:
+        self.dom.create()
+
+    def stop(self) -> None:
+        if self.dom.isActive():
+            self.dom.destroy()
+
+    @property
+    def running(self) -> bool:
+        return bool(self.dom.isActive())
+
+    def hmp(self, command: str) -> str:
+        return str(libvirt_qemu.qemuMonitorCommand(
+            self.dom, command, libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP))
+
+    def write(self, disk: int, byte: int, offset: int = 0, length: str = "64k") -> None:
+        """Write a pattern into a disk of the running VM through QEMU's block layer."""
+        qdev = f"/machine/peripheral/virtio-disk{disk}/virtio-backend"
+        out = self.hmp(f'qemu-io -d {qdev} "write -P {byte:#x} {offset} {length}"')
+        assert not out.strip(), out
+        self.hmp(f'qemu-io -d {qdev} "flush"')
+
+    def tags(self, disk: int = 0) -> list[str]:
+        out = subprocess.run(["qemu-img", "info", "-U", "--output=json", self.disks[disk]],
+                             check=True, capture_output=True, text=True).stdout
+        return [s["name"] for s in json.loads(out).get("snapshots", [])]
+
+    def agent(self, command: str, timeout: int = 5) -> Any:
+        out = libvirt_qemu.qemuAgentCommand(self.dom, json.dumps({"execute": command}),
+                                            timeout, 0)
+        return json.loads(out)["return"]
+
+    def wait_for_agent(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.agent("guest-ping", 2)
+                return
+            except libvirt.libvirtError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def remove(self) -> None:
+        try:
+            self.stop()
+            self.dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        except libvirt.libvirtError:
+            pass
+
+
+def copy_image(src: str, pool: str, name: str) -> str:
+    dst = os.path.join(pool, name)
+    shutil.copyfile(src, dst)
+    return dst
