@@ -41,8 +41,20 @@ def thaw_quietly(guest: Guest) -> bool:
         guest.thaw()
         return True
     except DriverError as exc:
-        log.error("thaw failed", extra={"vm": guest.name, "error": exc.details})
+        log.error("thaw failed: %s", exc.details, extra={"vm": guest.name})
         return False
+
+
+def ensure_thawed(guest: Guest, within: float) -> bool:
+    """Thaw, retrying while the hypervisor is busy (a thaw during a memory capture fails
+    until the capture ends); the no-argument thaw of a thawed guest is harmless."""
+    deadline = time.monotonic() + within
+    while not thaw_quietly(guest):
+        if time.monotonic() > deadline:
+            log.critical("guest may still be frozen", extra={"vm": guest.name})
+            return False
+        time.sleep(0.1)
+    return True
 
 
 class Quiescer:
@@ -102,8 +114,8 @@ class Quiescer:
                     return
                 window.expired = True
             log.error("freeze window exceeded; thawing", extra={"vm": guest.name})
-            thaw_quietly(guest)
-            window.ended = time.monotonic()
+            if thaw_quietly(guest):
+                window.ended = time.monotonic()
 
         timer = threading.Timer(self.max_window, watchdog)
         timer.daemon = True
@@ -114,10 +126,9 @@ class Quiescer:
             timer.cancel()
             with lock:
                 closing = True
-            if not window.expired:
-                thaw_quietly(guest)
-                window.ended = time.monotonic()
-            elif not window.ended:
+            # Thaw even after the watchdog did: its thaw may have failed while QEMU was busy.
+            ensure_thawed(guest, max(self.freeze_timeout, 1.0))
+            if not window.ended:
                 window.ended = time.monotonic()
             if self.on_window is not None:
                 self.on_window(window)

@@ -96,9 +96,13 @@ class SnapshotService:
     def execute(self, item: Decoded) -> tuple[str, Answer]:
         """Run one decoded command; return its answer class name and answer."""
         name = answer_class(item)
-        if item.error is not None or item.command_type is None:
+        if item.command_type is None:
             return name, failure(item.error or "Invalid command")
         short = item.command_type.short
+        if item.error is not None:
+            self.metrics.operations.labels(short, "failure").inc()
+            self.metrics.failures.labels(short, "InvalidCommand").inc()
+            return name, failure(item.error)
         started = time.monotonic()
         try:
             answer = self._handlers[short](item.command, item.raw)
@@ -115,20 +119,21 @@ class SnapshotService:
 
     @contextmanager
     def _exclusive(self, vm: str, kind: str, snapshot: str) -> Iterator[_Slot]:
-        """Hold the VM for one operation. A different concurrent operation is refused."""
-        with self._guard:
-            slot = self._slots.get(vm)
-            if slot is None:
-                slot = self._slots[vm] = _Slot(kind, snapshot)
-                owner = True
-            elif (slot.kind, slot.snapshot) == (kind, snapshot):
-                owner = False  # a resend of the operation in progress: wait for its answer
-            else:
-                raise Busy(busy_text(vm))
-        if not owner:
+        """Hold the VM for one operation. A different concurrent operation is refused; a
+        resend of the one in progress waits and gets its answer."""
+        while True:
+            with self._guard:
+                slot = self._slots.get(vm)
+                if slot is None:
+                    slot = self._slots[vm] = _Slot(kind, snapshot)
+                    break
+                if (slot.kind, slot.snapshot) != (kind, snapshot):
+                    raise Busy(busy_text(vm))
             slot.done.wait()
-            yield slot
-            return
+            if slot.answer is not None:
+                yield slot
+                return
+            # the operation we waited for ended without an answer: run it ourselves
         try:
             yield slot
         finally:
@@ -218,7 +223,7 @@ class SnapshotService:
         target = self._target(cmd)
         name = target.snapshotName or ""
         memory = target.type == SnapshotType.DISK_AND_MEMORY.value
-        paths = self._volume_paths(cmd.volumeTOs)
+        paths = self._volume_paths(cmd.volumeTOs or [])
 
         def work(op_id: int) -> Answer:
             guest = self._guest(cmd.vmName, "Create VM Snapshot")
@@ -282,7 +287,7 @@ class SnapshotService:
                         window: FreezeWindow | None) -> Answer:
         record = self.store.get(cmd.vmName, cmd.target.snapshotName or "") if cmd.target else None
         ms = window.ms if window else (record.freeze_window_ms if record else None)
-        return Answer(vmSnapshotTo=cmd.target, volumeTOs=self._volumes_out(guest, cmd.volumeTOs),
+        return Answer(vmSnapshotTo=cmd.target, volumeTOs=self._volumes_out(guest, cmd.volumeTOs or []),
                       freezeWindowMs=ms)
 
     # --- revert -----------------------------------------------------------------------------
@@ -290,7 +295,7 @@ class SnapshotService:
     def revert(self, cmd: VMSnapshotCommand, raw: Any) -> Answer:
         target = self._target(cmd)
         name = target.snapshotName or ""
-        paths = self._volume_paths(cmd.volumeTOs)
+        paths = self._volume_paths(cmd.volumeTOs or [])
 
         def work(_op_id: int) -> Answer:
             snap = self.store.get(cmd.vmName, name)
@@ -318,7 +323,7 @@ class SnapshotService:
             tree = self.store.tree(cmd.vmName)
             tree.make_current(name)
             self.store.save_tree(cmd.vmName, tree)
-            return Answer(volumeTOs=self._volumes_out(guest, cmd.volumeTOs), vmState=state.value)
+            return Answer(volumeTOs=self._volumes_out(guest, cmd.volumeTOs or []), vmState=state.value)
 
         return self._run("revert", cmd.vmName, name, raw, work)
 

@@ -13,6 +13,7 @@ import hmac
 import secrets
 import threading
 import time
+from urllib.parse import unquote
 
 TIMESTAMP = "X-Vmsnap-Timestamp"
 SIGNATURE = "X-Vmsnap-Signature"
@@ -30,6 +31,7 @@ def signed_headers(secret: str, method: str, path: str, body: bytes,
     """Headers a client sends (the simulator's agent client and the tests use this)."""
     ts = str(int(time.time() if now is None else now))
     nonce = secrets.token_hex(12)
+    path = unquote(path)  # the server sees the decoded path
     return {TIMESTAMP: ts, NONCE: nonce, SIGNATURE: sign(secret, ts, nonce, method, path, body)}
 
 

@@ -40,7 +40,7 @@ class VMSnapshotCommand(Command):
 
     vmName: str = ""
     target: VMSnapshotTO | None = None
-    volumeTOs: list[VolumeObjectTO] = field(default_factory=list)
+    volumeTOs: list[VolumeObjectTO] | None = None
     guestOSType: str | None = None
     platformEmulator: str | None = None
     vmUuid: str | None = None
@@ -51,7 +51,7 @@ class VMSnapshotCommandSchema(CommandSchema):
     __model__ = VMSnapshotCommand
     vmName = mf.String(required=True, validate=validate.Length(min=1, max=255))
     target = mf.Nested(VMSnapshotSchema, allow_none=True)
-    volumeTOs = mf.List(mf.Nested(VolumeObjectSchema), load_default=list, allow_none=True)
+    volumeTOs = mf.List(mf.Nested(VolumeObjectSchema), allow_none=True)
     guestOSType = mf.String(allow_none=True)
     platformEmulator = mf.String(allow_none=True)
     vmUuid = mf.String(allow_none=True)

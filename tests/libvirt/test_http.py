@@ -1,0 +1,92 @@
+"""The HTTP surface: authentication, malformed bodies, size limits, open endpoints."""
+
+from __future__ import annotations
+
+import json
+
+from driver.http.auth import signed_headers
+from tests import agentjson as aj
+from tests.conftest import SECRET
+
+
+def test_commands_need_a_valid_signature(agent, vm_factory):
+    vm = vm_factory()
+    data = aj.body(aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory"))
+    client = agent.client
+    for headers in ({}, signed_headers("wrong", "POST", "/v1/commands", data),
+                    signed_headers(SECRET, "POST", "/v1/commands", b"other body")):
+        resp = client.post("/v1/commands", data=data, headers=headers)
+        assert resp.status_code == 401
+        assert resp.get_json()["error"]["message"].startswith("unauthenticated")
+    assert vm.dom.listAllSnapshots() == []
+    assert client.get(f"/v1/vms/{vm.name}/snapshots").status_code == 401
+
+
+def test_bad_envelopes_are_400_json(agent):
+    for data in (b"not json", b"[]", b'[{"a":1,"b":2}]', b"\xff\xfe"):
+        resp = agent.client.post("/v1/commands", data=data,
+                                 headers=signed_headers(SECRET, "POST", "/v1/commands", data))
+        assert resp.status_code == 400, data
+        assert "error" in resp.get_json()
+
+
+def test_huge_body_is_413_json(agent, settings):
+    data = b"[" + b" " * (settings.max_body_bytes + 1) + b"]"
+    resp = agent.client.post("/v1/commands", data=data,
+                             headers=signed_headers(SECRET, "POST", "/v1/commands", data))
+    assert resp.status_code == 413
+    assert resp.get_json()["error"]["code"] == 413
+
+
+def test_unsupported_and_invalid_commands_answer_in_order_without_stopping_others(agent,
+                                                                                  vm_factory):
+    vm = vm_factory()
+    answers = agent.run(
+        {"com.cloud.agent.api.StartCommand": {"vmName": vm.name}},
+        {"com.cloud.agent.api.FreezeThawVMCommand": {"vmName": vm.name, "option": "melt"}},
+        aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory"),
+    )
+    assert answers[0]["result"] is False
+    assert answers[0]["details"] == ("Unsupported command issued: com.cloud.agent.api."
+                                     "StartCommand.  Are you sure you got the right type of "
+                                     "server?")
+    assert answers[1]["result"] is False and "option" in answers[1]["details"]
+    assert answers[2]["result"] is True
+    raw = json.loads(agent.post(aj.freeze_thaw(vm.name, "thawed")).get_data())
+    assert list(raw[0]) == ["com.cloud.agent.api.FreezeThawVMAnswer"]
+
+
+def test_open_endpoints(agent):
+    client = agent.client
+    assert client.get("/healthz").get_json()["status"] == "ok"
+    ready = client.get("/readyz").get_json()
+    assert ready["status"] == "ready" and "TEST" in ready["hypervisor"]
+    assert b"vmsnap_freeze_window_seconds" in client.get("/metrics").get_data()
+    doc = client.get("/v1/openapi.json").get_json()
+    assert "/v1/commands" in doc["paths"]
+    missing = client.get("/nowhere")
+    assert missing.status_code in (401, 404) and "error" in missing.get_json()
+
+
+def test_readiness_fails_when_the_hypervisor_cannot_be_reached(settings, tmp_path):
+    from driver.app import create_app
+    from driver.hypervisors.libvirt import LibvirtHost
+
+    app = create_app(settings, LibvirtHost("test:///" + str(tmp_path / "missing.xml")))
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert "not reachable" in resp.get_json()["error"]["message"]
+
+
+def test_metrics_count_operations(agent, vm_factory):
+    vm = vm_factory()
+    agent.ok(aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory"))
+    agent.one(aj.create(vm.name, "m", vm.volumes(), type="Nope"))
+    text = agent.client.get("/metrics").get_data(as_text=True)
+    assert 'vmsnap_operations_total{command="CreateVMSnapshotCommand",result="success"} 1.0' in text
+    assert 'vmsnap_operations_total{command="CreateVMSnapshotCommand",result="failure"} 1.0' in text
+
+
+def test_bad_vm_name_in_the_tree_view(agent):
+    assert agent.get("/v1/vms/a%22b/snapshots").status_code == 400
+    assert agent.get("/v1/vms/i-1-1-VM/snapshots").get_json()["count"] == 0
