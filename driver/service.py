@@ -204,7 +204,8 @@ class SnapshotService:
                     f"The volumes in the command do not match the disks of {vm}"
                 )
 
-    def _volumes_out(self, guest: Guest | None, volumes: list[VolumeObjectTO]) -> list[VolumeObjectTO]:
+    def _volumes_out(self, guest: Guest | None,
+                     volumes: list[VolumeObjectTO]) -> list[VolumeObjectTO]:
         """Echo the volumes back with ``size`` set to what each image now holds on storage."""
         out = []
         for vol in volumes:
@@ -287,8 +288,8 @@ class SnapshotService:
                         window: FreezeWindow | None) -> Answer:
         record = self.store.get(cmd.vmName, cmd.target.snapshotName or "") if cmd.target else None
         ms = window.ms if window else (record.freeze_window_ms if record else None)
-        return Answer(vmSnapshotTo=cmd.target, volumeTOs=self._volumes_out(guest, cmd.volumeTOs or []),
-                      freezeWindowMs=ms)
+        return Answer(vmSnapshotTo=cmd.target,
+                      volumeTOs=self._volumes_out(guest, cmd.volumeTOs or []), freezeWindowMs=ms)
 
     # --- revert -----------------------------------------------------------------------------
 
@@ -323,7 +324,8 @@ class SnapshotService:
             tree = self.store.tree(cmd.vmName)
             tree.make_current(name)
             self.store.save_tree(cmd.vmName, tree)
-            return Answer(volumeTOs=self._volumes_out(guest, cmd.volumeTOs or []), vmState=state.value)
+            return Answer(volumeTOs=self._volumes_out(guest, cmd.volumeTOs or []),
+                          vmState=state.value)
 
         return self._run("revert", cmd.vmName, name, raw, work)
 
@@ -447,7 +449,7 @@ class SnapshotService:
     def tree_view(self, vm: str) -> dict[str, Any]:
         """The VM's snapshots, roots first and each parent before its children (flat, so a
         chain of any depth renders), with the links both ways, for humans and tools."""
-        snaps = {s.name: s for s in self.store.list(vm)}
+        snaps = {s.name: s for s in self.store.all(vm)}
         tree = self.store.tree(vm)
         order: list[str] = []
         stack = list(reversed(tree.children(None)))

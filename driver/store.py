@@ -97,7 +97,7 @@ class SnapshotStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def list(self, vm: str) -> list[Snapshot]:
+    def all(self, vm: str) -> list[Snapshot]:
         with self.db.tx() as c:
             rows = c.execute("SELECT * FROM snapshots WHERE vm=? ORDER BY created, rowid",
                              (vm,)).fetchall()
@@ -113,7 +113,7 @@ class SnapshotStore:
             return [r[0] for r in c.execute("SELECT DISTINCT vm FROM snapshots ORDER BY vm")]
 
     def tree(self, vm: str) -> SnapshotTree[str]:
-        snaps = self.list(vm)
+        snaps = self.all(vm)
         current = next((s.name for s in snaps if s.current), None)
         return SnapshotTree.build(((s.name, s.parent) for s in snaps), current)
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from driver.core.errors import InvalidTransition
 
 
-class SnapshotType(str, Enum):
+class SnapshotType(StrEnum):
     """``VMSnapshot.Type``: disks only, or disks with memory and CPU state."""
 
     DISK = "Disk"
     DISK_AND_MEMORY = "DiskAndMemory"
 
 
-class State(str, Enum):
+class State(StrEnum):
     """``VMSnapshot.State``."""
 
     ALLOCATED = "Allocated"
@@ -28,7 +28,7 @@ class State(str, Enum):
     HIDDEN = "Hidden"
 
 
-class Event(str, Enum):
+class Event(StrEnum):
     """``VMSnapshot.Event``."""
 
     CREATE_REQUESTED = "CreateRequested"
@@ -39,7 +39,7 @@ class Event(str, Enum):
     HIDE = "Hide"
 
 
-class PowerState(str, Enum):
+class PowerState(StrEnum):
     """``VirtualMachine.PowerState`` as reported in revert answers."""
 
     ON = "PowerOn"

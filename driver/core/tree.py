@@ -120,14 +120,18 @@ class SnapshotTree(Generic[K]):
         for key, parent in self._parent.items():
             if parent is not None and parent not in self._parent:
                 raise InvalidRequest(f"snapshot {key} has an unknown parent {parent}")
+        verified: set[K] = set()  # nodes whose ancestry is known to reach a root
         for key in self._parent:
-            seen = {key}
-            node = self._parent[key]
-            while node is not None:
-                if node in seen:
+            path: list[K] = []
+            on_path: set[K] = set()
+            node: K | None = key
+            while node is not None and node not in verified:
+                if node in on_path:
                     raise InvalidRequest(f"snapshot {key} is part of a parent cycle")
-                seen.add(node)
+                path.append(node)
+                on_path.add(node)
                 node = self._parent[node]
+            verified.update(path)
 
     def links(self) -> dict[K, K | None]:
         return dict(self._parent)

@@ -21,7 +21,7 @@ def document() -> dict[str, Any]:
         "items": {"type": "object", "minProperties": 1, "maxProperties": 1,
                   "description": "one key: the Java class name; value: the object's fields"},
     }
-    signed = [{"hmac": []}]
+    signed: list[dict[str, list[str]]] = [{"hmac": []}]
     return {
         "openapi": "3.0.3",
         "info": {"title": "cloudstack-vmsnap driver", "version": __version__},

@@ -27,7 +27,8 @@ class Decoded:
 
 
 def unsupported_text(class_name: str) -> str:
-    return f"Unsupported command issued: {class_name}.  Are you sure you got the right type of server?"
+    return (f"Unsupported command issued: {class_name}.  "
+            "Are you sure you got the right type of server?")
 
 
 def _elements(body: bytes | str) -> list[tuple[str, Any]]:

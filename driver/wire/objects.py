@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import fields as mf
 from marshmallow import ValidationError, validate
+from marshmallow import fields as mf
 
 from driver.wire.base import WireSchema, Wrapped
 

@@ -25,7 +25,7 @@ def test_a_second_operation_on_a_busy_vm_is_refused_and_changes_nothing(settings
         answer = run(service, aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory"))
     assert answer.result is False
     assert answer.details.startswith("There is other active vm snapshot tasks")
-    assert vm.dom.listAllSnapshots() == [] and service.store.list(vm.name) == []
+    assert vm.dom.listAllSnapshots() == [] and service.store.all(vm.name) == []
     other = vm_factory()  # a different VM is not held up
     with service._exclusive(vm.name, "create", "other"):
         assert run(service, aj.create(other.name, "s1", other.volumes(),
@@ -95,7 +95,7 @@ def test_recovery_finishes_an_interrupted_delete(settings, host, vm_factory):
     command = aj.delete(vm.name, "s1", vm.volumes(), type="DiskAndMemory")
     service.journal.begin("delete", vm.name, "s1", next(iter(command.values())))
     assert recover(service) == [f"delete {vm.name}/s1: finished"]
-    assert vm.dom.listAllSnapshots() == [] and service.store.list(vm.name) == []
+    assert vm.dom.listAllSnapshots() == [] and service.store.all(vm.name) == []
 
 
 def test_restore_reregisters_lost_metadata(settings, host, vm_factory):

@@ -160,9 +160,10 @@ class LibvirtGuest(Guest):
         return int(_call(f"Thawing the filesystems of {self.name}", lambda: self.dom.fsThaw()))
 
     def freeze_status(self) -> str:
-        out = _call(f"Reading the freeze status of {self.name}", lambda: libvirt_qemu.qemuAgentCommand(
-            self.dom, json.dumps({"execute": "guest-fsfreeze-status"}), self.host.agent_timeout, 0
-        ))
+        query = json.dumps({"execute": "guest-fsfreeze-status"})
+        out = _call(f"Reading the freeze status of {self.name}",
+                    lambda: libvirt_qemu.qemuAgentCommand(self.dom, query,
+                                                          self.host.agent_timeout, 0))
         return str(json.loads(out)["return"])
 
     # --- snapshots --------------------------------------------------------------------------
@@ -234,11 +235,10 @@ class LibvirtGuest(Guest):
         self._plan = (name, memory, running, disks, actions)
 
     def capture(self, name: str, *, memory: bool, description: str) -> None:
-        plan = getattr(self, "_plan", None)
-        if plan is None or plan[:2] != (name, memory):
+        if self._plan is None or self._plan[:2] != (name, memory):
             self.preflight(name, memory=memory)
-            plan = self._plan
-        self._plan = None
+        plan, self._plan = self._plan, None
+        assert plan is not None
         _, _, running, disks, actions = plan
         if memory:
             xml = snapshot_xml(name, description, memory=True)

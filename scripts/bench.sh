@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run the benchmarks on this machine and print their results as JSON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/prepare-libvirt.sh
+scripts/build-guest.sh .cache/guest
+.venv/bin/python -m benchmarks.bench_driver "$@"
