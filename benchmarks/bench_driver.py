@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import libvirt
@@ -55,6 +56,12 @@ def run(service: Any, command: dict[str, Any]) -> Any:
     return answer
 
 
+def timed_run(service: Any, command: dict[str, Any]) -> float:
+    t = time.perf_counter()
+    run(service, command)
+    return time.perf_counter() - t
+
+
 def bench_freeze_window(reps: int, guest_dir: str) -> dict[str, Any]:
     out = {}
     conn = libvirt.open(URI)
@@ -79,8 +86,9 @@ def bench_freeze_window(reps: int, guest_dir: str) -> dict[str, Any]:
             windows.append(answer.freezeWindowMs / 1000)
             guest = host.guest(vm.name)
             guest.preflight(f"b{i}", memory=False)
-            captures.append(timed(lambda i=i, g=guest: g.capture(f"b{i}", memory=False,
-                                                               description="")))
+            t = time.perf_counter()
+            guest.capture(f"b{i}", memory=False, description="")
+            captures.append(time.perf_counter() - t)
         out[f"{ndisks} disk(s)"] = {
             "freeze window ms (median)": median_ms(windows),
             "bare capture ms (median)": median_ms(captures),
@@ -130,18 +138,18 @@ def bench_http_vs_direct(reps: int) -> dict[str, Any]:
     vols = vm.volumes()
     for i in range(reps):
         name = f"h{i}"
-        driver["create"].append(timed(lambda: post(aj.create(vm.name, name, vols,
-                                                             type="DiskAndMemory"))))
-        driver["revert"].append(timed(lambda: post(aj.revert(vm.name, name, vols,
-                                                             type="DiskAndMemory"))))
-        driver["delete"].append(timed(lambda: post(aj.delete(vm.name, name, vols,
-                                                             type="DiskAndMemory"))))
+        driver["create"].append(timed(partial(post, aj.create(vm.name, name, vols,
+                                                              type="DiskAndMemory"))))
+        driver["revert"].append(timed(partial(post, aj.revert(vm.name, name, vols,
+                                                              type="DiskAndMemory"))))
+        driver["delete"].append(timed(partial(post, aj.delete(vm.name, name, vols,
+                                                              type="DiskAndMemory"))))
         xml = f"<domainsnapshot><name>d{i}</name><memory snapshot='internal'/></domainsnapshot>"
-        direct["create"].append(timed(lambda: vm.dom.snapshotCreateXML(
-            xml, libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC)))
+        direct["create"].append(timed(partial(vm.dom.snapshotCreateXML, xml,
+                                              libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC)))
         snap = vm.dom.snapshotLookupByName(f"d{i}")
-        direct["revert"].append(timed(lambda: vm.dom.revertToSnapshot(snap, 0)))
-        direct["delete"].append(timed(lambda: snap.delete(0)))
+        direct["revert"].append(timed(partial(vm.dom.revertToSnapshot, snap, 0)))
+        direct["delete"].append(timed(partial(snap.delete, 0)))
     proc.terminate()
     proc.wait(10)
     vm.remove()
@@ -174,12 +182,10 @@ def bench_depth(reps: int) -> dict[str, Any]:
             run(service, aj.create(name, f"c{i}", vols, type="DiskAndMemory"))
         create, revert, delete = [], [], []
         for i in range(reps):
-            create.append(timed(lambda i=i: run(service, aj.create(
-                name, f"x{i}", vols, type="DiskAndMemory"))))
-            revert.append(timed(lambda i=i: run(service, aj.revert(
-                name, f"x{i}", vols, type="DiskAndMemory"))))
-            delete.append(timed(lambda i=i: run(service, aj.delete(
-                name, f"x{i}", vols, type="DiskAndMemory"))))
+            snap = f"x{i}"
+            create.append(timed_run(service, aj.create(name, snap, vols, type="DiskAndMemory")))
+            revert.append(timed_run(service, aj.revert(name, snap, vols, type="DiskAndMemory")))
+            delete.append(timed_run(service, aj.delete(name, snap, vols, type="DiskAndMemory")))
         out[f"depth {depth}"] = {"create ms": median_ms(create), "revert ms": median_ms(revert),
                                  "delete ms": median_ms(delete)}
         dom.destroy()
