@@ -7,5 +7,4 @@ extensions = ["myst_parser"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
-html_static_path = ["_static"]
 nitpicky = False
