@@ -25,6 +25,10 @@ def make_hypervisor(settings: Settings) -> Hypervisor:
         from driver.hypervisors.libvirt import LibvirtHost
 
         return LibvirtHost(settings.libvirt_uri, agent_timeout=int(settings.freeze_timeout))
+    if settings.backend == "simulated":
+        from driver.hypervisors.simulated import SimulatedHost
+
+        return SimulatedHost(os.path.join(settings.data_dir, "simhost.sqlite3"))
     raise ValueError(f"unknown backend {settings.backend!r}")
 
 

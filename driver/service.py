@@ -90,6 +90,9 @@ class SnapshotService:
             "RestoreVMSnapshotCommand": self.restore,
             "FreezeThawVMCommand": self.freeze_thaw,
         }
+        from driver.lifecycle import Lifecycle
+
+        self._handlers.update(Lifecycle(self).handlers())
 
     # --- dispatch ---------------------------------------------------------------------------
 

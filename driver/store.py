@@ -57,25 +57,30 @@ class Database:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._depth = 0
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
+        """A transaction: committed when the outermost block ends, rolled back if it raises.
+        Nested blocks on the same thread join the outer transaction."""
         with self._lock:
-            if not self._conn.in_transaction:
+            outer = self._depth == 0
+            if outer:
                 self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield self._conn
             except BaseException:
-                if self._conn.in_transaction:
+                self._depth -= 1
+                if outer:
                     self._conn.execute("ROLLBACK")
                 raise
-            else:
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
+            self._depth -= 1
+            if outer:
+                self._conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

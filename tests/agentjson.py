@@ -77,3 +77,44 @@ def freeze_thaw(vm: str, option: str) -> dict[str, Any]:
 
 def body(*commands: dict[str, Any]) -> bytes:
     return json.dumps(list(commands)).encode()
+
+
+STORAGE = "org.apache.cloudstack.storage.command."
+VOLUME_TO = "org.apache.cloudstack.storage.to.VolumeObjectTO"
+
+
+def start(vm: str, volumes: list[dict[str, Any]], *, agent: bool = True,
+          ram_mib: int = 256) -> dict[str, Any]:
+    disks = [{"data": {VOLUME_TO: v}, "diskSeq": i, "type": v.get("volumeType", "ROOT")}
+             for i, v in enumerate(volumes)]
+    return {API + "StartCommand": {
+        "vm": {"name": vm, "uuid": f"uuid-{vm}", "cpus": 1, "maxRam": ram_mib << 20,
+               "disks": disks, "details": {"vmsnap.guestAgent": str(agent).lower()}},
+        "contextMap": {}, "wait": 0, "bypassHostMaintenance": False}}
+
+
+def stop(vm: str) -> dict[str, Any]:
+    return {API + "StopCommand": {"vmName": vm, "contextMap": {}, "wait": 0}}
+
+
+def create_volume(vol: dict[str, Any]) -> dict[str, Any]:
+    return {STORAGE + "CreateObjectCommand": {"data": {VOLUME_TO: vol}, "contextMap": {},
+                                              "wait": 0}}
+
+
+def attach(vm: str, vol: dict[str, Any], seq: int) -> dict[str, Any]:
+    return {STORAGE + "AttachCommand": {"vmName": vm, "disk": {
+        "data": {VOLUME_TO: vol}, "diskSeq": seq, "type": "DATADISK"}, "contextMap": {}}}
+
+
+def detach(vm: str, vol: dict[str, Any], seq: int) -> dict[str, Any]:
+    return {STORAGE + "DettachCommand": {"vmName": vm, "disk": {
+        "data": {VOLUME_TO: vol}, "diskSeq": seq, "type": "DATADISK"}, "contextMap": {}}}
+
+
+def guest(vm: str, op: str, **fields: Any) -> dict[str, Any]:
+    if isinstance(fields.get("data"), bytes):
+        import base64
+
+        fields["data"] = base64.b64encode(fields["data"]).decode()
+    return {"vmsnap.GuestDataCommand": {"vmName": vm, "op": op, "contextMap": {}, **fields}}

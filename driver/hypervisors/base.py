@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from driver.core.errors import Unsupported
 from driver.core.model import Disk, PowerState, Snapshot
 
 
@@ -18,6 +19,17 @@ class DiskInfo:
 
     def as_disk(self) -> Disk:
         return Disk(self.target, self.path)
+
+
+@dataclass
+class VmSpec:
+    """What a host needs to define and start a VM (a subset of CloudStack's VirtualMachineTO)."""
+
+    name: str
+    cpus: int = 1
+    memory_mib: int = 256
+    disks: list[DiskInfo] = field(default_factory=list)
+    agent: bool = True
 
 
 class Guest(ABC):
@@ -83,6 +95,29 @@ class Guest(ABC):
         """Re-register a snapshot's metadata on a host that lost it; True if it did."""
         return False
 
+    # --- guest data: what a test does inside the guest over SSH ---------------------------
+
+    def write(self, path: str, offset: int, data: bytes) -> None:
+        """Write bytes into a disk as the guest would."""
+        raise Unsupported(f"writing guest data is not supported on {self.name}'s host")
+
+    def read(self, path: str, offset: int, length: int) -> bytes:
+        raise Unsupported(f"reading guest data is not supported on {self.name}'s host")
+
+    def write_file(self, path: str, name: str, data: bytes | None) -> None:
+        """Write (or, with None, delete) a named file on a disk's filesystem."""
+        raise Unsupported(f"guest files are not supported on {self.name}'s host")
+
+    def read_file(self, path: str, name: str) -> bytes | None:
+        raise Unsupported(f"guest files are not supported on {self.name}'s host")
+
+    def set_memory(self, key: str, value: str) -> None:
+        """Put a marker into the running guest's memory."""
+        raise Unsupported(f"guest memory markers are not supported on {self.name}'s host")
+
+    def memory(self) -> dict[str, str]:
+        raise Unsupported(f"guest memory markers are not supported on {self.name}'s host")
+
 
 class Hypervisor(ABC):
     """A host: looks up guests and reports whether it can be reached."""
@@ -97,6 +132,41 @@ class Hypervisor(ABC):
 
     def delete_from_files(self, snapshot: Snapshot) -> None:
         """Delete ``snapshot`` from its disk files when its VM is gone from the host."""
+
+    # --- lifecycle: what a management server needs from a host besides snapshots --------
+
+    def start(self, spec: VmSpec) -> None:
+        """Define the VM if the host does not know it, attach its disks, power it on."""
+        raise Unsupported("starting VMs is not supported by this host")
+
+    def reboot(self, name: str) -> None:
+        raise Unsupported("rebooting VMs is not supported by this host")
+
+    def undefine(self, name: str) -> None:
+        """Forget a stopped VM (its volumes stay)."""
+        raise Unsupported("removing VMs is not supported by this host")
+
+    def create_volume(self, path: str, size: int) -> None:
+        raise Unsupported("creating volumes is not supported by this host")
+
+    def delete_volume(self, path: str) -> None:
+        raise Unsupported("deleting volumes is not supported by this host")
+
+    def resize_volume(self, path: str, size: int) -> None:
+        raise Unsupported("resizing volumes is not supported by this host")
+
+    def attach(self, vm: str, disk: DiskInfo) -> None:
+        raise Unsupported("attaching volumes is not supported by this host")
+
+    def detach(self, vm: str, path: str) -> None:
+        raise Unsupported("detaching volumes is not supported by this host")
+
+    def snapshot_volume(self, path: str, name: str) -> int:
+        """Take a snapshot of one volume; return the bytes it stores."""
+        raise Unsupported("volume snapshots are not supported by this host")
+
+    def delete_volume_snapshot(self, path: str, name: str) -> None:
+        raise Unsupported("volume snapshots are not supported by this host")
 
     def close(self) -> None:
         """Release connections."""

@@ -7,10 +7,11 @@ types...). They are kept in ``extra`` and written back unchanged, so an answer e
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from dataclasses import fields as dc_fields
 from typing import Any, ClassVar
 
-from marshmallow import INCLUDE, Schema, ValidationError, post_dump, post_load
+from marshmallow import INCLUDE, Schema, ValidationError, post_dump, post_load, validate
 from marshmallow import fields as mf
 
 
@@ -64,3 +65,33 @@ class Wrapped(mf.Field):
             if isinstance(value, schema.__model__):  # type: ignore[attr-defined]
                 return {cls: schema().dump(value)}
         raise ValidationError(f"cannot serialize {type(value).__name__}")
+
+
+@dataclass
+class Command:
+    """Fields every CloudStack ``Command`` carries."""
+
+    contextMap: dict[str, Any] = field(default_factory=dict)
+    wait: int = 0
+    bypassHostMaintenance: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CommandSchema(WireSchema):
+    __model__ = Command
+    contextMap = mf.Dict(keys=mf.String(), load_default=dict)
+    wait = mf.Integer(load_default=0, validate=validate.Range(min=0))
+    bypassHostMaintenance = mf.Boolean(load_default=False)
+
+
+@dataclass(frozen=True)
+class CommandType:
+    """One command class the driver serves: its schema and the class of its answer."""
+
+    name: str
+    schema: type[WireSchema]
+    answer: str
+
+    @property
+    def short(self) -> str:
+        return self.name.rsplit(".", 1)[-1]

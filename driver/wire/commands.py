@@ -8,30 +8,14 @@ from typing import Any
 from marshmallow import fields as mf
 from marshmallow import validate
 
-from driver.wire.base import WireSchema
+from driver.wire import lifecycle
+from driver.wire.base import Command, CommandSchema, CommandType, WireSchema
 from driver.wire.objects import VMSnapshotSchema, VMSnapshotTO, VolumeObjectSchema, VolumeObjectTO
 
 API = "com.cloud.agent.api."
 
 
 # --- commands -------------------------------------------------------------------------------
-
-
-@dataclass
-class Command:
-    """Fields every CloudStack ``Command`` carries."""
-
-    contextMap: dict[str, Any] = field(default_factory=dict)
-    wait: int = 0
-    bypassHostMaintenance: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class CommandSchema(WireSchema):
-    __model__ = Command
-    contextMap = mf.Dict(keys=mf.String(), load_default=dict)
-    wait = mf.Integer(load_default=0, validate=validate.Range(min=0))
-    bypassHostMaintenance = mf.Boolean(load_default=False)
 
 
 @dataclass
@@ -101,6 +85,13 @@ class Answer:
     vmState: str | None = None
     # Our own addition; CloudStack ignores fields it does not know.
     freezeWindowMs: float | None = None
+    # Fields of the lifecycle answers (StartAnswer.vm, CreateObjectAnswer.data, ...).
+    vm: dict[str, Any] | None = None
+    data: Any = None
+    disk: dict[str, Any] | None = None
+    newSize: int | None = None
+    payload: str | None = None
+    memory: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,19 +106,12 @@ class AnswerSchema(WireSchema):
     vmSnapshotTo = mf.Nested(VMSnapshotSchema, allow_none=True)
     vmState = mf.String(allow_none=True)
     freezeWindowMs = mf.Float(allow_none=True)
-
-
-@dataclass(frozen=True)
-class CommandType:
-    """One command class the driver serves: its schema and the class of its answer."""
-
-    name: str
-    schema: type[WireSchema]
-    answer: str
-
-    @property
-    def short(self) -> str:
-        return self.name.rsplit(".", 1)[-1]
+    vm = mf.Dict(allow_none=True)
+    data = mf.Raw(allow_none=True)
+    disk = mf.Dict(allow_none=True)
+    newSize = mf.Integer(allow_none=True)
+    payload = mf.String(allow_none=True)
+    memory = mf.Dict(keys=mf.String(), values=mf.String(), allow_none=True)
 
 
 COMMANDS: dict[str, CommandType] = {
@@ -143,6 +127,7 @@ COMMANDS: dict[str, CommandType] = {
                     API + "RestoreVMSnapshotAnswer"),
         CommandType(API + "FreezeThawVMCommand", FreezeThawVMCommandSchema,
                     API + "FreezeThawVMAnswer"),
+        *lifecycle.COMMAND_TYPES,
     )
 }
 

@@ -42,13 +42,13 @@ def test_unsupported_and_invalid_commands_answer_in_order_without_stopping_other
                                                                                   vm_factory):
     vm = vm_factory()
     answers = agent.run(
-        {"com.cloud.agent.api.StartCommand": {"vmName": vm.name}},
+        {"com.cloud.agent.api.MigrateCommand": {"vmName": vm.name}},
         {"com.cloud.agent.api.FreezeThawVMCommand": {"vmName": vm.name, "option": "melt"}},
         aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory"),
     )
     assert answers[0]["result"] is False
     assert answers[0]["details"] == ("Unsupported command issued: com.cloud.agent.api."
-                                     "StartCommand.  Are you sure you got the right type of "
+                                     "MigrateCommand.  Are you sure you got the right type of "
                                      "server?")
     assert answers[1]["result"] is False and "option" in answers[1]["details"]
     assert answers[2]["result"] is True

@@ -66,14 +66,14 @@ def test_a_single_object_is_accepted_as_a_one_element_array():
 
 
 def test_unknown_class_gets_the_unsupported_text_and_others_still_decode():
-    body = json.dumps([{"com.cloud.agent.api.StartCommand": {}},
+    body = json.dumps([{"com.cloud.agent.api.MigrateCommand": {}},
                        json.loads(SECTION_1_9)[0]])
     first, second = decode_commands(body)
     assert first.error == (
-        "Unsupported command issued: com.cloud.agent.api.StartCommand.  "
+        "Unsupported command issued: com.cloud.agent.api.MigrateCommand.  "
         "Are you sure you got the right type of server?"
     )
-    assert first.error == unsupported_text("com.cloud.agent.api.StartCommand")
+    assert first.error == unsupported_text("com.cloud.agent.api.MigrateCommand")
     assert second.error is None
 
 

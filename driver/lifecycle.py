@@ -1,0 +1,221 @@
+"""Lifecycle commands: what a management server needs from a host besides snapshots
+(start, stop, volumes, volume snapshots) and the guest-data command tests use.
+
+VM-scoped commands take the same per-VM slot as snapshot operations, so nothing
+interleaves with a snapshot of the same VM. The driver also defends the seed's limitation:
+no attach, detach or resize while it holds snapshots of the VM.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING, Any
+
+from driver.core.errors import InvalidRequest, NotFound
+from driver.hypervisors.base import DiskInfo, VmSpec
+from driver.paths import inside, resolve_volume
+from driver.wire.commands import Answer
+from driver.wire.lifecycle import (
+    SNAPSHOT_OBJECT,
+    DataCommand,
+    DiskCommand,
+    GuestDataCommand,
+    ResizeVolumeCommand,
+    SnapshotObjectSchema,
+    SnapshotObjectTO,
+    StartCommand,
+    VmNameCommand,
+)
+from driver.wire.objects import VOLUME_OBJECT, VolumeObjectSchema, VolumeObjectTO
+
+if TYPE_CHECKING:
+    from driver.service import SnapshotService
+
+
+def target_name(device: int) -> str:
+    """``vda``, ``vdb``, ... for device 0, 1, ..."""
+    if not 0 <= device < 26:
+        raise InvalidRequest(f"device number {device} is out of range")
+    return "vd" + chr(ord("a") + device)
+
+
+class Lifecycle:
+    def __init__(self, service: SnapshotService) -> None:
+        self.service = service
+        self.hv = service.hv
+
+    def handlers(self) -> dict[str, Any]:
+        return {
+            "StartCommand": self.start, "StopCommand": self.stop,
+            "RebootCommand": self.reboot, "CreateObjectCommand": self.create_object,
+            "DeleteCommand": self.delete_object, "AttachCommand": self.attach,
+            "DettachCommand": self.dettach, "ResizeVolumeCommand": self.resize,
+            "GuestDataCommand": self.guest_data,
+        }
+
+    def _path(self, volume: VolumeObjectTO) -> str:
+        return resolve_volume(volume, self.service.settings.storage_pools)
+
+    def _vm_op(self, vm: str, kind: str, work: Any) -> Answer:
+        with self.service._exclusive(vm, kind, "*") as slot:
+            if slot.answer is not None:
+                return slot.answer
+            answer: Answer = work()
+            slot.answer = answer
+            return answer
+
+    def _no_snapshots(self, vm: str, message: str) -> None:
+        if self.service.store.all(vm):
+            raise InvalidRequest(message)
+
+    # --- VMs --------------------------------------------------------------------------------
+
+    def start(self, cmd: StartCommand, raw: Any) -> Answer:
+        vm = cmd.vm
+        assert vm is not None
+        disks = []
+        for i, disk in enumerate(vm.disks):
+            if not isinstance(disk.data, VolumeObjectTO):
+                continue  # ISOs and other data objects are not disks of ours
+            device = disk.diskSeq if disk.diskSeq is not None else i
+            disks.append(DiskInfo(target_name(device), self._path(disk.data)))
+        spec = VmSpec(name=vm.name, cpus=vm.cpus, memory_mib=max(1, vm.maxRam // (1 << 20)),
+                      disks=disks,
+                      agent=vm.details.get("vmsnap.guestAgent", "true").lower() != "false")
+        return self._vm_op(vm.name, "start", lambda: (self.hv.start(spec),
+                                                      Answer(vm=raw.get("vm")))[1])
+
+    def stop(self, cmd: VmNameCommand, raw: Any) -> Answer:
+        def work() -> Answer:
+            try:
+                self.hv.guest(cmd.vmName).stop()
+            except NotFound:
+                return Answer(details="VM is already stopped")
+            return Answer()
+
+        return self._vm_op(cmd.vmName, "stop", work)
+
+    def reboot(self, cmd: VmNameCommand, raw: Any) -> Answer:
+        return self._vm_op(cmd.vmName, "reboot",
+                           lambda: (self.hv.reboot(cmd.vmName), Answer())[1])
+
+    # --- volumes and volume snapshots -------------------------------------------------------
+
+    def create_object(self, cmd: DataCommand, raw: Any) -> Answer:
+        data = cmd.data
+        if isinstance(data, VolumeObjectTO):
+            if not data.size or data.size <= 0:
+                raise InvalidRequest("a volume needs a positive size")
+            self.hv.create_volume(self._path(data), data.size)
+            return Answer(data={VOLUME_OBJECT: VolumeObjectSchema().dump(data)})
+        if isinstance(data, SnapshotObjectTO):
+            if data.volume is None or not data.name:
+                raise InvalidRequest("a volume snapshot needs its volume and a name")
+            from driver.names import check_snapshot_name
+
+            check_snapshot_name(data.name)
+            size = self.hv.snapshot_volume(self._path(data.volume), data.name)
+            data.path, data.physicalSize = data.name, size
+            return Answer(data={SNAPSHOT_OBJECT: SnapshotObjectSchema().dump(data)})
+        raise InvalidRequest("CreateObjectCommand needs a VolumeObjectTO or SnapshotObjectTO")
+
+    def delete_object(self, cmd: DataCommand, raw: Any) -> Answer:
+        data = cmd.data
+        if isinstance(data, VolumeObjectTO):
+            self.hv.delete_volume(self._path(data))
+            return Answer()
+        if isinstance(data, SnapshotObjectTO) and data.volume is not None:
+            self.hv.delete_volume_snapshot(self._path(data.volume), data.path or data.name or "")
+            return Answer()
+        raise InvalidRequest("DeleteCommand needs a VolumeObjectTO or SnapshotObjectTO")
+
+    def attach(self, cmd: DiskCommand, raw: Any) -> Answer:
+        disk = cmd.disk
+        if disk is None or not isinstance(disk.data, VolumeObjectTO):
+            raise InvalidRequest("AttachCommand needs a volume")
+        info = DiskInfo(target_name(disk.diskSeq or 0), self._path(disk.data))
+
+        def work() -> Answer:
+            self._no_snapshots(cmd.vmName, f"Unable to attach volume to VM {cmd.vmName}, please "
+                               "specify a VM that does not have VM snapshots")
+            self.hv.attach(cmd.vmName, info)
+            return Answer(disk=raw.get("disk"))
+
+        return self._vm_op(cmd.vmName, "attach", work)
+
+    def dettach(self, cmd: DiskCommand, raw: Any) -> Answer:
+        disk = cmd.disk
+        if disk is None or not isinstance(disk.data, VolumeObjectTO):
+            raise InvalidRequest("DettachCommand needs a volume")
+        path = self._path(disk.data)
+
+        def work() -> Answer:
+            self._no_snapshots(cmd.vmName, "Unable to detach volume, please specify a VM that "
+                               "does not have VM snapshots")
+            self.hv.detach(cmd.vmName, path)
+            return Answer(disk=raw.get("disk"))
+
+        return self._vm_op(cmd.vmName, "detach", work)
+
+    def resize(self, cmd: ResizeVolumeCommand, raw: Any) -> Answer:
+        pool = cmd.pool.get("path") if isinstance(cmd.pool, dict) else None
+        path = cmd.path if cmd.path.startswith("/") else f"{pool or ''}/{cmd.path}"
+        if not inside(path, self.service.settings.storage_pools):
+            raise InvalidRequest("The volume is outside the configured storage pools")
+        if cmd.currentSize and cmd.newSize < cmd.currentSize and not cmd.shrinkOk:
+            raise InvalidRequest("Shrinking the volume needs shrinkOk")
+
+        def work() -> Answer:
+            if cmd.vmInstance:
+                self._no_snapshots(cmd.vmInstance, "The volume is attached to a VM with "
+                                   "memory&disk VM snapshots; therefore, it cannot be resized.")
+            self.hv.resize_volume(path, cmd.newSize)
+            return Answer(newSize=cmd.newSize)
+
+        if cmd.vmInstance:
+            return self._vm_op(cmd.vmInstance, "resize", work)
+        return work()
+
+    # --- guest data -------------------------------------------------------------------------
+
+    def guest_data(self, cmd: GuestDataCommand, raw: Any) -> Answer:
+        guest = self.service._guest(cmd.vmName, "Guest data")
+        if cmd.op in ("set_memory", "get_memory"):
+            if cmd.op == "set_memory":
+                if not cmd.key:
+                    raise InvalidRequest("set_memory needs a key")
+                guest.set_memory(cmd.key, cmd.value or "")
+            return Answer(memory=guest.memory())
+        disks = guest.disks()
+        if cmd.deviceId >= len(disks):
+            raise InvalidRequest(f"{cmd.vmName} has no disk number {cmd.deviceId}")
+        path = disks[cmd.deviceId].path
+        if cmd.op == "write":
+            guest.write(path, cmd.offset, _decode(cmd.data))
+            return Answer()
+        if cmd.op == "read":
+            return Answer(payload=_encode(guest.read(path, cmd.offset, cmd.length)))
+        if not cmd.path:
+            raise InvalidRequest(f"{cmd.op} needs a file path")
+        if cmd.op == "write_file":
+            guest.write_file(path, cmd.path, _decode(cmd.data))
+            return Answer()
+        if cmd.op == "delete_file":
+            guest.write_file(path, cmd.path, None)
+            return Answer()
+        content = guest.read_file(path, cmd.path)
+        if content is None:
+            raise NotFound(f"No file {cmd.path} on {cmd.vmName}")
+        return Answer(payload=_encode(content))
+
+
+def _decode(data: str | None) -> bytes:
+    try:
+        return base64.b64decode(data or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("data must be base64") from None
+
+
+def _encode(data: bytes) -> str:
+    return base64.b64encode(data).decode()
