@@ -83,8 +83,11 @@ class Lifecycle:
         spec = VmSpec(name=vm.name, cpus=vm.cpus, memory_mib=max(1, vm.maxRam // (1 << 20)),
                       disks=disks,
                       agent=vm.details.get("vmsnap.guestAgent", "true").lower() != "false")
-        return self._vm_op(vm.name, "start", lambda: (self.hv.start(spec),
-                                                      Answer(vm=raw.get("vm")))[1])
+        def work() -> Answer:
+            self.hv.start(spec)
+            return Answer(vm=raw.get("vm"))
+
+        return self._vm_op(vm.name, "start", work)
 
     def stop(self, cmd: VmNameCommand, raw: Any) -> Answer:
         def work() -> Answer:
@@ -97,8 +100,11 @@ class Lifecycle:
         return self._vm_op(cmd.vmName, "stop", work)
 
     def reboot(self, cmd: VmNameCommand, raw: Any) -> Answer:
-        return self._vm_op(cmd.vmName, "reboot",
-                           lambda: (self.hv.reboot(cmd.vmName), Answer())[1])
+        def work() -> Answer:
+            self.hv.reboot(cmd.vmName)
+            return Answer()
+
+        return self._vm_op(cmd.vmName, "reboot", work)
 
     # --- volumes and volume snapshots -------------------------------------------------------
 

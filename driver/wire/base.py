@@ -7,6 +7,7 @@ types...). They are kept in ``extra`` and written back unchanged, so an answer e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from dataclasses import fields as dc_fields
 from typing import Any, ClassVar
@@ -43,7 +44,7 @@ class Wrapped(mf.Field):
     Known classes load through their schema; others are kept as the raw wrapper.
     """
 
-    def __init__(self, schemas: dict[str, type[Schema]], **kwargs: Any) -> None:
+    def __init__(self, schemas: Mapping[str, type[Schema]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.schemas = schemas
 
