@@ -95,6 +95,8 @@ class Lifecycle:
                 self.hv.guest(cmd.vmName).stop()
             except NotFound:
                 return Answer(details="VM is already stopped")
+            if cmd.undefine:
+                self.hv.undefine(cmd.vmName)
             return Answer()
 
         return self._vm_op(cmd.vmName, "stop", work)

@@ -82,6 +82,12 @@ class Database:
             if outer:
                 self._conn.execute("COMMIT")
 
+    def reset(self) -> None:
+        """Forget every snapshot record and operation (the simulator's reset)."""
+        with self.tx() as c:
+            c.execute("DELETE FROM snapshots")
+            c.execute("DELETE FROM operations")
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

@@ -99,9 +99,11 @@ class StartCommand(Command):
 
 @dataclass
 class VmNameCommand(Command):
-    """StopCommand, RebootCommand: just the VM's name."""
+    """StopCommand, RebootCommand: the VM's name. ``undefine`` (the project's own field) asks
+    the host to forget the stopped VM, as an expunge does."""
 
     vmName: str = ""
+    undefine: bool = False
 
 
 @dataclass
@@ -147,8 +149,8 @@ _VM = {"vmName": mf.String(required=True, validate=validate.Length(min=1, max=25
 COMMAND_TYPES: tuple[CommandType, ...] = (
     CommandType(API + "StartCommand", _command_schema(
         StartCommand, vm=mf.Nested(VirtualMachineSchema, required=True)), API + "StartAnswer"),
-    CommandType(API + "StopCommand", _command_schema(VmNameCommand, **_VM),
-                API + "StopAnswer"),
+    CommandType(API + "StopCommand", _command_schema(
+        VmNameCommand, undefine=mf.Boolean(load_default=False), **_VM), API + "StopAnswer"),
     CommandType(API + "RebootCommand", _command_schema(VmNameCommand, **_VM),
                 API + "RebootAnswer"),
     CommandType(STORAGE + "CreateObjectCommand", _command_schema(

@@ -248,6 +248,13 @@ class SimulatedHost(Hypervisor):
     def delete_from_files(self, snapshot: Snapshot) -> None:
         """The VM is gone and its layers with it: nothing is left to clean."""
 
+    def reset(self) -> None:
+        """Forget every VM, volume, snapshot and fault."""
+        with self.store.tx() as c:
+            for table in ("blocks", "layers", "volume_snapshots", "volumes", "vms"):
+                c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        self.clear_faults()
+
     def close(self) -> None:
         self.store.close()
         self.fault_store.close()

@@ -1,0 +1,151 @@
+"""Reaching a host: the driver app in-process, or a driver at a URL. The same agent JSON,
+signed the same way, goes over either."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+import requests
+
+from driver.http.auth import signed_headers
+from driver.wire.commands import Answer
+from driver.wire.envelope import EnvelopeError, decode_answers
+
+log = logging.getLogger(__name__)
+PATH = "/v1/commands"
+
+
+class AgentUnreachable(Exception):
+    """The host did not answer (connection refused, timeout, garbage)."""
+
+
+class Agent(Protocol):
+    def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]: ...
+
+
+def _answers(status: int, body: bytes, expected: int) -> list[Answer]:
+    if status != 200:
+        raise AgentUnreachable(f"the host answered HTTP {status}: {body[:200]!r}")
+    try:
+        answers = [a for _, a in decode_answers(body)]
+    except EnvelopeError as exc:
+        raise AgentUnreachable(f"the host's answer is not understood: {exc}") from None
+    if len(answers) != expected:
+        raise AgentUnreachable("the host answered a different number of commands")
+    return answers
+
+
+class InProcessAgent:
+    """The driver's Flask app in this process (what ``make run`` uses)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.client = app.test_client()
+        self.secret = app.extensions["vmsnap.secret"]
+
+    def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]:
+        body = json.dumps(commands).encode()
+        resp = self.client.post(PATH, data=body, headers={
+            "Content-Type": "application/json", **signed_headers(self.secret, "POST", PATH, body)})
+        return _answers(resp.status_code, resp.get_data(), len(commands))
+
+
+class HttpAgent:
+    """A driver at a URL (one per KVM host, on real libvirt)."""
+
+    def __init__(self, url: str, secret: str) -> None:
+        self.url = url.rstrip("/")
+        self.secret = secret
+        self.session = requests.Session()
+
+    def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]:
+        body = json.dumps(commands).encode()
+        try:
+            resp = self.session.post(self.url + PATH, data=body, timeout=timeout, headers={
+                "Content-Type": "application/json",
+                **signed_headers(self.secret, "POST", PATH, body)})
+        except requests.RequestException as exc:
+            raise AgentUnreachable(f"the host at {self.url} did not answer: {exc}") from None
+        return _answers(resp.status_code, resp.content, len(commands))
+
+
+class AgentFaults:
+    """CloudStack's ``configureSimulator`` idea at the agent boundary: make command X fail,
+    hang or return a given answer the next N times. Kept in the store, so they survive a
+    restart like everything else."""
+
+    KEY = "agent.faults"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def all(self) -> list[dict[str, Any]]:
+        raw = self.store.setting(self.KEY)
+        return json.loads(raw) if raw else []
+
+    def add(self, command: str, action: str, *, count: int = 1, ms: int = 0,
+            details: str | None = None, answer: dict[str, Any] | None = None) -> None:
+        if action not in ("fail", "fault", "hang", "delay", "answer"):
+            raise ValueError(f"unknown action {action!r}")
+        if count < 1 or ms < 0:
+            raise ValueError("count must be at least 1 and ms not negative")
+        if action == "answer" and not isinstance(answer, dict):
+            raise ValueError("action 'answer' needs an answer object")
+        faults = self.all()
+        faults.append({"command": command, "action": action, "count": count, "ms": ms,
+                       "details": details, "answer": answer})
+        self.store.set_setting(self.KEY, json.dumps(faults))
+
+    def clear(self) -> None:
+        self.store.set_setting(self.KEY, "[]")
+
+    def take(self, command: str) -> dict[str, Any] | None:
+        """The oldest fault for ``command`` (its short class name), used up once."""
+        with self.store.tx():
+            faults = self.all()
+            for fault in faults:
+                if fault["command"].lower() == command.lower():
+                    fault["count"] -= 1
+                    self.store.set_setting(self.KEY, json.dumps(
+                        [f for f in faults if f["count"] > 0]))
+                    return fault
+        return None
+
+
+class FaultInjectingAgent:
+    """Wraps an agent; consults :class:`AgentFaults` before each command."""
+
+    def __init__(self, inner: Agent, faults: AgentFaults) -> None:
+        self.inner = inner
+        self.faults = faults
+
+    def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]:
+        import time
+
+        out = []
+        for command in commands:
+            short = next(iter(command)).rsplit(".", 1)[-1]
+            fault = self.faults.take(short)
+            if fault is None:
+                out.extend(self.inner.send([command], timeout))
+                continue
+            if fault["action"] in ("delay", "hang"):
+                time.sleep(fault["ms"] / 1000.0)
+                if fault["action"] == "delay":
+                    out.extend(self.inner.send([command], timeout))
+                    continue
+                raise AgentUnreachable(f"{short} timed out after {fault['ms']} ms")
+            if fault["action"] == "answer":
+                from driver.wire.commands import AnswerSchema
+
+                body = dict(fault["answer"])
+                body.setdefault("result", True)
+                out.append(AnswerSchema().load(body))
+            elif fault["action"] == "fault":
+                out.append(Answer(result=False, details="java.lang.Exception: Simulated fault"))
+            else:
+                out.append(Answer(result=False, details=fault.get("details")
+                                  or "Simulated failure"))
+        return out

@@ -1,0 +1,1 @@
+"""``/client/api``: authentication, the command registry, parameters, rendering, errors."""

@@ -1,0 +1,11 @@
+"""Command handlers, one module per family. Importing this package registers them all."""
+
+from simulator.api.commands import (  # noqa: F401
+    accounts,
+    infra,
+    jobs,
+    tags,
+    vms,
+    vmsnapshots,
+    volumes,
+)

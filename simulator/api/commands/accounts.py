@@ -1,0 +1,148 @@
+"""Accounts, users, keys, domains, configuration, capabilities and listApis."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from simulator import __version__
+from simulator.api.registry import APIS, P, api
+from simulator.api.server import Request
+from simulator.errors import ParamError
+from simulator.models import Account, Domain, User
+from simulator.orchestrator.core import SETTINGS
+
+
+def _user(req: Request) -> User:
+    user = req.lookup(User, "id", owned=False)
+    if not req.caller.is_admin and user.id != req.caller.user.id:
+        from simulator.errors import PermissionDenied
+
+        raise PermissionDenied(f"Account '{req.caller.account.name}' does not have permission "
+                               f"to operate with resource {user.uuid} in {req.api.name}")
+    return user
+
+
+@api("registerUserKeys", "This command allows a user to register for the developer API, "
+     "returning a secret key and an API key.", package="admin.user", response="userkeys",
+     params=[P("id", "uuid", True, "User id")])
+def register_user_keys(req: Request) -> dict[str, Any]:
+    user = _user(req)
+    user.api_key = secrets.token_urlsafe(48)
+    user.secret_key = secrets.token_urlsafe(48)
+    req.manager.store.save(user)
+    return {"userkeys": {"apikey": user.api_key, "secretkey": user.secret_key}}
+
+
+@api("getUserKeys", "This command allows the user to query the seceret and API keys for the "
+     "account", package="admin.user", response="userkeys",
+     params=[P("id", "uuid", True, "ID of the user whose keys are required")])
+def get_user_keys(req: Request) -> dict[str, Any]:
+    user = _user(req)
+    return {"userkeys": {"apikey": user.api_key, "secretkey": user.secret_key}}
+
+
+@api("listUsers", "Lists user accounts", package="admin.user", response="user", params=[
+    P("id", "uuid"), P("username"), P("listall", "boolean"), P("account")])
+def list_users(req: Request) -> dict[str, Any]:
+    items = req.visible(req.manager.store.find(User))
+    if uid := req.params.str("id"):
+        items = [u for u in items if u.uuid == uid]
+    if name := req.params.str("username"):
+        items = [u for u in items if u.username == name]
+    return req.listing("user", items, req.render.user)
+
+
+@api("listAccounts", "Lists accounts and provides detailed account information for listed "
+     "accounts", package="user.account", response="account", params=[
+         P("id", "uuid"), P("name"), P("listall", "boolean")])
+def list_accounts(req: Request) -> dict[str, Any]:
+    items = req.manager.store.find(Account)
+    if not (req.caller.is_admin and req.params.bool("listall")):
+        items = [a for a in items if a.id == req.caller.account.id]
+    if aid := req.params.str("id"):
+        items = [a for a in items if a.uuid == aid]
+    if name := req.params.str("name"):
+        items = [a for a in items if a.name == name]
+    return req.listing("account", items, req.render.account)
+
+
+@api("createAccount", "Creates an account", admin=True, package="admin.account",
+     response="account", params=[
+         P("accounttype", "integer"), P("username", required=True),
+         P("password", required=True), P("email", required=True),
+         P("firstname", required=True), P("lastname", required=True), P("account"),
+         P("domainid", "uuid")])
+def create_account(req: Request) -> dict[str, Any]:
+    p = req.params
+    store = req.manager.store
+    username = p.require("username")
+    if any(u.username == username for u in store.find(User)):
+        raise ParamError(f"The user {username} already exists in domain ROOT")
+    account_name = p.str("account") or username
+    if any(a.name == account_name for a in store.find(Account)):
+        raise ParamError(f"The specified account: {account_name} already exists")
+    kind = p.int("accounttype", default=0)
+    if kind not in (0, 1, 2):
+        raise ParamError("Invalid account type provided")
+    domain = req.optional(Domain, "domainid", owned=False) or store.find(Domain)[0]
+    with req.manager.lock:
+        account = store.add(Account(account_name, domain.id, type=kind or 0))
+        req.manager.add_user(account, username, p.require("password"),
+                             firstname=p.require("firstname"), lastname=p.require("lastname"),
+                             email=p.require("email"))
+    return {"account": req.render.account(account)}
+
+
+@api("listDomains", "Lists domains and provides detailed information for listed domains",
+     package="admin.domain", response="domain", params=[P("id", "uuid"), P("name")])
+def list_domains(req: Request) -> dict[str, Any]:
+    items = req.manager.store.find(Domain)
+    if not req.caller.is_admin:
+        items = [d for d in items if d.id == req.caller.account.domain_id]
+    return req.listing("domain", items, req.render.domain)
+
+
+@api("listCapabilities", "Lists capabilities", package="user.config",
+     response="capability")
+def list_capabilities(req: Request) -> dict[str, Any]:
+    return {"capability": {
+        "cloudstackversion": f"4.22.0.0-vmsnap-{__version__}", "apilimitinterval": 1,
+        "apilimitmax": 0, "allowusercreateprojects": False, "kvmsnapshotenabled": True,
+        "userpublictemplateenabled": True, "kubernetesserviceenabled": False,
+        "customdiskofferingmaxsize": 1024, "vmsnapshotmax": req.manager.setting(
+            "vmsnapshot.max")}}
+
+
+@api("listConfigurations", "Lists all configurations.", admin=True, package="admin.config",
+     response="configuration", params=[P("name"), P("category"), P("keyword")])
+def list_configurations(req: Request) -> dict[str, Any]:
+    name = req.params.str("name")
+    items = [{"name": n, "value": str(req.manager.setting(n)), "category": "Advanced",
+              "description": d, "isdynamic": True}
+             for n, (_, _, d) in SETTINGS.items() if not name or n == name]
+    return req.listing("configuration", items, lambda x: x)
+
+
+@api("updateConfiguration", "Updates a configuration.", admin=True, package="admin.config",
+     response="configuration", params=[P("name", required=True), P("value")])
+def update_configuration(req: Request) -> dict[str, Any]:
+    name = req.params.require("name")
+    req.manager.set_setting(name, req.params.str("value") or "")
+    return {"configuration": {"name": name, "value": str(req.manager.setting(name)),
+                              "category": "Advanced", "isdynamic": True}}
+
+
+@api("listApis", "lists all available apis on the server, provided by the Api Discovery "
+     "plugin", package="user.discovery", response="api", params=[P("name")])
+def list_apis(req: Request) -> dict[str, Any]:
+    name = req.params.str("name")
+    items = [a for a in APIS.values() if (req.caller.is_admin or not a.admin)
+             and (not name or a.name.lower() == name.lower())]
+    items.sort(key=lambda a: a.name)
+    return req.listing("api", items, lambda a: {
+        "name": a.name, "description": a.description, "isasync": a.is_async,
+        "since": "4.2.0", "type": "", "related": "",
+        "params": [{"name": p.name, "type": p.type, "required": p.required,
+                    "description": p.description, "length": 255} for p in a.params],
+        "response": [{"name": a.response}] if a.response else []})

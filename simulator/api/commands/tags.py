@@ -1,0 +1,74 @@
+"""createTags, deleteTags, listTags (for VM snapshots, VMs and volumes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.api.registry import P, api
+from simulator.api.server import Request
+from simulator.errors import ParamError
+from simulator.models import VM, Tag, Volume, VMSnapshot
+
+RESOURCES = {"vmsnapshot": ("VMSnapshot", VMSnapshot), "uservm": ("UserVm", VM),
+             "volume": ("Volume", Volume)}
+
+
+def _resources(req: Request) -> list[tuple[str, Any]]:
+    kind = (req.params.require("resourcetype")).lower()
+    if kind not in RESOURCES:
+        raise ParamError(f"Unable to find resource type {req.params.str('resourcetype')}")
+    type_name, cls = RESOURCES[kind]
+    ids = req.params.list("resourceids")
+    if not ids:
+        raise ParamError("Unable to execute API command due to missing parameter resourceids")
+    return [(type_name, req.manager.lookup(cls, i, req.caller, req.api.name, "resourceids"))
+            for i in ids]
+
+
+@api("createTags", "Creates resource tag(s)", is_async=True, package="user.tag", params=[
+    P("resourcetype", required=True), P("resourceids", "list", True), P("tags", "map", True)])
+def create_tags(req: Request) -> dict[str, Any]:
+    resources = _resources(req)
+    tags = req.params.map("tags")
+    if not tags or any("key" not in t for t in tags):
+        raise ParamError("Unable to execute API command createtags due to missing parameter "
+                         "tags")
+    store = req.manager.store
+    with req.manager.lock:
+        for type_name, obj in resources:
+            for t in tags:
+                if any(x.resource_type == type_name and x.resource_id == obj.id
+                       and x.key == t["key"] for x in store.find(Tag)):
+                    raise ParamError(f"tag {t['key']} already on this resource")
+        for type_name, obj in resources:
+            for t in tags:
+                store.add(Tag(t["key"], t.get("value", ""), type_name, obj.id,
+                              obj.account_id))
+    job = req.submit(lambda: {"success": True})
+    return {"jobid": job.uuid}
+
+
+@api("deleteTags", "Deleting resource tag(s)", is_async=True, package="user.tag", params=[
+    P("resourcetype", required=True), P("resourceids", "list", True), P("tags", "map")])
+def delete_tags(req: Request) -> dict[str, Any]:
+    resources = _resources(req)
+    keys = {t.get("key") for t in req.params.map("tags")}
+    store = req.manager.store
+    for type_name, obj in resources:
+        for tag in store.find(Tag):
+            if tag.resource_type == type_name and tag.resource_id == obj.id and (
+                    not keys or tag.key in keys):
+                store.delete(tag)
+    job = req.submit(lambda: {"success": True})
+    return {"jobid": job.uuid}
+
+
+@api("listTags", "List resource tag(s)", package="user.tag", response="tag", params=[
+    P("resourcetype"), P("key"), P("value"), P("listall", "boolean")])
+def list_tags(req: Request) -> dict[str, Any]:
+    items = req.visible(req.manager.store.find(Tag))
+    if rt := req.params.str("resourcetype"):
+        items = [t for t in items if t.resource_type.lower() == rt.lower()]
+    if key := req.params.str("key"):
+        items = [t for t in items if t.key == key]
+    return req.listing("tag", items, req.render.tag)

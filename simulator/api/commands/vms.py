@@ -1,0 +1,108 @@
+"""VM lifecycle commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.api.registry import P, api
+from simulator.api.server import Request
+from simulator.errors import ParamError
+from simulator.models import VM, DiskOffering, ServiceOffering, Template, Zone
+
+
+def _vm_job(req: Request, vm: VM, work: Any) -> dict[str, Any]:
+    render = req.render
+    job = req.submit(lambda: {"virtualmachine": render.vm(work())},
+                     instance_type="VirtualMachine", instance_uuid=vm.uuid, vm_id=vm.id)
+    return {"jobid": job.uuid}
+
+
+@api("deployVirtualMachine", "Creates and automatically starts a virtual machine based on a "
+     "service offering, disk offering, and template.", is_async=True, package="user.vm",
+     response="virtualmachine", params=[
+         P("zoneid", "uuid", True), P("templateid", "uuid", True),
+         P("serviceofferingid", "uuid", True), P("name"), P("displayname"),
+         P("diskofferingid", "uuid"), P("size", "long"), P("startvm", "boolean")])
+def deploy(req: Request) -> dict[str, Any]:
+    zone = req.lookup(Zone, "zoneid", owned=False)
+    template = req.lookup(Template, "templateid", owned=False)
+    offering = req.lookup(ServiceOffering, "serviceofferingid", owned=False)
+    if template.zone_id != zone.id:
+        raise ParamError(f"Template {template.uuid} is not available in zone {zone.uuid}")
+    data = None
+    disk_offering = req.optional(DiskOffering, "diskofferingid", owned=False)
+    if disk_offering is not None:
+        size = req.params.int("size", minimum=1)
+        if disk_offering.customized and size is None:
+            raise ParamError("Disk offering is customized: specify the size in GB")
+        data = (disk_offering.id, (size or disk_offering.disksize) << 30)
+    name = req.params.str("name", max_len=63) or req.params.str("displayname", max_len=63)
+    vm = req.manager.allocate_vm(req.caller, zone.id, template, offering, name, data)
+    start = req.params.bool("startvm", True)
+    manager = req.manager
+    result = _vm_job(req, vm, lambda: manager.deploy_vm(vm.id, start))
+    return {"id": vm.uuid, **result}
+
+
+def _simple(name: str, description: str, method: str, **kw: Any) -> None:
+    def handler(req: Request) -> dict[str, Any]:
+        vm = req.lookup(VM, "id")
+        manager = req.manager
+        if name == "destroyVirtualMachine":
+            expunge = req.params.bool("expunge")
+            return _vm_job(req, vm, lambda: manager.destroy_vm(vm.id, expunge))
+        return _vm_job(req, vm, lambda: getattr(manager, method)(vm.id))
+
+    api(name, description, is_async=True, package="user.vm", response="virtualmachine",
+        params=[P("id", "uuid", True), *kw.get("extra", [])])(handler)
+
+
+_simple("startVirtualMachine", "Starts a virtual machine.", "start_vm")
+_simple("stopVirtualMachine", "Stops a virtual machine.", "stop_vm",
+        extra=[P("forced", "boolean")])
+_simple("rebootVirtualMachine", "Reboots a virtual machine.", "reboot_vm")
+_simple("destroyVirtualMachine", "Destroys a virtual machine. Its VM snapshots are deleted.",
+        "destroy_vm", extra=[P("expunge", "boolean")])
+_simple("expungeVirtualMachine", "Expunge a virtual Machine.", "expunge_vm")
+
+
+@api("recoverVirtualMachine", "Recovers a virtual machine.", package="user.vm",
+     response="virtualmachine", params=[P("id", "uuid", True)])
+def recover(req: Request) -> dict[str, Any]:
+    vm = req.lookup(VM, "id")
+    return {"virtualmachine": req.render.vm(req.manager.recover_vm(vm))}
+
+
+@api("changeServiceForVirtualMachine", "Changes the service offering for a virtual machine. "
+     "The virtual machine must be in a \"Stopped\" state for this command to take effect.",
+     package="user.vm", response="virtualmachine", params=[
+         P("id", "uuid", True), P("serviceofferingid", "uuid", True)])
+def change_offering(req: Request) -> dict[str, Any]:
+    vm = req.lookup(VM, "id")
+    offering = req.lookup(ServiceOffering, "serviceofferingid", owned=False)
+    return {"virtualmachine": req.render.vm(req.manager.change_offering(vm, offering))}
+
+
+@api("listVirtualMachines", "List the virtual machines owned by the account.",
+     package="user.vm", response="virtualmachine", params=[
+         P("id", "uuid"), P("ids", "list"), P("name"), P("state"), P("zoneid", "uuid"),
+         P("keyword"), P("listall", "boolean"), P("account"), P("page", "integer"),
+         P("pagesize", "integer")])
+def list_vms(req: Request) -> dict[str, Any]:
+    p = req.params
+    items = req.visible(req.manager.store.find(VM))
+    ids = set(p.list("ids")) | ({p.str("id")} if p.str("id") else set())
+    if ids:
+        items = [v for v in items if v.uuid in ids]
+    if name := p.str("name"):
+        items = [v for v in items if v.name == name]
+    if state := p.str("state"):
+        items = [v for v in items if v.state.lower() == state.lower()]
+    else:
+        items = [v for v in items if v.state != "Destroyed" or req.caller.is_admin]
+    if keyword := p.str("keyword"):
+        items = [v for v in items if keyword.lower() in v.name.lower()]
+    if zone := p.str("zoneid"):
+        z = req.manager.store.by_uuid(Zone, zone)
+        items = [v for v in items if z and v.zone_id == z.id]
+    return req.listing("virtualmachine", items, req.render.vm)

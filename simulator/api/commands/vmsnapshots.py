@@ -1,0 +1,104 @@
+"""createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.api.registry import P, api
+from simulator.api.server import Request
+from simulator.errors import ParamError, invalid_uuid
+from simulator.models import VM, Tag, VMSnapshot
+
+DEFAULT_STATES = {"Ready", "Creating", "Allocated", "Error", "Expunging", "Reverting"}
+
+
+@api("createVMSnapshot", "Creates snapshot for a vm.", is_async=True, package="user.vmsnapshot",
+     response="vmsnapshot", params=[
+         P("virtualmachineid", "uuid", True, "The ID of the vm"),
+         P("description", description="The description of the snapshot"),
+         P("name", description="The display name of the snapshot"),
+         P("snapshotmemory", "boolean", description="snapshot memory if true"),
+         P("quiescevm", "boolean", description="quiesce vm if true")])
+def create_vm_snapshot(req: Request) -> dict[str, Any]:
+    vm = req.lookup(VM, "virtualmachineid")
+    p = req.params
+    snap = req.manager.allocate_vm_snapshot(
+        req.caller, vm, p.str("name"), p.str("description"), p.bool("snapshotmemory"),
+        p.bool("quiescevm"))
+    manager, render = req.manager, req.render
+    job = req.submit(lambda: {"vmsnapshot": render.vm_snapshot(manager.take_vm_snapshot(
+        snap.id))}, instance_type="VmSnapshot", instance_uuid=snap.uuid, vm_id=vm.id)
+    return {"id": snap.uuid, "jobid": job.uuid}
+
+
+@api("listVMSnapshot", "List virtual machine snapshot by conditions",
+     package="user.vmsnapshot", response="vmSnapshot", params=[
+         P("vmsnapshotid", "uuid", description="The ID of the VM snapshot"),
+         P("vmsnapshotids", "list", description="the IDs of the vm snapshots, mutually "
+                                                "exclusive with vmsnapshotid"),
+         P("state", description="state of the virtual machine snapshot"),
+         P("virtualmachineid", "uuid", description="the ID of the vm"),
+         P("name", description="lists snapshot by snapshot name or display name"),
+         P("tags", "map", description="List resources by tags (key/value pairs)"),
+         P("account"), P("domainid", "uuid"), P("listall", "boolean"), P("keyword"),
+         P("page", "integer"), P("pagesize", "integer")])
+def list_vm_snapshots(req: Request) -> dict[str, Any]:
+    p = req.params
+    single, many = p.str("vmsnapshotid"), p.list("vmsnapshotids")
+    if single and many:
+        raise ParamError("Specify either id or ids but not both parameters")
+    vm_uuid = p.str("virtualmachineid")
+    if vm_uuid:
+        vm = req.manager.store.by_uuid(VM, vm_uuid)
+        if vm is None:
+            raise invalid_uuid(req.api.name, "virtualmachineid", vm_uuid)
+        items = req.manager.store.find(VMSnapshot, vm_id=vm.id)
+    else:
+        items = req.manager.store.find(VMSnapshot)
+    items = req.visible(items)
+    ids = {single} if single else set(many)
+    if ids:
+        items = [s for s in items if s.uuid in ids]
+    state = p.str("state")
+    items = [s for s in items if (s.state == state if state else s.state in DEFAULT_STATES)]
+    if name := p.str("name"):
+        items = [s for s in items if s.display_name == name]
+    if keyword := p.str("keyword"):
+        k = keyword.lower()
+        items = [s for s in items
+                 if k in s.name.lower() or k in s.display_name.lower()
+                 or k in s.description.lower()]
+    wanted = p.map("tags")
+    if wanted:
+        tags = [t for t in req.manager.store.find(Tag) if t.resource_type == "VMSnapshot"]
+        items = [s for s in items if all(
+            any(t.resource_id == s.id and t.key == w.get("key") and t.value == w.get("value")
+                for t in tags) for w in wanted)]
+    items.sort(key=lambda s: (s.created, s.id), reverse=True)
+    return req.listing("vmSnapshot", items, req.render.vm_snapshot)
+
+
+@api("revertToVMSnapshot", "Revert VM from a vmsnapshot.", is_async=True,
+     package="user.vmsnapshot", response="virtualmachine", params=[
+         P("vmsnapshotid", "uuid", True, "The ID of the vm snapshot")])
+def revert_to_vm_snapshot(req: Request) -> dict[str, Any]:
+    snap = req.lookup(VMSnapshot, "vmsnapshotid")
+    manager, render = req.manager, req.render
+    job = req.submit(lambda: {"virtualmachine": render.vm(manager.revert_vm_snapshot(snap.id))},
+                     instance_type="VmSnapshot", instance_uuid=snap.uuid, vm_id=snap.vm_id)
+    return {"jobid": job.uuid}
+
+
+@api("deleteVMSnapshot", "Deletes a vmsnapshot.", is_async=True, package="user.vmsnapshot",
+     response="success", params=[P("vmsnapshotid", "uuid", True, "The ID of the VM snapshot")])
+def delete_vm_snapshot(req: Request) -> dict[str, Any]:
+    snap = req.lookup(VMSnapshot, "vmsnapshotid")
+    manager = req.manager
+
+    def work() -> dict[str, Any]:
+        manager.delete_vm_snapshot(snap.id)
+        return {"success": True}
+
+    job = req.submit(work, instance_type="VmSnapshot", instance_uuid=snap.uuid,
+                     vm_id=snap.vm_id)
+    return {"jobid": job.uuid}

@@ -1,0 +1,144 @@
+"""Volumes and volume snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.api.registry import P, api
+from simulator.api.server import Request
+from simulator.errors import ParamError
+from simulator.models import VM, DiskOffering, Volume, VolumeSnapshot, Zone
+
+
+def _volume_job(req: Request, volume: Volume, work: Any, vm_id: int | None) -> dict[str, Any]:
+    render = req.render
+    job = req.submit(lambda: {"volume": render.volume(work())}, instance_type="Volume",
+                     instance_uuid=volume.uuid, vm_id=vm_id)
+    return {"jobid": job.uuid}
+
+
+@api("createVolume", "Creates a disk volume from a disk offering.", is_async=True,
+     package="user.volume", response="volume", params=[
+         P("name"), P("zoneid", "uuid"), P("diskofferingid", "uuid"), P("size", "long")])
+def create_volume(req: Request) -> dict[str, Any]:
+    offering = req.lookup(DiskOffering, "diskofferingid", owned=False)
+    zone = req.optional(Zone, "zoneid", owned=False) or req.manager.store.find(Zone)[0]
+    size_gb = req.params.int("size", minimum=1)
+    if offering.customized and size_gb is None:
+        raise ParamError("This disk offering requires a custom size specified")
+    name = req.params.str("name", max_len=255) or "volume"
+    volume = req.manager.allocate_volume(req.caller, name, zone.id,
+                                         (size_gb or offering.disksize) << 30, offering.id)
+    manager = req.manager
+    return {"id": volume.uuid, **_volume_job(req, volume,
+                                             lambda: manager.create_volume(volume.id), None)}
+
+
+@api("attachVolume", "Attaches a disk volume to a virtual machine.", is_async=True,
+     package="user.volume", response="volume", params=[
+         P("id", "uuid", True), P("virtualmachineid", "uuid", True), P("deviceid", "long")])
+def attach_volume(req: Request) -> dict[str, Any]:
+    volume = req.lookup(Volume, "id")
+    vm = req.lookup(VM, "virtualmachineid")
+    manager = req.manager
+    return _volume_job(req, volume, lambda: manager.attach_volume(volume, vm), vm.id)
+
+
+@api("detachVolume", "Detaches a disk volume from a virtual machine.", is_async=True,
+     package="user.volume", response="volume", params=[P("id", "uuid", True)])
+def detach_volume(req: Request) -> dict[str, Any]:
+    volume = req.lookup(Volume, "id")
+    manager = req.manager
+    return _volume_job(req, volume, lambda: manager.detach_volume(volume), volume.vm_id)
+
+
+@api("resizeVolume", "Resizes a volume", is_async=True, package="user.volume",
+     response="volume", params=[P("id", "uuid", True), P("size", "long"),
+                                P("diskofferingid", "uuid"), P("shrinkok", "boolean")])
+def resize_volume(req: Request) -> dict[str, Any]:
+    volume = req.lookup(Volume, "id")
+    offering = req.optional(DiskOffering, "diskofferingid", owned=False)
+    size_gb = req.params.int("size", minimum=1)
+    if size_gb is None and (offering is None or offering.customized):
+        raise ParamError("Please specify the new size of the volume")
+    new_size = (size_gb if size_gb is not None else offering.disksize) << 30  # type: ignore
+    manager = req.manager
+    shrink = req.params.bool("shrinkok")
+    return _volume_job(req, volume, lambda: manager.resize_volume(volume, new_size, shrink),
+                       volume.vm_id)
+
+
+@api("deleteVolume", "Deletes a detached disk volume.", package="user.volume",
+     params=[P("id", "uuid", True)])
+def delete_volume(req: Request) -> dict[str, Any]:
+    volume = req.lookup(Volume, "id")
+    req.manager.delete_volume(volume)
+    return {"success": "true"}
+
+
+@api("listVolumes", "Lists all volumes.", package="user.volume", response="volume", params=[
+    P("id", "uuid"), P("ids", "list"), P("virtualmachineid", "uuid"), P("type"), P("name"),
+    P("keyword"), P("listall", "boolean"), P("account"), P("page", "integer"),
+    P("pagesize", "integer")])
+def list_volumes(req: Request) -> dict[str, Any]:
+    p = req.params
+    items = req.visible(req.manager.store.find(Volume))
+    ids = set(p.list("ids")) | ({p.str("id")} if p.str("id") else set())
+    if ids:
+        items = [v for v in items if v.uuid in ids]
+    if vm_uuid := p.str("virtualmachineid"):
+        vm = req.manager.store.by_uuid(VM, vm_uuid)
+        items = [v for v in items if vm and v.vm_id == vm.id]
+    if kind := p.str("type"):
+        items = [v for v in items if v.type.lower() == kind.lower()]
+    if name := p.str("name"):
+        items = [v for v in items if v.name == name]
+    if keyword := p.str("keyword"):
+        items = [v for v in items if keyword.lower() in v.name.lower()]
+    return req.listing("volume", items, req.render.volume)
+
+
+@api("createSnapshot", "Creates an instant snapshot of a volume.", is_async=True,
+     package="user.snapshot", response="snapshot", params=[
+         P("volumeid", "uuid", True), P("name")])
+def create_snapshot(req: Request) -> dict[str, Any]:
+    volume = req.lookup(Volume, "volumeid")
+    snap = req.manager.allocate_volume_snapshot(req.caller, volume,
+                                                req.params.str("name", max_len=255))
+    manager, render = req.manager, req.render
+    job = req.submit(lambda: {"snapshot": render.volume_snapshot(
+        manager.take_volume_snapshot(snap.id))}, instance_type="Snapshot",
+        instance_uuid=snap.uuid)
+    return {"id": snap.uuid, "jobid": job.uuid}
+
+
+@api("listSnapshots", "Lists all available snapshots for the account.",
+     package="user.snapshot", response="snapshot", params=[
+         P("id", "uuid"), P("volumeid", "uuid"), P("name"), P("listall", "boolean"),
+         P("account"), P("page", "integer"), P("pagesize", "integer")])
+def list_snapshots(req: Request) -> dict[str, Any]:
+    p = req.params
+    items = req.visible(req.manager.store.find(VolumeSnapshot))
+    if sid := p.str("id"):
+        items = [s for s in items if s.uuid == sid]
+    if vid := p.str("volumeid"):
+        volume = req.manager.store.by_uuid(Volume, vid)
+        items = [s for s in items if volume and s.volume_id == volume.id]
+    if name := p.str("name"):
+        items = [s for s in items if s.name == name]
+    items.sort(key=lambda s: s.id, reverse=True)
+    return req.listing("snapshot", items, req.render.volume_snapshot)
+
+
+@api("deleteSnapshot", "Deletes a snapshot of a disk volume.", is_async=True,
+     package="user.snapshot", params=[P("id", "uuid", True)])
+def delete_snapshot(req: Request) -> dict[str, Any]:
+    snap = req.lookup(VolumeSnapshot, "id")
+    manager = req.manager
+
+    def work() -> dict[str, Any]:
+        manager.delete_volume_snapshot(snap)
+        return {"success": True}
+
+    job = req.submit(work, instance_type="Snapshot", instance_uuid=snap.uuid)
+    return {"jobid": job.uuid}

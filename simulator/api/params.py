@@ -1,0 +1,93 @@
+"""Request parameters: names matched case-insensitively, unknown ones ignored, typed access
+with CloudStack's messages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from simulator.errors import ParamError
+
+_MAP_KEY = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$")
+
+
+class Params:
+    def __init__(self, command: str, pairs: list[tuple[str, str]]) -> None:
+        self.command = command
+        self.values: dict[str, str] = {}
+        self.maps: dict[str, dict[int, dict[str, str]]] = {}
+        for key, value in pairs:
+            low = key.lower()
+            m = _MAP_KEY.match(low)
+            if m:
+                self.maps.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[
+                    m.group(3)] = value
+            else:
+                self.values[low] = value
+
+    def _missing(self, name: str) -> ParamError:
+        return ParamError(f"Unable to execute API command {self.command.lower()} due to missing "
+                          f"parameter {name}")
+
+    def str(self, name: str, *, required: bool = False, max_len: int | None = None
+            ) -> str | None:
+        value = self.values.get(name.lower())
+        if value is None or value == "":
+            if required:
+                raise self._missing(name)
+            return None
+        if max_len is not None and len(value) > max_len:
+            raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
+                             f"invalid value. Value of parameter {name} is too long "
+                             f"(max {max_len} characters)")
+        return value
+
+    def require(self, name: str) -> str:
+        value = self.str(name, required=True)
+        assert value is not None
+        return value
+
+    def bool(self, name: str, default: bool = False) -> bool:
+        value = self.str(name)
+        if value is None:
+            return default
+        low = value.lower()
+        if low in ("true", "false"):
+            return low == "true"
+        raise ParamError(f"Unable to execute API command {self.command.lower()} due to invalid "
+                         f"value. Invalid value {value} for parameter {name}: not a boolean")
+
+    def int(self, name: str, *, required: bool = False, minimum: int | None = None,
+            default: int | None = None) -> int | None:
+        value = self.str(name, required=required)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
+                             f"invalid value. Invalid value {value} for parameter {name}: not "
+                             "a number") from None
+        if minimum is not None and number < minimum:
+            raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
+                             f"invalid value. Value of {name} must be at least {minimum}")
+        return number
+
+    def list(self, name: str) -> list[str]:
+        value = self.str(name)
+        return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+    def map(self, name: str) -> list[dict[str, str]]:
+        """``name[0].key=k&name[0].value=v`` as a list of dicts, in index order."""
+        entries = self.maps.get(name.lower(), {})
+        return [entries[i] for i in sorted(entries)]
+
+    def paging(self) -> tuple[int, int | None]:
+        page = self.int("page", minimum=1)
+        size = self.int("pagesize", minimum=-1)
+        if size is not None and size <= 0:
+            size = None
+        return (page or 1), size
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.values)

@@ -1,0 +1,244 @@
+"""CloudStack's response shapes: objects, lists, async answers, errors, JSON or XML."""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET  # noqa: S405 - only builds XML
+from typing import Any
+
+from flask import Response
+
+from simulator import __version__
+from simulator.errors import ApiError
+from simulator.models import (
+    VM,
+    Account,
+    AsyncJob,
+    DiskOffering,
+    Domain,
+    Host,
+    ServiceOffering,
+    Tag,
+    Template,
+    User,
+    Volume,
+    VMSnapshot,
+    VolumeSnapshot,
+    Zone,
+)
+from simulator.store import Store
+
+
+def date(ts: float | None) -> str | None:
+    """``yyyy-MM-dd'T'HH:mm:ssZ`` in GMT, e.g. ``2026-01-01T12:00:00+0000``."""
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(ts))
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+class Renderer:
+    """Turns model objects into CloudStack response objects (needs the store for names)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _owner(self, account_id: int) -> dict[str, Any]:
+        account = self.store.get(Account, account_id)
+        domain = self.store.get(Domain, account.domain_id) if account else None
+        return {"account": account.name if account else None,
+                "domainid": domain.uuid if domain else None,
+                "domain": domain.name if domain else None,
+                "domainpath": domain.path if domain else None}
+
+    def _zone(self, zone_id: int) -> dict[str, Any]:
+        zone = self.store.get(Zone, zone_id)
+        return {"zoneid": zone.uuid if zone else None, "zonename": zone.name if zone else None}
+
+    def tags(self, resource_type: str, resource_id: int) -> list[dict[str, Any]]:
+        return [self.tag(t) for t in self.store.find(Tag)
+                if t.resource_type == resource_type and t.resource_id == resource_id]
+
+    def tag(self, t: Tag) -> dict[str, Any]:
+        resource = {"VMSnapshot": VMSnapshot, "UserVm": VM, "Volume": Volume}[t.resource_type]
+        obj = self.store.get(resource, t.resource_id)  # type: ignore[type-var]
+        return {"key": t.key, "value": t.value, "resourcetype": t.resource_type,
+                "resourceid": obj.uuid if obj else None, **self._owner(t.account_id)}
+
+    def vm_snapshot(self, s: VMSnapshot) -> dict[str, Any]:
+        vm = self.store.get(VM, s.vm_id)
+        parent = self.store.get(VMSnapshot, s.parent_id)
+        return _clean({
+            "id": s.uuid, "name": s.name, "displayname": s.display_name,
+            "description": s.description, "state": s.state, "type": s.type,
+            "current": s.current, "parent": parent.uuid if parent else None,
+            "parentName": parent.display_name if parent else None,
+            "virtualmachineid": vm.uuid if vm else None,
+            "virtualmachinename": vm.name if vm else None, "created": date(s.created),
+            **self._zone(vm.zone_id if vm else 0), **self._owner(s.account_id),
+            "hypervisor": "KVM", "quiescevm": s.quiesce,
+            "freezewindowms": s.freeze_window_ms,
+            "tags": self.tags("VMSnapshot", s.id),
+        })
+
+    def vm(self, vm: VM) -> dict[str, Any]:
+        template = self.store.get(Template, vm.template_id)
+        offering = self.store.get(ServiceOffering, vm.service_offering_id)
+        host = self.store.get(Host, vm.host_id)
+        snaps = [s for s in self.store.find(VMSnapshot, vm_id=vm.id)]
+        return _clean({
+            "id": vm.uuid, "name": vm.name, "displayname": vm.name,
+            "instancename": vm.instance_name, "state": vm.state,
+            "templateid": template.uuid if template else None,
+            "templatename": template.name if template else None,
+            "serviceofferingid": offering.uuid if offering else None,
+            "serviceofferingname": offering.name if offering else None,
+            "cpunumber": offering.cpunumber if offering else None,
+            "cpuspeed": offering.cpuspeed if offering else None,
+            "memory": offering.memory if offering else None,
+            "hostid": host.uuid if host and vm.state == "Running" else None,
+            "hostname": host.name if host and vm.state == "Running" else None,
+            "hypervisor": "KVM", "created": date(vm.created), **self._zone(vm.zone_id),
+            **self._owner(vm.account_id), "guestagent": vm.guest_agent,
+            "vmsnapshotcount": len(snaps), "nic": [],
+            "tags": self.tags("UserVm", vm.id),
+        })
+
+    def volume(self, v: Volume) -> dict[str, Any]:
+        vm = self.store.get(VM, v.vm_id) if v.vm_id else None
+        offering = self.store.get(DiskOffering, v.disk_offering_id)
+        return _clean({
+            "id": v.uuid, "name": v.name, "type": v.type, "size": v.size, "state": v.state,
+            "virtualmachineid": vm.uuid if vm else None, "vmname": vm.name if vm else None,
+            "vmstate": vm.state if vm else None, "deviceid": v.device_id,
+            "diskofferingid": offering.uuid if offering else None,
+            "diskofferingname": offering.name if offering else None,
+            "created": date(v.created), "storage": "primary", "storagetype": "shared",
+            "hypervisor": "KVM", "provisioningtype": "thin", "path": v.path,
+            "vmsnapshotchainsize": v.chain_size, **self._zone(v.zone_id),
+            **self._owner(v.account_id), "tags": self.tags("Volume", v.id),
+        })
+
+    def volume_snapshot(self, s: VolumeSnapshot) -> dict[str, Any]:
+        volume = self.store.get(Volume, s.volume_id)
+        return _clean({
+            "id": s.uuid, "name": s.name, "state": s.state, "snapshottype": "MANUAL",
+            "intervaltype": "MANUAL", "created": date(s.created),
+            "volumeid": volume.uuid if volume else None,
+            "volumename": volume.name if volume else None,
+            "volumetype": volume.type if volume else None,
+            "physicalsize": s.physical_size, "virtualsize": volume.size if volume else None,
+            "hypervisor": "KVM", **self._zone(s.zone_id), **self._owner(s.account_id),
+        })
+
+    def zone(self, z: Zone) -> dict[str, Any]:
+        return {"id": z.uuid, "name": z.name, "allocationstate": "Enabled",
+                "networktype": "Advanced", "securitygroupsenabled": False,
+                "localstorageenabled": True}
+
+    def host(self, h: Host) -> dict[str, Any]:
+        return {"id": h.uuid, "name": h.name, "state": "Up", "type": "Routing",
+                "hypervisor": "KVM", "resourcestate": "Enabled", **self._zone(h.zone_id)}
+
+    def template(self, t: Template) -> dict[str, Any]:
+        return {"id": t.uuid, "name": t.name, "displaytext": t.name, "isready": True,
+                "ispublic": True, "isfeatured": True, "format": "QCOW2", "hypervisor": "KVM",
+                "ostypename": t.ostype, "size": t.size, "templatetype": "USER",
+                "passwordenabled": False, "guestagent": t.guest_agent,
+                "account": "system", **self._zone(t.zone_id)}
+
+    def service_offering(self, o: ServiceOffering) -> dict[str, Any]:
+        return {"id": o.uuid, "name": o.name, "displaytext": o.name, "cpunumber": o.cpunumber,
+                "cpuspeed": o.cpuspeed, "memory": o.memory, "created": date(o.created),
+                "storagetype": "shared", "offerha": False, "iscustomized": False}
+
+    def disk_offering(self, o: DiskOffering) -> dict[str, Any]:
+        return {"id": o.uuid, "name": o.name, "displaytext": o.name, "disksize": o.disksize,
+                "iscustomized": o.customized, "created": date(o.created),
+                "storagetype": "shared"}
+
+    def domain(self, d: Domain) -> dict[str, Any]:
+        parent = self.store.get(Domain, d.parent_id)
+        return _clean({"id": d.uuid, "name": d.name, "path": d.path, "level": 0,
+                       "parentdomainid": parent.uuid if parent else None})
+
+    def user(self, u: User) -> dict[str, Any]:
+        account = self.store.get(Account, u.account_id)
+        return _clean({"id": u.uuid, "username": u.username, "firstname": u.firstname,
+                       "lastname": u.lastname, "email": u.email, "state": u.state,
+                       "created": date(u.created), "accountid": account.uuid if account else None,
+                       "accounttype": account.type if account else None,
+                       "roletype": "Admin" if account and account.is_admin else "User",
+                       **self._owner(u.account_id)})
+
+    def account(self, a: Account) -> dict[str, Any]:
+        domain = self.store.get(Domain, a.domain_id)
+        return {"id": a.uuid, "name": a.name, "accounttype": a.type, "state": a.state,
+                "roletype": "Admin" if a.is_admin else "User",
+                "domainid": domain.uuid if domain else None,
+                "domain": domain.name if domain else None,
+                "user": [self.user(u) for u in self.store.find(User) if u.account_id == a.id]}
+
+    def job(self, j: AsyncJob) -> dict[str, Any]:
+        account = self.store.get(Account, j.account_id)
+        user = self.store.get(User, j.user_id)
+        out: dict[str, Any] = {
+            "accountid": account.uuid if account else None,
+            "account": account.name if account else None,
+            "userid": user.uuid if user else None, "cmd": j.cmd, "jobstatus": j.status,
+            "jobprocstatus": j.proc_status, "jobresultcode": j.result_code,
+            "jobresulttype": j.result_type, "created": date(j.created),
+            "completed": date(j.completed), "jobid": j.uuid,
+            "jobinstancetype": j.instance_type,
+        }
+        if j.status != 0 and j.result is not None:
+            out["jobresult"] = j.result
+        if j.instance_uuid and j.instance_type != "VmSnapshot":
+            out["jobinstanceid"] = j.instance_uuid
+        return _clean(out)
+
+
+def list_payload(key: str, items: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    """``{"count": N, key: [...]}``, or ``{}`` for an empty list, as CloudStack answers."""
+    return {"count": total, key: items} if items else {}
+
+
+def _xml(parent: ET.Element, key: str, value: Any) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _xml(parent, key, item)
+    elif isinstance(value, dict):
+        node = ET.SubElement(parent, key)
+        for k, v in value.items():
+            _xml(node, k, v)
+    elif value is not None:
+        ET.SubElement(parent, key).text = str(value).lower() if isinstance(value, bool) \
+            else str(value)
+
+
+def respond(command: str, payload: dict[str, Any], *, as_json: bool,
+            status: int = 200) -> Response:
+    name = f"{command.lower()}response"
+    if as_json:
+        body = json.dumps({name: payload})
+        mimetype = "application/json"
+    else:
+        root = ET.Element(name, {"cloud-stack-version": __version__})
+        for key, value in payload.items():
+            _xml(root, key, value)
+        body = '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")
+        mimetype = "text/xml"
+    resp = Response(body, status=status, mimetype=mimetype)
+    return resp
+
+
+def error(command: str, exc: ApiError, *, as_json: bool) -> Response:
+    payload = {"uuidList": [], "errorcode": exc.code, "cserrorcode": exc.cserrorcode,
+               "errortext": exc.text}
+    resp = respond(command or "error", payload, as_json=as_json, status=exc.code)
+    resp.headers["X-Description"] = exc.text.encode("ascii", "replace").decode()[:1000]
+    return resp

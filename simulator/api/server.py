@@ -1,0 +1,172 @@
+"""The ``/client/api`` endpoint: authenticate, find the command, parse, dispatch, render."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, request
+
+from simulator.api import render
+from simulator.api.auth import check_expiry, signature_ok
+from simulator.api.params import Params
+from simulator.api.registry import APIS, Api
+from simulator.errors import ApiError, ParamError, Unauthorized, Unsupported
+from simulator.models import AsyncJob, Session
+from simulator.orchestrator import Manager
+from simulator.orchestrator.core import Caller
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Request:
+    """What a command handler gets: the manager, the caller, the parameters."""
+
+    manager: Manager
+    caller: Caller
+    params: Params
+    api: Api
+    render: render.Renderer
+
+    def lookup(self, cls: type[T], param: str, *, owned: bool = True) -> T:
+        return self.manager.lookup(cls, self.params.require(param), self.caller, self.api.name,
+                                   param, owned=owned)
+
+    def optional(self, cls: type[T], param: str, *, owned: bool = True) -> T | None:
+        value = self.params.str(param)
+        if value is None:
+            return None
+        return self.manager.lookup(cls, value, self.caller, self.api.name, param, owned=owned)
+
+    def submit(self, work: Any, *, instance_type: str | None = None,
+               instance_uuid: str | None = None, vm_id: int | None = None) -> AsyncJob:
+        job = AsyncJob(cmd=self.api.cmd_class, account_id=self.caller.account.id,
+                       user_id=self.caller.user.id, instance_type=instance_type,
+                       instance_uuid=instance_uuid)
+        return self.manager.jobs.submit(job, work, vm_id=vm_id)
+
+    def listing(self, key: str, items: list[Any], fn: Any) -> dict[str, Any]:
+        page, size = self.params.paging()
+        total = len(items)
+        if size is not None:
+            items = items[(page - 1) * size:page * size]
+        return render.list_payload(key, [fn(i) for i in items], total)
+
+    def visible(self, items: list[T]) -> list[T]:
+        return self.manager.visible(self.caller, items, listall=self.params.bool("listall"),
+                                    account=self.params.str("account"))
+
+
+def _pairs() -> list[tuple[str, str]]:
+    pairs = list(request.args.items(multi=True))
+    if request.method == "POST":
+        pairs += list(request.form.items(multi=True))
+    return pairs
+
+
+def _authenticate(manager: Manager, pairs: list[tuple[str, str]]) -> Caller:
+    low = {k.lower(): v for k, v in pairs}
+    if "apikey" in low:
+        signature = low.get("signature")
+        found = manager.caller_by_key(low["apikey"])
+        if not signature or found is None:
+            raise Unauthorized()
+        caller, secret = found
+        unsigned = [(k, v) for k, v in pairs if k.lower() != "signature"]
+        if not signature_ok(unsigned, secret, signature):
+            raise Unauthorized()
+        check_expiry(pairs)
+        return caller
+    key = low.get("sessionkey") or request.headers.get("sessionkey")
+    if key:
+        cookie = request.cookies.get("sessionkey")
+        if cookie is not None and not secrets.compare_digest(cookie, key):
+            raise Unauthorized()
+        caller = manager.caller_by_session(key)
+        if caller is not None:
+            return caller
+    raise Unauthorized()
+
+
+@bp.route("/client/api", methods=["GET", "POST"])
+def handle() -> Response:
+    manager: Manager = current_app.extensions["sim.manager"]
+    pairs = _pairs()
+    low = {k.lower(): v for k, v in pairs}
+    command = low.get("command", "")
+    as_json = low.get("response", "xml").lower() == "json"
+    try:
+        api = APIS.get(command.lower())
+        if api is not None and api.open:
+            return api.handler(manager, Params(api.name, pairs), as_json)
+        caller = _authenticate(manager, pairs)
+        if api is None or (api.admin and not caller.is_admin):
+            raise Unsupported(f"The given command:{command} does not exist or it is not "
+                              f"available for user with id:{caller.user.uuid}")
+        req = Request(manager, caller, Params(api.name, pairs), api,
+                      current_app.extensions["sim.renderer"])
+        payload = api.handler(req)
+        return render.respond(api.name, payload, as_json=as_json)
+    except ApiError as exc:
+        return render.error(command or "error", exc, as_json=as_json)
+    except Exception:  # a bug: CloudStack hides the text from users, and so do we
+        log.exception("unexpected error in %s", command)
+        return render.error(command or "error", ApiError(
+            "Internal error executing command, please contact your system administrator"),
+            as_json=as_json)
+
+
+def login(manager: Manager, params: Params, as_json: bool) -> Response:
+    from simulator.models import Account, Domain, User
+    from simulator.orchestrator.core import check_password
+
+    username = params.require("username")
+    password = params.require("password")
+    domain_name = (params.str("domain") or "ROOT").strip("/") or "ROOT"
+    domain = next((d for d in manager.store.find(Domain)
+                   if d.path == domain_name or d.name == domain_name), None)
+    user = next((u for u in manager.store.find(User) if u.username == username), None)
+    account = manager.store.get(Account, user.account_id) if user else None
+    if (user is None or account is None or domain is None or account.domain_id != domain.id
+            or not check_password(password, user.password_hash) or user.state != "enabled"):
+        raise ApiError(f"Failed to authenticate user {username} in domain {domain_name}; "
+                       "please provide valid credentials", code=531, cserrorcode=4365)
+    key = secrets.token_urlsafe(24)
+    manager.store.add(Session(key, user.id, time.time() + manager.config.session_timeout))
+    payload = {"timeout": str(manager.config.session_timeout), "sessionkey": key,
+               "username": user.username, "userid": user.uuid, "account": account.name,
+               "domainid": domain.uuid, "type": str(account.type), "firstname": user.firstname,
+               "lastname": user.lastname, "registered": "false"}
+    resp = render.respond("login", payload, as_json=as_json)
+    resp.set_cookie("sessionkey", key, httponly=False, samesite="Strict")
+    resp.set_cookie("JSESSIONID", key, httponly=True, samesite="Strict")
+    return resp
+
+
+def logout(manager: Manager, params: Params, as_json: bool) -> Response:
+    key = params.str("sessionkey") or request.cookies.get("sessionkey")
+    for session in manager.store.find(Session):
+        if key and secrets.compare_digest(session.key, key):
+            manager.store.delete(session)
+    resp = render.respond("logout", {"description": "success"}, as_json=as_json)
+    resp.delete_cookie("sessionkey")
+    resp.delete_cookie("JSESSIONID")
+    return resp
+
+
+def _register_open() -> None:
+    from simulator.api.registry import P, api
+
+    api("login", "Logs a user into the CloudStack.", open=True, package="auth", params=[
+        P("username", required=True), P("password", required=True), P("domain")])(login)
+    api("logout", "Logs out the user", open=True, package="auth")(logout)
+
+
+_register_open()
+__all__ = ["bp", "Request", "ParamError"]

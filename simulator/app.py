@@ -1,0 +1,118 @@
+"""``create_app(config)``: the simulator's WSGI app, and a threaded server helper for tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from simulator import control
+from simulator.agents import AgentFaults, FaultInjectingAgent, HttpAgent, InProcessAgent
+from simulator.api import render, server
+from simulator.api import commands as _commands  # noqa: F401 - registers every command
+from simulator.config import SimConfig
+from simulator.errors import ApiError
+from simulator.orchestrator import Manager
+from simulator.store import Store
+
+
+def _token(path: str) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def _driver(config: SimConfig) -> tuple[Any, Any]:
+    """The agent the manager talks to, and the in-process driver app if there is one."""
+    if config.driver_url:
+        return HttpAgent(config.driver_url, config.driver_secret), None
+    from driver.app import create_app as create_driver
+    from driver.settings import Settings
+
+    settings = Settings(backend=config.driver_backend, libvirt_uri=config.libvirt_uri,
+                        data_dir=os.path.join(config.data_dir, "driver"),
+                        storage_pools=[config.pool], secret=config.driver_secret,
+                        log_json=False)
+    app = create_driver(settings)
+    return InProcessAgent(app), app
+
+
+def create_app(config: SimConfig) -> Flask:
+    store = Store(config.database)
+    agent, driver_app = _driver(config)
+    manager = Manager(config, store, FaultInjectingAgent(agent, AgentFaults(store)))
+    manager.bootstrap()
+    manager.recover()
+    app = Flask("simulator", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["sim.manager"] = manager
+    app.extensions["sim.renderer"] = render.Renderer(store)
+    app.extensions["sim.driver_app"] = driver_app
+    app.extensions["sim.control_token"] = _token(os.path.join(config.data_dir, "control-token"))
+    app.register_blueprint(server.bp)
+    app.register_blueprint(control.bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if request.path.startswith("/client/api"):
+            return render.error("error", ApiError(exc.description or exc.name,
+                                                  code=exc.code or 500), as_json=True)
+        resp = jsonify({"error": {"code": exc.code, "message": exc.description}})
+        resp.status_code = exc.code or 500
+        return resp
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        """Tests make thousands of requests; the access log would drown their output."""
+
+
+class ThreadedServer:
+    """The simulator on a real HTTP server on 127.0.0.1, port 0, in a thread (for tests)."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.app = create_app(config)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True,
+                                  request_handler=_QuietHandler)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.endpoint = self.url + "/client/api"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def manager(self) -> Manager:
+        return self.app.extensions["sim.manager"]
+
+    @property
+    def control_token(self) -> str:
+        return self.app.extensions["sim.control_token"]
+
+    def start(self) -> ThreadedServer:
+        self.thread.start()
+        import requests
+
+        requests.get(self.endpoint, timeout=10)  # ready once it answers at all
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.manager.jobs.wait_idle(10)
+        self.manager.jobs.shutdown()
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

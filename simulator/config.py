@@ -1,0 +1,171 @@
+"""The simulator's configuration: where it runs, how it reaches its host, and the world it
+offers (zones, templates, offerings), from an INI file over sensible defaults.
+
+.. code-block:: ini
+
+    [simulator]
+    port = 8080
+    admin_password = password
+    vmsnapshot.max = 10
+    vmsnapshot.offering.change = discard
+
+    [zone:zone1]
+    [template:Debian 12]
+    size_gb = 2
+    guest_agent = true
+    [service_offering:Small Instance]
+    cpus = 1
+    memory = 512
+    [disk_offering:Small]
+    size_gb = 5
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+OFFERING_CHANGE_POLICIES = ("discard", "block", "restore")
+
+
+@dataclass
+class TemplateSpec:
+    name: str
+    size_gb: int = 2
+    guest_agent: bool = True
+    ostype: str = "Debian GNU/Linux 12 (64-bit)"
+
+
+@dataclass
+class OfferingSpec:
+    name: str
+    cpus: int = 1
+    memory: int = 512
+    speed: int = 1000
+
+
+@dataclass
+class DiskOfferingSpec:
+    name: str
+    size_gb: int = 5  # 0 = custom size
+
+
+def _default_templates() -> list[TemplateSpec]:
+    return [TemplateSpec("Debian 12 (with qemu-guest-agent)", 2, True),
+            TemplateSpec("Tiny Linux (no guest agent)", 1, False, "Other Linux (64-bit)")]
+
+
+def _default_offerings() -> list[OfferingSpec]:
+    return [OfferingSpec("Small Instance", 1, 512), OfferingSpec("Medium Instance", 2, 1024)]
+
+
+def _default_disk_offerings() -> list[DiskOfferingSpec]:
+    return [DiskOfferingSpec("Small", 5), DiskOfferingSpec("Medium", 20),
+            DiskOfferingSpec("Custom", 0)]
+
+
+@dataclass
+class SimConfig:
+    data_dir: str = "var/simulator"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_username: str = "admin"
+    admin_password: str = "password"
+    user_username: str = "user"
+    user_password: str = "password"
+    # How the host is reached: in-process driver (backend simulated or libvirt) or a URL.
+    driver_url: str = ""
+    driver_secret: str = ""
+    driver_backend: str = "simulated"
+    libvirt_uri: str = "qemu:///system"
+    # Dynamic settings (also changed with updateConfiguration).
+    vmsnapshot_max: int = 10
+    vmsnapshot_offering_change: str = "discard"
+    vmsnapshot_create_wait: int = 1800
+    job_delay_ms: int = 0
+    max_body_bytes: int = 1024 * 1024
+    session_timeout: int = 1800
+    zones: list[str] = field(default_factory=lambda: ["zone1"])
+    templates: list[TemplateSpec] = field(default_factory=_default_templates)
+    service_offerings: list[OfferingSpec] = field(default_factory=_default_offerings)
+    disk_offerings: list[DiskOfferingSpec] = field(default_factory=_default_disk_offerings)
+
+    @property
+    def database(self) -> str:
+        return os.path.join(self.data_dir, "simulator.sqlite3")
+
+    @property
+    def pool(self) -> str:
+        return os.path.abspath(os.path.join(self.data_dir, "pool"))
+
+
+def _bool(raw: str) -> bool:
+    v = raw.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
+
+
+_SCALARS = {
+    "data_dir": str, "host": str, "port": int, "admin_username": str, "admin_password": str,
+    "user_username": str, "user_password": str, "driver_url": str, "driver_secret": str,
+    "driver_backend": str, "libvirt_uri": str, "vmsnapshot.max": int,
+    "vmsnapshot.offering.change": str, "vmsnapshot.create.wait": int, "job_delay_ms": int,
+    "max_body_bytes": int, "session_timeout": int,
+}
+
+
+def load_config(path: str | None = None, **overrides: Any) -> SimConfig:
+    """Defaults, then the INI file, then keyword overrides (the command line)."""
+    cfg = SimConfig()
+    if path:
+        parser = configparser.ConfigParser()
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        if not parser.read(path):
+            raise ValueError(f"cannot read configuration file {path}")
+        world: dict[str, list[Any]] = {"zone": [], "template": [], "service_offering": [],
+                                       "disk_offering": []}
+        for section in parser.sections():
+            items = dict(parser.items(section))
+            if section == "simulator":
+                for key, raw in items.items():
+                    if key not in _SCALARS:
+                        raise ValueError(f"unknown setting {key!r} in {path}")
+                    try:
+                        setattr(cfg, key.replace(".", "_"), _SCALARS[key](raw))
+                    except ValueError as exc:
+                        raise ValueError(f"setting {key}: {exc}") from None
+                continue
+            kind, _, name = section.partition(":")
+            if kind not in world or not name:
+                raise ValueError(f"unknown section [{section}] in {path}")
+            try:
+                if kind == "zone":
+                    world[kind].append(name)
+                elif kind == "template":
+                    world[kind].append(TemplateSpec(
+                        name, int(items.get("size_gb", 2)),
+                        _bool(items.get("guest_agent", "true")),
+                        items.get("ostype", "Debian GNU/Linux 12 (64-bit)")))
+                elif kind == "service_offering":
+                    world[kind].append(OfferingSpec(name, int(items.get("cpus", 1)),
+                                                    int(items.get("memory", 512)),
+                                                    int(items.get("speed", 1000))))
+                else:
+                    world[kind].append(DiskOfferingSpec(name, int(items.get("size_gb", 5))))
+            except ValueError as exc:
+                raise ValueError(f"section [{section}]: {exc}") from None
+        cfg.zones = world["zone"] or cfg.zones
+        cfg.templates = world["template"] or cfg.templates
+        cfg.service_offerings = world["service_offering"] or cfg.service_offerings
+        cfg.disk_offerings = world["disk_offering"] or cfg.disk_offerings
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(cfg, key, value)
+    if cfg.vmsnapshot_offering_change not in OFFERING_CHANGE_POLICIES:
+        raise ValueError("vmsnapshot.offering.change must be discard, block or restore")
+    return cfg

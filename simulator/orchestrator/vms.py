@@ -1,0 +1,215 @@
+"""VM lifecycle: deploy, start, stop, reboot, destroy, expunge, recover, change offering."""
+
+from __future__ import annotations
+
+import time
+
+from simulator.errors import CloudRuntime, ParamError
+from simulator.models import VM, ServiceOffering, Template, Volume, VMSnapshot
+from simulator.orchestrator import wire
+from simulator.orchestrator.core import Caller, vm_str
+from simulator.orchestrator.vmsnapshots import VmSnapshotRules
+
+
+class VmRules(VmSnapshotRules):
+    def _host_id(self, zone_id: int) -> int:
+        from simulator.models import Host
+
+        return next(h.id for h in self.store.find(Host) if h.zone_id == zone_id)
+
+    def allocate_vm(self, caller: Caller, zone_id: int, template: Template,
+                    offering: ServiceOffering, name: str | None,
+                    data_disk: tuple[int, int] | None) -> VM:
+        """Records for a new VM (Stopped) with its ROOT volume and optional data volume."""
+        if name is not None and not name.replace("-", "").isalnum():
+            raise ParamError("Invalid name. Vm name can contain ASCII letters 'a' through 'z', "
+                             "the digits '0' through '9', and the hyphen ('-'), must be between "
+                             "1 and 63 characters long, and can't start or end with \"-\" and "
+                             "can't start with digit")
+        with self.lock:
+            vm = self.store.add(VM(
+                name="", instance_name="", account_id=caller.account.id,
+                domain_id=caller.account.domain_id, zone_id=zone_id, template_id=template.id,
+                service_offering_id=offering.id, host_id=self._host_id(zone_id),
+                guest_agent=template.guest_agent))
+            vm.instance_name = f"i-{caller.account.id}-{vm.id}-VM"
+            vm.name = name or f"VM-{vm.uuid}"
+            self.store.save(vm)
+            self._new_volume(vm, "ROOT", f"ROOT-{vm.id}", template.size, 0, None)
+            if data_disk is not None:
+                offering_id, size = data_disk
+                self._new_volume(vm, "DATADISK", f"DATA-{vm.id}", size, 1, offering_id)
+            return vm
+
+    def _new_volume(self, vm: VM, kind: str, name: str, size: int, device: int,
+                    offering_id: int | None) -> Volume:
+        volume = self.store.add(Volume(
+            name=name, account_id=vm.account_id, domain_id=vm.domain_id, zone_id=vm.zone_id,
+            type=kind, size=size, path="", vm_id=vm.id, device_id=device,
+            disk_offering_id=offering_id, state="Allocated"))
+        volume.path = volume.uuid
+        self.store.save(volume)
+        return volume
+
+    def deploy_vm(self, vm_id: int, start: bool) -> VM:
+        vm = self.store.get(VM, vm_id)
+        for volume in self.attached(vm):
+            answer = self.send(wire.create_volume(volume, self.config.pool))
+            if not answer.result:
+                vm.state = "Error"
+                self.store.save(vm)
+                raise CloudRuntime(f"Unable to create a deployment for {vm_str(vm)}: "
+                                   f"{answer.details}")
+            volume.state = "Ready"
+            self.store.save(volume)
+        return self.start_vm(vm_id) if start else vm
+
+    def start_vm(self, vm_id: int) -> VM:
+        with self.lock:
+            vm = self.store.get(VM, vm_id)
+            if vm.state == "Running":
+                return vm
+            if vm.state not in ("Stopped",):
+                raise ParamError(f"Unable to start VM {vm_str(vm)} in state {vm.state}")
+            vm.state = "Starting"
+            self.store.save(vm)
+            offering = self.store.get(ServiceOffering, vm.service_offering_id)
+            command = wire.start_command(vm, self.attached(vm), self.config.pool,
+                                         cpus=offering.cpunumber, memory_mib=offering.memory,
+                                         guest_agent=vm.guest_agent)
+        self.pause("startVirtualMachine")
+        answer = self.send(command)
+        with self.lock:
+            vm = self.store.get(VM, vm_id)
+            vm.state = "Running" if answer.result else "Stopped"
+            self.store.save(vm)
+        if not answer.result:
+            raise CloudRuntime(f"Unable to start VM {vm.name}: {answer.details}")
+        return vm
+
+    def stop_vm(self, vm_id: int, *, undefine: bool = False) -> VM:
+        with self.lock:
+            vm = self.store.get(VM, vm_id)
+            if vm.state == "Stopped" and not undefine:
+                return vm
+            previous = vm.state
+            if vm.state == "Running":
+                vm.state = "Stopping"
+                self.store.save(vm)
+        if previous == "Running":
+            self.pause("stopVirtualMachine")
+        answer = self.send(wire.vm_command("StopCommand", vm, undefine=undefine))
+        with self.lock:
+            vm = self.store.get(VM, vm_id)
+            if not answer.result:
+                vm.state = previous
+                self.store.save(vm)
+                raise CloudRuntime(f"Unable to stop VM {vm.name}: {answer.details}")
+            if vm.state in ("Running", "Stopping"):
+                vm.state = "Stopped"
+            self.store.save(vm)
+            return vm
+
+    def reboot_vm(self, vm_id: int) -> VM:
+        vm = self.store.get(VM, vm_id)
+        if vm.state != "Running":
+            raise ParamError(f"Unable to reboot VM {vm_str(vm)}: it is not running")
+        if self.has_active_tasks(vm):
+            raise CloudRuntime(f"Unable to reboot VM {vm_str(vm)} due to: {vm.instance_name} "
+                               "has active VM snapshots tasks")
+        answer = self.send(wire.vm_command("RebootCommand", vm))
+        if not answer.result:
+            raise CloudRuntime(f"Unable to reboot VM {vm.name}: {answer.details}")
+        return vm
+
+    def destroy_vm(self, vm_id: int, expunge: bool) -> VM:
+        vm = self.store.get(VM, vm_id)
+        if vm.state in ("Destroyed", "Expunging") and not expunge:
+            raise ParamError(f"Unable to destroy VM {vm_str(vm)}: it is already destroyed")
+        if vm.state not in ("Destroyed",):
+            self.stop_vm(vm_id)
+            vm = self.store.get(VM, vm_id)
+            # VM snapshots go with the VM, through the host, so nothing is left on storage.
+            self.delete_all_vm_snapshots(vm)
+            with self.lock:
+                vm.state = "Destroyed"
+                self.store.save(vm)
+        return self.expunge_vm(vm_id) if expunge else vm
+
+    def expunge_vm(self, vm_id: int) -> VM:
+        vm = self.store.get(VM, vm_id)
+        if vm.state != "Destroyed":
+            raise ParamError(f"Unable to expunge VM {vm_str(vm)}: it must be destroyed first")
+        with self.lock:
+            vm.state = "Expunging"
+            self.store.save(vm)
+        self.remove_vm_snapshot_records(vm)
+        answer = self.send(wire.vm_command("StopCommand", vm, undefine=True))
+        if not answer.result:
+            raise CloudRuntime(f"Unable to expunge VM {vm.name}: {answer.details}")
+        for volume in self.attached(vm):
+            if volume.type == "ROOT":
+                self.send(wire.delete_volume(volume, self.config.pool))
+                volume.state, volume.removed = "Expunged", time.time()
+            volume.vm_id = volume.device_id = None
+            self.store.save(volume)
+        with self.lock:
+            vm.removed = time.time()
+            self.store.save(vm)
+        return vm
+
+    def recover_vm(self, vm: VM) -> VM:
+        with self.lock:
+            if vm.state != "Destroyed":
+                raise ParamError(f"Unable to recover VM {vm_str(vm)}: it is not destroyed")
+            vm.state = "Stopped"
+            self.store.save(vm)
+            return vm
+
+    def change_offering(self, vm: VM, offering: ServiceOffering) -> VM:
+        """changeServiceForVirtualMachine, under the ``vmsnapshot.offering.change`` policy."""
+        with self.lock:
+            if vm.state != "Stopped":
+                raise ParamError(f"Unable to upgrade virtual machine {vm_str(vm)} in state "
+                                 f"{vm.state}; make sure the virtual machine is stopped")
+            if vm.service_offering_id == offering.id:
+                raise ParamError(f"Not upgrading vm {vm_str(vm)} since it already has the "
+                                 "requested service offering")
+            snaps = self.vm_snapshots(vm)
+            policy = self.setting("vmsnapshot.offering.change")
+            if policy == "block" and snaps:
+                raise ParamError("Unable to change service offering for VM, please remove VM "
+                                 "snapshots before changing service offering of VM")
+            if policy == "discard" and any(s.type == "DiskAndMemory" for s in snaps) \
+                    and self.has_active_tasks(vm):
+                raise CloudRuntime("There is other active vm snapshot tasks on the instance, "
+                                   "please try again later")
+        if policy == "discard":
+            for snap in sorted((s for s in snaps if s.type == "DiskAndMemory"),
+                               key=lambda s: -s.id):
+                with self.lock:
+                    snap.state = "Expunging"
+                    self.store.save(snap)
+                if not self._delete_on_host(vm, snap):
+                    raise CloudRuntime(f"Failed to remove VM snapshot during upgrading, "
+                                       f"snapshot id {snap.id}")
+        with self.lock:
+            vm = self.store.get(VM, vm.id)
+            vm.service_offering_id = offering.id
+            self.store.save(vm)
+            return vm
+
+    def memory_snapshots(self, vm: VM) -> list[VMSnapshot]:
+        return [s for s in self.vm_snapshots(vm) if s.type == "DiskAndMemory"]
+
+    def recover_vms(self) -> None:
+        for vm in self.store.find(VM):
+            if vm.state == "Starting":
+                vm.state = "Stopped"
+            elif vm.state == "Stopping":
+                vm.state = "Running"
+            elif vm.state == "Expunging":
+                vm.state = "Destroyed"
+            else:
+                continue
+            self.store.save(vm)

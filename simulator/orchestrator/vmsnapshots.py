@@ -1,0 +1,302 @@
+"""VM snapshot rules: allocation checks in CloudStack's order and words, the create, revert
+and delete jobs, delete-all, and the tree (the driver's one tree implementation)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from driver.core.model import ACTIVE_STATES, State
+from driver.core.tree import SnapshotTree
+from simulator.errors import ApiError, CloudRuntime, ParamError
+from simulator.models import VM, Volume, VMSnapshot, VolumeSnapshot
+from simulator.orchestrator import wire
+from simulator.orchestrator.core import Caller, ManagerCore, snap_str
+
+ACTIVE = {s.value for s in ACTIVE_STATES}
+ACTIVE_VOLUME_SNAPSHOT = {"Creating", "CreatedOnPrimary", "BackingUp"}
+OTHER_TASKS = "There is other active vm snapshot tasks on the instance, please try again later"
+
+
+class VmSnapshotRules(ManagerCore):
+    # --- helpers ----------------------------------------------------------------------------
+
+    def vm_snapshots(self, vm: VM) -> list[VMSnapshot]:
+        """Every non-removed VM snapshot of ``vm`` (any state), oldest first."""
+        return self.store.find(VMSnapshot, vm_id=vm.id)
+
+    def has_active_tasks(self, vm: VM) -> bool:
+        return any(s.state in ACTIVE for s in self.vm_snapshots(vm))
+
+    def current_snapshot(self, vm: VM) -> VMSnapshot | None:
+        return next((s for s in self.vm_snapshots(vm) if s.current), None)
+
+    def tree(self, vm: VM) -> SnapshotTree[int]:
+        snaps = self.vm_snapshots(vm)
+        current = next((s.id for s in snaps if s.current), None)
+        ids = {s.id for s in snaps}
+        return SnapshotTree.build(
+            ((s.id, s.parent_id if s.parent_id in ids else None) for s in snaps), current)
+
+    def ancestors(self, snap: VMSnapshot) -> list[VMSnapshot]:
+        out = []
+        parent = self.store.get(VMSnapshot, snap.parent_id)
+        while parent is not None and not parent.removed:
+            out.append(parent)
+            parent = self.store.get(VMSnapshot, parent.parent_id)
+        return out
+
+    def attached(self, vm: VM) -> list[Volume]:
+        return sorted((v for v in self.store.find(Volume, vm_id=vm.id)),
+                      key=lambda v: v.device_id or 0)
+
+    def volume_tos(self, vm: VM) -> list[dict[str, Any]]:
+        return [wire.volume_to(v, vm, self.config.pool) for v in self.attached(vm)]
+
+    def _update_chain_sizes(self, vm: VM, answer: Any) -> None:
+        by_uuid = {to.uuid: to for to in answer.volumeTOs or []}
+        for volume in self.attached(vm):
+            to = by_uuid.get(volume.uuid)
+            if to is not None and to.size is not None:
+                volume.chain_size = to.size
+                self.store.save(volume)
+
+    def _internal_name(self, vm: VM) -> str:
+        base = f"{vm.instance_name}_VS_{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
+        taken = {s.name for s in self.store.find(VMSnapshot, vm_id=vm.id, include_removed=True)}
+        name, n = base, 0
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        return name
+
+    # --- create -----------------------------------------------------------------------------
+
+    def allocate_vm_snapshot(self, caller: Caller, vm: VM, name: str | None,
+                             description: str | None, memory: bool,
+                             quiesce: bool) -> VMSnapshot:
+        """The synchronous part of createVMSnapshot; errors come back as HTTP 530."""
+        try:
+            with self.lock:
+                return self._allocate(vm, name, description, memory, quiesce)
+        except ApiError as exc:
+            raise CloudRuntime(f"Failed to create vm snapshot: {exc.text}",
+                               cserrorcode=exc.cserrorcode) from None
+
+    def _allocate(self, vm: VM, name: str | None, description: str | None, memory: bool,
+                  quiesce: bool) -> VMSnapshot:
+        prefix = "Creating VM snapshot failed due to length of VM snapshot"
+        if name is not None and len(name) > 255:
+            raise ParamError(f"{prefix} vsDisplayName should not exceed 255")
+        if description is not None and len(description) > 255:
+            raise ParamError(f"{prefix} vsDescription should not exceed 255")
+        if vm.state not in ("Running", "Stopped"):
+            raise ParamError(f"Creating vm snapshot failed due to VM:{vm.id} is not in the "
+                             "running or Stopped state")
+        if memory and vm.state != "Running":
+            raise ParamError("Can not snapshot memory when VM is not in Running state")
+        if not any(v.type == "ROOT" and v.state == "Ready" for v in self.attached(vm)):
+            raise CloudRuntime(f"Unable to find root volume for the user vm:{vm.uuid}")
+        snaps = self.vm_snapshots(vm)
+        limit = self.setting("vmsnapshot.max")
+        if len(snaps) >= limit:
+            raise CloudRuntime(f"Creating vm snapshot failed due to a VM can just have : "
+                               f"{limit} VM snapshots. Please delete old ones")
+        if self.volume_snapshot_active(vm):
+            raise CloudRuntime("There is other active volume snapshot tasks on the instance to "
+                               "which the volume is attached, please try again later.")
+        if any(s.state in ACTIVE for s in snaps):
+            raise CloudRuntime(OTHER_TASKS)
+        internal = self._internal_name(vm)
+        snap = VMSnapshot(
+            name=internal, display_name=name or internal, vm_id=vm.id,
+            account_id=vm.account_id, domain_id=vm.domain_id,
+            service_offering_id=vm.service_offering_id,
+            type="DiskAndMemory" if memory and vm.state == "Running" else "Disk",
+            description=description or "", quiesce=quiesce)
+        return self.store.add(snap)
+
+    def volume_snapshot_active(self, vm: VM) -> bool:
+        return any(s.state in ACTIVE_VOLUME_SNAPSHOT
+                   for s in self.store.find(VolumeSnapshot, vm_id=vm.id))
+
+    def take_vm_snapshot(self, snap_id: int) -> VMSnapshot:
+        """The createVMSnapshot job: Creating, the agent command, then Ready or Error."""
+        with self.lock:
+            snap = self.store.get(VMSnapshot, snap_id)
+            vm = self.store.get(VM, snap.vm_id) if snap else None
+            if snap is None or vm is None:
+                raise CloudRuntime(f"VM snapshot id: {snap_id} can not be found")
+            current = self.current_snapshot(vm)
+            snap.parent_id = current.id if current else None
+            snap.state = State.CREATING.value
+            self.store.save(snap)
+            command = wire.vm_snapshot_command(
+                "CreateVMSnapshotCommand", vm,
+                wire.snapshot_to(snap, self.ancestors(snap), quiesce=snap.quiesce),
+                self.volume_tos(vm), wait=int(self.setting("vmsnapshot.create.wait")))
+        self.pause("createVMSnapshot")
+        answer = self.send(command, timeout=max(60, 2 * int(self.setting(
+            "vmsnapshot.create.wait"))))
+        with self.lock:
+            snap = self.store.get(VMSnapshot, snap_id)
+            if snap is None:
+                raise CloudRuntime(f"VM snapshot id: {snap_id} can not be found")
+            if not answer.result:
+                snap.state = State.ERROR.value
+                self.store.save(snap)
+                detail = f" due to {answer.details}" if answer.details else ""
+                raise CloudRuntime(f"Failed to create vm snapshot: [{snap_str(snap)}] due to: "
+                                   f"Creating VM snapshot: {snap.name} failed{detail}")
+            if current := self.current_snapshot(vm):
+                current.current = False
+                self.store.save(current)
+            snap.current = True
+            snap.state = State.READY.value
+            snap.freeze_window_ms = answer.freezeWindowMs
+            self.store.save(snap)
+            self._update_chain_sizes(vm, answer)
+            return snap
+
+    # --- revert -----------------------------------------------------------------------------
+
+    def revert_vm_snapshot(self, snap_id: int) -> VM:
+        """The revertToVMSnapshot job: its checks fail the job with 431."""
+        with self.lock:
+            snap = self.store.get(VMSnapshot, snap_id)
+            if snap is None or snap.removed:
+                raise ParamError(f"unable to find the vm snapshot with id {snap_id}")
+            vm = self.store.get(VM, snap.vm_id)
+            if vm is None or vm.removed:
+                raise ParamError(f"Revert vm to snapshot: {snap_str(snap)} failed due to vm: "
+                                 f"{snap.vm_id} is not found")
+            if self.has_active_tasks(vm):
+                raise ParamError(OTHER_TASKS)
+            if vm.state not in ("Running", "Stopped"):
+                raise ParamError("VM Snapshot reverting failed due to vm is not in the state of "
+                                 "Running or Stopped.")
+            if (vm.state == "Running") != (snap.type == "DiskAndMemory"):
+                raise ParamError(
+                    "VM Snapshot revert not allowed. This will result in VM state change. You "
+                    "can revert running VM to disk and memory type snapshot and stopped VM to "
+                    "disk type snapshot")
+            if snap.state != State.READY.value:
+                raise ParamError("VM Snapshot reverting failed due to vm snapshot is not in the "
+                                 "state of Created.")
+            snap.state = State.REVERTING.value
+            self.store.save(snap)
+            command = wire.vm_snapshot_command(
+                "RevertToVMSnapshotCommand", vm,
+                wire.snapshot_to(snap, self.ancestors(snap), quiesce=True), self.volume_tos(vm))
+        self.pause("revertToVMSnapshot")
+        answer = self.send(command)
+        with self.lock:
+            snap = self.store.get(VMSnapshot, snap_id)
+            vm = self.store.get(VM, snap.vm_id)
+            snap.state = State.READY.value  # a failed revert leaves the snapshot usable
+            if not answer.result:
+                self.store.save(snap)
+                raise CloudRuntime(f"Unable to revert VM {vm.instance_name} to snapshot "
+                                   f"{snap.name}.")
+            if current := self.current_snapshot(vm):
+                current.current = False
+                self.store.save(current)
+            snap.current = True
+            self.store.save(snap)
+            if (self.setting("vmsnapshot.offering.change") == "restore"
+                    and vm.service_offering_id != snap.service_offering_id):
+                vm.service_offering_id = snap.service_offering_id
+            if answer.vmState in ("PowerOn", "PowerOff"):
+                vm.state = "Running" if answer.vmState == "PowerOn" else "Stopped"
+            self.store.save(vm)
+            self._update_chain_sizes(vm, answer)
+            return vm
+
+    # --- delete -----------------------------------------------------------------------------
+
+    def delete_vm_snapshot(self, snap_id: int) -> None:
+        """The deleteVMSnapshot job."""
+        with self.lock:
+            snap = self.store.get(VMSnapshot, snap_id)
+            if snap is None or snap.removed:
+                raise ParamError(f"unable to find the vm snapshot with id {snap_id}")
+            if snap.state not in ("Ready", "Expunging", "Error"):
+                raise ParamError(f"Can't delete the vm snapshotshot {snap_str(snap)} due to it "
+                                 "is not in Created or Error, or Expunging State")
+            vm = self.store.get(VM, snap.vm_id)
+            active = [s for s in self.vm_snapshots(vm) if s.state in ACTIVE]
+            expunging = [s for s in active if s.state == "Expunging"]
+            if active and not (expunging and expunging[0].id == snap.id):
+                raise ParamError(OTHER_TASKS)
+            snap.state = State.EXPUNGING.value
+            self.store.save(snap)
+        self.pause("deleteVMSnapshot")
+        if not self._delete_on_host(vm, snap):
+            raise CloudRuntime("Failed to delete vm snapshot")
+
+    def _delete_on_host(self, vm: VM, snap: VMSnapshot) -> bool:
+        """Send the delete; on success re-link the tree and remove the row, else Error."""
+        with self.lock:
+            command = wire.vm_snapshot_command(
+                "DeleteVMSnapshotCommand", vm,
+                wire.snapshot_to(snap, self.ancestors(snap), quiesce=True), self.volume_tos(vm))
+        answer = self.send(command)
+        with self.lock:
+            snap = self.store.get(VMSnapshot, snap.id)
+            if not answer.result:
+                snap.state = State.ERROR.value
+                self.store.save(snap)
+                return False
+            tree = self.tree(vm)
+            children = tree.remove(snap.id)
+            for child_id in children:
+                child = self.store.get(VMSnapshot, child_id)
+                child.parent_id = snap.parent_id
+                self.store.save(child)
+            if snap.current and tree.current is not None:
+                parent = self.store.get(VMSnapshot, tree.current)
+                parent.current = True
+                self.store.save(parent)
+            snap.current = False
+            snap.removed = time.time()
+            self.store.save(snap)
+            self._update_chain_sizes(vm, answer)
+            return True
+
+    def delete_all_vm_snapshots(self, vm: VM, only_type: str | None = None) -> None:
+        """Delete every VM snapshot of ``vm`` through the host (destroy, offering change)."""
+        for snap in sorted(self.vm_snapshots(vm), key=lambda s: -s.id):
+            if only_type and snap.type != only_type:
+                continue
+            if snap.state == State.ALLOCATED.value:
+                snap.removed = time.time()
+                self.store.save(snap)
+                continue
+            with self.lock:
+                snap.state = State.EXPUNGING.value
+                self.store.save(snap)
+            if not self._delete_on_host(vm, snap):
+                raise CloudRuntime(f"Unable to delete vm snapshots for {vm}")
+
+    def remove_vm_snapshot_records(self, vm: VM) -> None:
+        """Expunge: the records go (the host's data went with the destroy)."""
+        for snap in self.vm_snapshots(vm):
+            snap.state = State.EXPUNGING.value
+            snap.current = False
+            snap.removed = time.time()
+            self.store.save(snap)
+
+    # --- crash recovery ---------------------------------------------------------------------
+
+    def recover_vm_snapshots(self) -> None:
+        """After a restart: no snapshot stays in a transitional state."""
+        for snap in self.store.find(VMSnapshot):
+            if snap.state == State.ALLOCATED.value:
+                snap.removed = time.time()
+            elif snap.state in (State.CREATING.value, State.EXPUNGING.value):
+                snap.state = State.ERROR.value
+            elif snap.state == State.REVERTING.value:
+                snap.state = State.READY.value
+            else:
+                continue
+            self.store.save(snap)

@@ -1,0 +1,190 @@
+"""Volumes and volume snapshots, with the limitations VM snapshots put on them."""
+
+from __future__ import annotations
+
+import time
+
+from simulator.errors import CloudRuntime, ParamError
+from simulator.models import VM, Volume, VolumeSnapshot
+from simulator.orchestrator.core import Caller
+from simulator.orchestrator import wire
+from simulator.orchestrator.vms import VmRules
+
+MAX_DEVICES = 15
+
+
+class VolumeRules(VmRules):
+    def allocate_volume(self, caller: Caller, name: str, zone_id: int, size: int,
+                        offering_id: int | None) -> Volume:
+        volume = self.store.add(Volume(
+            name=name, account_id=caller.account.id, domain_id=caller.account.domain_id,
+            zone_id=zone_id, type="DATADISK", size=size, path="", disk_offering_id=offering_id,
+            state="Allocated"))
+        volume.path = volume.uuid
+        self.store.save(volume)
+        return volume
+
+    def create_volume(self, volume_id: int) -> Volume:
+        volume = self.store.get(Volume, volume_id)
+        answer = self.send(wire.create_volume(volume, self.config.pool))
+        volume.state = "Ready" if answer.result else "Error"
+        self.store.save(volume)
+        if not answer.result:
+            raise CloudRuntime(f"Failed to create volume {volume.name}: {answer.details}")
+        return volume
+
+    def attach_volume(self, volume: Volume, vm: VM) -> Volume:
+        with self.lock:
+            volume = self.store.get(Volume, volume.id)
+            if volume.vm_id is not None:
+                raise ParamError(f"Volume {volume.name} is already attached to a VM")
+            if volume.state != "Ready":
+                raise ParamError("Volume state must be Ready to attach, it is "
+                                 f"{volume.state}")
+            if vm.state not in ("Running", "Stopped"):
+                raise ParamError(f"Please specify a VM that is either running or stopped.")
+            if self.vm_snapshots(vm):
+                raise ParamError(f"Unable to attach volume to VM {vm.name}/{vm.uuid}, please "
+                                 "specify a VM that does not have VM snapshots")
+            used = {v.device_id for v in self.attached(vm)}
+            device = next((d for d in range(1, MAX_DEVICES) if d not in used), None)
+            if device is None:
+                raise ParamError("The specified VM already has the maximum number of data "
+                                 "disks. Please specify another VM.")
+            volume.vm_id, volume.device_id = vm.id, device
+            self.store.save(volume)  # the device is taken until the host answers
+        answer = self.send(wire.disk_command("AttachCommand", vm, volume, self.config.pool))
+        with self.lock:
+            volume = self.store.get(Volume, volume.id)
+            if not answer.result:
+                volume.vm_id = volume.device_id = None
+                self.store.save(volume)
+                raise CloudRuntime(f"Failed to attach volume {volume.name} to VM {vm.name}; "
+                                   f"{answer.details}")
+            return volume
+
+    def detach_volume(self, volume: Volume) -> Volume:
+        with self.lock:
+            volume = self.store.get(Volume, volume.id)
+            if volume.vm_id is None:
+                raise ParamError("Please specify a volume that is attached to a VM.")
+            if volume.type == "ROOT":
+                raise ParamError("Please specify a data volume.")
+            vm = self.store.get(VM, volume.vm_id)
+            if self.vm_snapshots(vm):
+                raise ParamError("Unable to detach volume, please specify a VM that does not "
+                                 "have VM snapshots")
+        answer = self.send(wire.disk_command("DettachCommand", vm, volume, self.config.pool))
+        if not answer.result:
+            raise CloudRuntime(f"Failed to detach volume {volume.name} from VM {vm.name}; "
+                               f"{answer.details}")
+        with self.lock:
+            volume = self.store.get(Volume, volume.id)
+            volume.vm_id = volume.device_id = None
+            self.store.save(volume)
+            return volume
+
+    def resize_volume(self, volume: Volume, new_size: int, shrink_ok: bool) -> Volume:
+        with self.lock:
+            volume = self.store.get(Volume, volume.id)
+            vm = self.store.get(VM, volume.vm_id) if volume.vm_id else None
+            if vm is not None and self.vm_snapshots(vm):
+                raise ParamError("The volume is attached to a VM with memory&disk VM snapshots; "
+                                 "therefore, it cannot be resized.")
+            if new_size < volume.size and not shrink_ok:
+                raise ParamError(f"Going from existing size of {volume.size} to size of "
+                                 f"{new_size} would shrink the volume.Need to sign off by "
+                                 "supplying the shrinkok parameter with value of true.")
+            if new_size == volume.size:
+                raise ParamError("The new size is the same as the current size of the volume")
+        answer = self.send(wire.resize_volume(volume, vm, self.config.pool, new_size, shrink_ok))
+        if not answer.result:
+            raise CloudRuntime(f"Failed to resize volume {volume.name}: {answer.details}")
+        with self.lock:
+            volume = self.store.get(Volume, volume.id)
+            volume.size = new_size
+            self.store.save(volume)
+            return volume
+
+    def delete_volume(self, volume: Volume) -> None:
+        with self.lock:
+            if volume.vm_id is not None:
+                raise ParamError("Please specify a volume that is not attached to any VM.")
+            if any(s.state in ("Creating", "CreatedOnPrimary", "BackingUp")
+                   for s in self.volume_snapshots(volume)):
+                raise ParamError("There are snapshot operations in progress on the volume, "
+                                 "unable to delete it")
+        answer = self.send(wire.delete_volume(volume, self.config.pool))
+        if not answer.result:
+            raise CloudRuntime(f"Failed to delete volume {volume.name}: {answer.details}")
+        with self.lock:
+            volume.state, volume.removed = "Expunged", time.time()
+            self.store.save(volume)
+
+    # --- volume snapshots -------------------------------------------------------------------
+
+    def volume_snapshots(self, volume: Volume) -> list[VolumeSnapshot]:
+        return [s for s in self.store.find(VolumeSnapshot) if s.volume_id == volume.id]
+
+    def allocate_volume_snapshot(self, caller: Caller, volume: Volume,
+                                 name: str | None) -> VolumeSnapshot:
+        with self.lock:
+            if volume.state != "Ready":
+                raise ParamError(f"VolumeId: {volume.id} is not in Ready state but "
+                                 f"{volume.state}. Cannot take snapshot.")
+            vm = self.store.get(VM, volume.vm_id) if volume.vm_id else None
+            if vm is not None:
+                if any(s.state in ("Creating", "Reverting", "Expunging")
+                       for s in self.vm_snapshots(vm)):
+                    raise CloudRuntime("There is other active vm snapshot tasks on the instance "
+                                       "to which the volume is attached, please try again later")
+                if self.volume_snapshot_active(vm):
+                    raise ParamError("There is other active snapshot tasks on the instance to "
+                                     "which the volume is attached, please try again later")
+            stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+            vm_part = vm.name if vm else "detached"
+            return self.store.add(VolumeSnapshot(
+                name=name or f"{vm_part}_{volume.name}_{stamp}", volume_id=volume.id,
+                account_id=volume.account_id, domain_id=volume.domain_id,
+                zone_id=volume.zone_id, vm_id=volume.vm_id))
+
+    def take_volume_snapshot(self, snap_id: int) -> VolumeSnapshot:
+        with self.lock:
+            snap = self.store.get(VolumeSnapshot, snap_id)
+            snap.state = "Creating"
+            self.store.save(snap)
+            volume = self.store.get(Volume, snap.volume_id)
+        self.pause("createSnapshot")
+        answer = self.send(wire.volume_snapshot("CreateObjectCommand", snap, volume,
+                                                self.config.pool))
+        with self.lock:
+            snap = self.store.get(VolumeSnapshot, snap_id)
+            if not answer.result:
+                snap.state = "Error"
+                self.store.save(snap)
+                raise CloudRuntime(f"Failed to create snapshot due to an internal error "
+                                   f"creating snapshot for volume {volume.uuid}: "
+                                   f"{answer.details}")
+            data = next(iter((answer.data or {}).values()), {})
+            snap.physical_size = int(data.get("physicalSize") or 0)
+            snap.state = "BackedUp"
+            self.store.save(snap)
+            return snap
+
+    def delete_volume_snapshot(self, snap: VolumeSnapshot) -> None:
+        with self.lock:
+            if snap.state not in ("BackedUp", "Error", "Destroyed"):
+                raise ParamError(f"Can't delete snapshot {snap.uuid} with state {snap.state}")
+            volume = self.store.get(Volume, snap.volume_id)
+        answer = self.send(wire.volume_snapshot("DeleteCommand", snap, volume, self.config.pool))
+        if not answer.result:
+            raise CloudRuntime(f"Failed to delete snapshot: {answer.details}")
+        with self.lock:
+            snap.state, snap.removed = "Destroyed", time.time()
+            self.store.save(snap)
+
+    def recover_volume_snapshots(self) -> None:
+        for snap in self.store.find(VolumeSnapshot):
+            if snap.state in ("Allocated", "Creating"):
+                snap.state = "Error"
+                self.store.save(snap)

@@ -1,0 +1,166 @@
+"""Durable state in SQLite (WAL, synchronous writes): every model object is a row keyed by
+kind and id, with its uuid, owner, VM and state in indexed columns and the rest as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid as uuidlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from typing import Any, TypeVar
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    uuid TEXT NOT NULL,
+    account_id INTEGER,
+    vm_id INTEGER,
+    state TEXT,
+    removed INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS objects_uuid ON objects (kind, uuid);
+CREATE INDEX IF NOT EXISTS objects_vm ON objects (kind, vm_id, removed);
+CREATE INDEX IF NOT EXISTS objects_account ON objects (kind, account_id, removed);
+CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, next INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+T = TypeVar("T")
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(SCHEMA)
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A transaction; nested blocks on one thread join the outermost one."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # --- objects ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _columns(obj: Any) -> tuple[Any, ...]:
+        return (getattr(obj, "account_id", None), getattr(obj, "vm_id", None),
+                getattr(obj, "state", None), int(bool(getattr(obj, "removed", None))))
+
+    def add(self, obj: T) -> T:
+        """Give ``obj`` an id and a uuid (unless set) and store it."""
+        kind = type(obj).__name__
+        with self.tx() as c:
+            row = c.execute("SELECT next FROM counters WHERE kind=?", (kind,)).fetchone()
+            next_id = row[0] if row else 1
+            c.execute("INSERT OR REPLACE INTO counters (kind, next) VALUES (?, ?)",
+                      (kind, next_id + 1))
+            obj.id = next_id  # type: ignore[attr-defined]
+            if not getattr(obj, "uuid", None):
+                obj.uuid = str(uuidlib.uuid4())  # type: ignore[attr-defined]
+            c.execute("INSERT INTO objects (kind, id, uuid, account_id, vm_id, state, removed,"
+                      " data) VALUES (?,?,?,?,?,?,?,?)",
+                      (kind, next_id, obj.uuid, *self._columns(obj),  # type: ignore[attr-defined]
+                       json.dumps(asdict(obj))))  # type: ignore[call-overload]
+        return obj
+
+    def save(self, obj: Any) -> None:
+        with self.tx() as c:
+            c.execute("UPDATE objects SET account_id=?, vm_id=?, state=?, removed=?, data=?"
+                      " WHERE kind=? AND id=?",
+                      (*self._columns(obj), json.dumps(asdict(obj)), type(obj).__name__,
+                       obj.id))
+
+    def delete(self, obj: Any) -> None:
+        with self.tx() as c:
+            c.execute("DELETE FROM objects WHERE kind=? AND id=?", (type(obj).__name__, obj.id))
+
+    @staticmethod
+    def _load(cls: type[T], data: str) -> T:
+        values = json.loads(data)
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def get(self, cls: type[T], id: int | None) -> T | None:
+        if id is None:
+            return None
+        with self.tx() as c:
+            row = c.execute("SELECT data FROM objects WHERE kind=? AND id=?",
+                            (cls.__name__, id)).fetchone()
+        return self._load(cls, row[0]) if row else None
+
+    def by_uuid(self, cls: type[T], uuid: str) -> T | None:
+        with self.tx() as c:
+            row = c.execute("SELECT data FROM objects WHERE kind=? AND uuid=?",
+                            (cls.__name__, uuid)).fetchone()
+        return self._load(cls, row[0]) if row else None
+
+    def find(self, cls: type[T], *, account_id: int | None = None, vm_id: int | None = None,
+             state: str | None = None, include_removed: bool = False) -> list[T]:
+        sql = "SELECT data FROM objects WHERE kind=?"
+        args: list[Any] = [cls.__name__]
+        for column, value in (("account_id", account_id), ("vm_id", vm_id), ("state", state)):
+            if value is not None:
+                sql += f" AND {column}=?"
+                args.append(value)
+        if not include_removed:
+            sql += " AND removed=0"
+        sql += " ORDER BY id"
+        with self.tx() as c:
+            rows = c.execute(sql, args).fetchall()
+        return [self._load(cls, r[0]) for r in rows]
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def setting(self, name: str) -> str | None:
+        with self.tx() as c:
+            row = c.execute("SELECT value FROM settings WHERE name=?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self.tx() as c:
+            c.execute("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
+                      (name, value))
+
+    def reset(self) -> None:
+        with self.tx() as c:
+            c.execute("DELETE FROM objects")
+            c.execute("DELETE FROM counters")
+            c.execute("DELETE FROM settings")
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self.tx() as c:
+            for row in c.execute("SELECT kind, data FROM objects ORDER BY kind, id"):
+                out.setdefault(row[0], []).append(json.loads(row[1]))
+        return out
