@@ -82,7 +82,8 @@ class Lifecycle:
             disks.append(DiskInfo(target_name(device), self._path(disk.data)))
         spec = VmSpec(name=vm.name, cpus=vm.cpus, memory_mib=max(1, vm.maxRam // (1 << 20)),
                       disks=disks,
-                      agent=vm.details.get("vmsnap.guestAgent", "true").lower() != "false")
+                      agent=vm.details.get("vmsnap.guestAgent", "true").lower() != "false",
+                      power_on=vm.details.get("vmsnap.powerOn", "true").lower() != "false")
         def work() -> Answer:
             self.hv.start(spec)
             return Answer(vm=raw.get("vm"))

@@ -30,6 +30,7 @@ class VmSpec:
     memory_mib: int = 256
     disks: list[DiskInfo] = field(default_factory=list)
     agent: bool = True
+    power_on: bool = True  # False: define the VM and its disks only
 
 
 class Guest(ABC):

@@ -53,6 +53,7 @@ class VmRules(VmSnapshotRules):
 
     def deploy_vm(self, vm_id: int, start: bool) -> VM:
         vm = self.store.get(VM, vm_id)
+        offering = self.store.get(ServiceOffering, vm.service_offering_id)
         for volume in self.attached(vm):
             answer = self.send(wire.create_volume(volume, self.config.pool))
             if not answer.result:
@@ -62,7 +63,16 @@ class VmRules(VmSnapshotRules):
                                    f"{answer.details}")
             volume.state = "Ready"
             self.store.save(volume)
-        return self.start_vm(vm_id) if start else vm
+        if start:
+            return self.start_vm(vm_id)
+        # Define the VM on its host without powering it on, so its disks can be snapshot.
+        answer = self.send(wire.start_command(vm, self.attached(vm), self.config.pool,
+                                              cpus=offering.cpunumber,
+                                              memory_mib=offering.memory,
+                                              guest_agent=vm.guest_agent, power_on=False))
+        if not answer.result:
+            raise CloudRuntime(f"Unable to define VM {vm.name}: {answer.details}")
+        return vm
 
     def start_vm(self, vm_id: int) -> VM:
         with self.lock:

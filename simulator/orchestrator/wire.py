@@ -71,13 +71,14 @@ def vm_snapshot_command(kind: str, vm: VM, target: dict[str, Any],
 
 
 def start_command(vm: VM, volumes: list[Volume], pool: str, *, cpus: int, memory_mib: int,
-                  guest_agent: bool) -> dict[str, Any]:
+                  guest_agent: bool, power_on: bool = True) -> dict[str, Any]:
     disks = [{"data": {VOLUME_TO: volume_to(v, vm, pool)}, "diskSeq": v.device_id or 0,
               "type": v.type} for v in volumes]
     return {API + "StartCommand": {"vm": {
         "name": vm.instance_name, "uuid": vm.uuid, "cpus": cpus, "maxRam": memory_mib << 20,
         "minRam": memory_mib << 20, "disks": disks,
-        "details": {"vmsnap.guestAgent": str(guest_agent).lower()}}, **_base()}}
+        "details": {"vmsnap.guestAgent": str(guest_agent).lower(),
+                    "vmsnap.powerOn": str(power_on).lower()}}, **_base()}}
 
 
 def vm_command(kind: str, vm: VM, **extra: Any) -> dict[str, Any]:

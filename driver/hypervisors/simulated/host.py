@@ -119,8 +119,9 @@ class SimulatedHost(Hypervisor):
                            json.dumps({"cpus": spec.cpus, "memory_mib": spec.memory_mib})))
                 for i, disk in enumerate(spec.disks):
                     self._attach(c, spec.name, disk, i)
-            c.execute("UPDATE vms SET power=?, memory='{}', frozen=0 WHERE name=?",
-                      (PowerState.ON.value, spec.name))
+            if spec.power_on:
+                c.execute("UPDATE vms SET power=?, memory='{}', frozen=0 WHERE name=?",
+                          (PowerState.ON.value, spec.name))
 
     def reboot(self, name: str) -> None:
         self._row(name)
