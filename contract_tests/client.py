@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -76,7 +76,7 @@ class Client:
         elif self.api_key and self.secret:
             out["apiKey"] = self.api_key
             out["signatureVersion"] = "3"
-            out["expires"] = (datetime.now(timezone.utc) + timedelta(minutes=10)).strftime(
+            out["expires"] = (datetime.now(UTC) + timedelta(minutes=10)).strftime(
                 "%Y-%m-%dT%H:%M:%S+0000")
             out["signature"] = self.signature(out, self.secret)
         return out

@@ -13,8 +13,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from simulator import control
 from simulator.agents import AgentFaults, FaultInjectingAgent, HttpAgent, InProcessAgent
-from simulator.api import render, server
 from simulator.api import commands as _commands  # noqa: F401 - registers every command
+from simulator.api import render, server
 from simulator.config import SimConfig
 from simulator.errors import ApiError
 from simulator.orchestrator import Manager

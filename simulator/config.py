@@ -72,9 +72,9 @@ class SimConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     admin_username: str = "admin"
-    admin_password: str = "password"
+    admin_password: str = "password"  # noqa: S105 - as CloudStack ships
     user_username: str = "user"
-    user_password: str = "password"
+    user_password: str = "password"  # noqa: S105 - the simulator's demo user
     # How the host is reached: in-process driver (backend simulated or libvirt) or a URL.
     driver_url: str = ""
     driver_secret: str = ""

@@ -119,6 +119,13 @@ class Store:
                             (cls.__name__, id)).fetchone()
         return self._load(cls, row[0]) if row else None
 
+    def load(self, cls: type[T], id: int | None) -> T:
+        """Like :meth:`get`, for an object that must exist."""
+        obj = self.get(cls, id)
+        if obj is None:
+            raise LookupError(f"{cls.__name__} {id} does not exist")
+        return obj
+
     def by_uuid(self, cls: type[T], uuid: str) -> T | None:
         with self.tx() as c:
             row = c.execute("SELECT data FROM objects WHERE kind=? AND uuid=?",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from simulator.errors import Unauthorized
@@ -61,6 +61,6 @@ def check_expiry(pairs: list[tuple[str, str]]) -> None:
         raise Unauthorized()
     expires = parse_expires(low["expires"])
     if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=timezone.utc)
-    if expires < datetime.now(timezone.utc):
+        expires = expires.replace(tzinfo=UTC)
+    if expires < datetime.now(UTC):
         raise Unauthorized()

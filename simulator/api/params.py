@@ -29,8 +29,8 @@ class Params:
         return ParamError(f"Unable to execute API command {self.command.lower()} due to missing "
                           f"parameter {name}")
 
-    def str(self, name: str, *, required: bool = False, max_len: int | None = None
-            ) -> str | None:
+    def text(self, name: str, *, required: bool = False, max_len: int | None = None
+             ) -> str | None:
         value = self.values.get(name.lower())
         if value is None or value == "":
             if required:
@@ -43,12 +43,12 @@ class Params:
         return value
 
     def require(self, name: str) -> str:
-        value = self.str(name, required=True)
+        value = self.text(name, required=True)
         assert value is not None
         return value
 
-    def bool(self, name: str, default: bool = False) -> bool:
-        value = self.str(name)
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.text(name)
         if value is None:
             return default
         low = value.lower()
@@ -57,9 +57,9 @@ class Params:
         raise ParamError(f"Unable to execute API command {self.command.lower()} due to invalid "
                          f"value. Invalid value {value} for parameter {name}: not a boolean")
 
-    def int(self, name: str, *, required: bool = False, minimum: int | None = None,
-            default: int | None = None) -> int | None:
-        value = self.str(name, required=required)
+    def number(self, name: str, *, required: bool = False, minimum: int | None = None,
+               default: int | None = None) -> int | None:
+        value = self.text(name, required=required)
         if value is None:
             return default
         try:
@@ -73,18 +73,18 @@ class Params:
                              f"invalid value. Value of {name} must be at least {minimum}")
         return number
 
-    def list(self, name: str) -> list[str]:
-        value = self.str(name)
+    def items(self, name: str) -> list[str]:
+        value = self.text(name)
         return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
-    def map(self, name: str) -> list[dict[str, str]]:
+    def mapping(self, name: str) -> list[dict[str, str]]:
         """``name[0].key=k&name[0].value=v`` as a list of dicts, in index order."""
         entries = self.maps.get(name.lower(), {})
         return [entries[i] for i in sorted(entries)]
 
     def paging(self) -> tuple[int, int | None]:
-        page = self.int("page", minimum=1)
-        size = self.int("pagesize", minimum=-1)
+        page = self.number("page", minimum=1)
+        size = self.number("pagesize", minimum=-1)
         if size is not None and size <= 0:
             size = None
         return (page or 1), size

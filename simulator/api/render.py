@@ -22,8 +22,8 @@ from simulator.models import (
     Tag,
     Template,
     User,
-    Volume,
     VMSnapshot,
+    Volume,
     VolumeSnapshot,
     Zone,
 )

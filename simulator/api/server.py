@@ -39,7 +39,7 @@ class Request:
                                    param, owned=owned)
 
     def optional(self, cls: type[T], param: str, *, owned: bool = True) -> T | None:
-        value = self.params.str(param)
+        value = self.params.text(param)
         if value is None:
             return None
         return self.manager.lookup(cls, value, self.caller, self.api.name, param, owned=owned)
@@ -59,8 +59,8 @@ class Request:
         return render.list_payload(key, [fn(i) for i in items], total)
 
     def visible(self, items: list[T]) -> list[T]:
-        return self.manager.visible(self.caller, items, listall=self.params.bool("listall"),
-                                    account=self.params.str("account"))
+        return self.manager.visible(self.caller, items, listall=self.params.flag("listall"),
+                                    account=self.params.text("account"))
 
 
 def _pairs() -> list[tuple[str, str]]:
@@ -88,9 +88,9 @@ def _authenticate(manager: Manager, pairs: list[tuple[str, str]]) -> Caller:
         cookie = request.cookies.get("sessionkey")
         if cookie is not None and not secrets.compare_digest(cookie, key):
             raise Unauthorized()
-        caller = manager.caller_by_session(key)
-        if caller is not None:
-            return caller
+        by_session = manager.caller_by_session(key)
+        if by_session is not None:
+            return by_session
     raise Unauthorized()
 
 
@@ -128,7 +128,7 @@ def login(manager: Manager, params: Params, as_json: bool) -> Response:
 
     username = params.require("username")
     password = params.require("password")
-    domain_name = (params.str("domain") or "ROOT").strip("/") or "ROOT"
+    domain_name = (params.text("domain") or "ROOT").strip("/") or "ROOT"
     domain = next((d for d in manager.store.find(Domain)
                    if d.path == domain_name or d.name == domain_name), None)
     user = next((u for u in manager.store.find(User) if u.username == username), None)
@@ -150,7 +150,7 @@ def login(manager: Manager, params: Params, as_json: bool) -> Response:
 
 
 def logout(manager: Manager, params: Params, as_json: bool) -> Response:
-    key = params.str("sessionkey") or request.cookies.get("sessionkey")
+    key = params.text("sessionkey") or request.cookies.get("sessionkey")
     for session in manager.store.find(Session):
         if key and secrets.compare_digest(session.key, key):
             manager.store.delete(session)

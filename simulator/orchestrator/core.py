@@ -121,10 +121,12 @@ class ManagerCore:
             for d in self.config.disk_offerings:
                 self.store.add(DiskOffering(d.name, d.size_gb))
 
-    def add_user(self, account: Account, username: str, password: str, **names: str) -> User:
+    def add_user(self, account: Account, username: str, password: str, *, firstname: str = "",
+                 lastname: str = "", email: str = "") -> User:
         return self.store.add(User(username, account.id, hash_password(password),
                                    api_key=secrets.token_urlsafe(48),
-                                   secret_key=secrets.token_urlsafe(48), **names))
+                                   secret_key=secrets.token_urlsafe(48), firstname=firstname,
+                                   lastname=lastname, email=email))
 
     def admin_keys(self) -> tuple[str, str]:
         admin = next(u for u in self.store.find(User) if u.username == self.config.admin_username)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from simulator.errors import CloudRuntime, ParamError
-from simulator.models import VM, ServiceOffering, Template, Volume, VMSnapshot
+from simulator.models import VM, ServiceOffering, Template, VMSnapshot, Volume
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, vm_str
 from simulator.orchestrator.vmsnapshots import VmSnapshotRules
@@ -52,8 +52,8 @@ class VmRules(VmSnapshotRules):
         return volume
 
     def deploy_vm(self, vm_id: int, start: bool) -> VM:
-        vm = self.store.get(VM, vm_id)
-        offering = self.store.get(ServiceOffering, vm.service_offering_id)
+        vm = self.store.load(VM, vm_id)
+        offering = self.store.load(ServiceOffering, vm.service_offering_id)
         for volume in self.attached(vm):
             answer = self.send(wire.create_volume(volume, self.config.pool))
             if not answer.result:
@@ -76,21 +76,21 @@ class VmRules(VmSnapshotRules):
 
     def start_vm(self, vm_id: int) -> VM:
         with self.lock:
-            vm = self.store.get(VM, vm_id)
+            vm = self.store.load(VM, vm_id)
             if vm.state == "Running":
                 return vm
             if vm.state not in ("Stopped",):
                 raise ParamError(f"Unable to start VM {vm_str(vm)} in state {vm.state}")
             vm.state = "Starting"
             self.store.save(vm)
-            offering = self.store.get(ServiceOffering, vm.service_offering_id)
+            offering = self.store.load(ServiceOffering, vm.service_offering_id)
             command = wire.start_command(vm, self.attached(vm), self.config.pool,
                                          cpus=offering.cpunumber, memory_mib=offering.memory,
                                          guest_agent=vm.guest_agent)
         self.pause("startVirtualMachine")
         answer = self.send(command)
         with self.lock:
-            vm = self.store.get(VM, vm_id)
+            vm = self.store.load(VM, vm_id)
             vm.state = "Running" if answer.result else "Stopped"
             self.store.save(vm)
         if not answer.result:
@@ -99,7 +99,7 @@ class VmRules(VmSnapshotRules):
 
     def stop_vm(self, vm_id: int, *, undefine: bool = False) -> VM:
         with self.lock:
-            vm = self.store.get(VM, vm_id)
+            vm = self.store.load(VM, vm_id)
             if vm.state == "Stopped" and not undefine:
                 return vm
             previous = vm.state
@@ -110,7 +110,7 @@ class VmRules(VmSnapshotRules):
             self.pause("stopVirtualMachine")
         answer = self.send(wire.vm_command("StopCommand", vm, undefine=undefine))
         with self.lock:
-            vm = self.store.get(VM, vm_id)
+            vm = self.store.load(VM, vm_id)
             if not answer.result:
                 vm.state = previous
                 self.store.save(vm)
@@ -121,7 +121,7 @@ class VmRules(VmSnapshotRules):
             return vm
 
     def reboot_vm(self, vm_id: int) -> VM:
-        vm = self.store.get(VM, vm_id)
+        vm = self.store.load(VM, vm_id)
         if vm.state != "Running":
             raise ParamError(f"Unable to reboot VM {vm_str(vm)}: it is not running")
         if self.has_active_tasks(vm):
@@ -133,12 +133,12 @@ class VmRules(VmSnapshotRules):
         return vm
 
     def destroy_vm(self, vm_id: int, expunge: bool) -> VM:
-        vm = self.store.get(VM, vm_id)
+        vm = self.store.load(VM, vm_id)
         if vm.state in ("Destroyed", "Expunging") and not expunge:
             raise ParamError(f"Unable to destroy VM {vm_str(vm)}: it is already destroyed")
         if vm.state not in ("Destroyed",):
             self.stop_vm(vm_id)
-            vm = self.store.get(VM, vm_id)
+            vm = self.store.load(VM, vm_id)
             # VM snapshots go with the VM, through the host, so nothing is left on storage.
             self.delete_all_vm_snapshots(vm)
             with self.lock:
@@ -147,7 +147,7 @@ class VmRules(VmSnapshotRules):
         return self.expunge_vm(vm_id) if expunge else vm
 
     def expunge_vm(self, vm_id: int) -> VM:
-        vm = self.store.get(VM, vm_id)
+        vm = self.store.load(VM, vm_id)
         if vm.state != "Destroyed":
             raise ParamError(f"Unable to expunge VM {vm_str(vm)}: it must be destroyed first")
         with self.lock:
@@ -204,7 +204,7 @@ class VmRules(VmSnapshotRules):
                     raise CloudRuntime(f"Failed to remove VM snapshot during upgrading, "
                                        f"snapshot id {snap.id}")
         with self.lock:
-            vm = self.store.get(VM, vm.id)
+            vm = self.store.load(VM, vm.id)
             vm.service_offering_id = offering.id
             self.store.save(vm)
             return vm

@@ -9,9 +9,9 @@ from typing import Any
 from driver.core.model import ACTIVE_STATES, State
 from driver.core.tree import SnapshotTree
 from simulator.errors import ApiError, CloudRuntime, ParamError
-from simulator.models import VM, Volume, VMSnapshot, VolumeSnapshot
+from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
 from simulator.orchestrator import wire
-from simulator.orchestrator.core import Caller, ManagerCore, snap_str
+from simulator.orchestrator.core import Caller, ManagerCore, snap_str, vm_str
 
 ACTIVE = {s.value for s in ACTIVE_STATES}
 ACTIVE_VOLUME_SNAPSHOT = {"Creating", "CreatedOnPrimary", "BackingUp"}
@@ -39,7 +39,7 @@ class VmSnapshotRules(ManagerCore):
             ((s.id, s.parent_id if s.parent_id in ids else None) for s in snaps), current)
 
     def ancestors(self, snap: VMSnapshot) -> list[VMSnapshot]:
-        out = []
+        out: list[VMSnapshot] = []
         parent = self.store.get(VMSnapshot, snap.parent_id)
         while parent is not None and not parent.removed:
             out.append(parent)
@@ -123,10 +123,11 @@ class VmSnapshotRules(ManagerCore):
     def take_vm_snapshot(self, snap_id: int) -> VMSnapshot:
         """The createVMSnapshot job: Creating, the agent command, then Ready or Error."""
         with self.lock:
-            snap = self.store.get(VMSnapshot, snap_id)
-            vm = self.store.get(VM, snap.vm_id) if snap else None
-            if snap is None or vm is None:
+            found = self.store.get(VMSnapshot, snap_id)
+            vm = self.store.get(VM, found.vm_id) if found else None
+            if found is None or vm is None:
                 raise CloudRuntime(f"VM snapshot id: {snap_id} can not be found")
+            snap = found
             current = self.current_snapshot(vm)
             snap.parent_id = current.id if current else None
             snap.state = State.CREATING.value
@@ -139,9 +140,7 @@ class VmSnapshotRules(ManagerCore):
         answer = self.send(command, timeout=max(60, 2 * int(self.setting(
             "vmsnapshot.create.wait"))))
         with self.lock:
-            snap = self.store.get(VMSnapshot, snap_id)
-            if snap is None:
-                raise CloudRuntime(f"VM snapshot id: {snap_id} can not be found")
+            snap = self.store.load(VMSnapshot, snap_id)
             if not answer.result:
                 snap.state = State.ERROR.value
                 self.store.save(snap)
@@ -163,13 +162,15 @@ class VmSnapshotRules(ManagerCore):
     def revert_vm_snapshot(self, snap_id: int) -> VM:
         """The revertToVMSnapshot job: its checks fail the job with 431."""
         with self.lock:
-            snap = self.store.get(VMSnapshot, snap_id)
-            if snap is None or snap.removed:
+            found = self.store.get(VMSnapshot, snap_id)
+            if found is None or found.removed:
                 raise ParamError(f"unable to find the vm snapshot with id {snap_id}")
-            vm = self.store.get(VM, snap.vm_id)
-            if vm is None or vm.removed:
+            snap = found
+            vm_or_none = self.store.get(VM, snap.vm_id)
+            if vm_or_none is None or vm_or_none.removed:
                 raise ParamError(f"Revert vm to snapshot: {snap_str(snap)} failed due to vm: "
                                  f"{snap.vm_id} is not found")
+            vm = vm_or_none
             if self.has_active_tasks(vm):
                 raise ParamError(OTHER_TASKS)
             if vm.state not in ("Running", "Stopped"):
@@ -191,8 +192,8 @@ class VmSnapshotRules(ManagerCore):
         self.pause("revertToVMSnapshot")
         answer = self.send(command)
         with self.lock:
-            snap = self.store.get(VMSnapshot, snap_id)
-            vm = self.store.get(VM, snap.vm_id)
+            snap = self.store.load(VMSnapshot, snap_id)
+            vm = self.store.load(VM, snap.vm_id)
             snap.state = State.READY.value  # a failed revert leaves the snapshot usable
             if not answer.result:
                 self.store.save(snap)
@@ -217,13 +218,14 @@ class VmSnapshotRules(ManagerCore):
     def delete_vm_snapshot(self, snap_id: int) -> None:
         """The deleteVMSnapshot job."""
         with self.lock:
-            snap = self.store.get(VMSnapshot, snap_id)
-            if snap is None or snap.removed:
+            found = self.store.get(VMSnapshot, snap_id)
+            if found is None or found.removed:
                 raise ParamError(f"unable to find the vm snapshot with id {snap_id}")
+            snap = found
             if snap.state not in ("Ready", "Expunging", "Error"):
                 raise ParamError(f"Can't delete the vm snapshotshot {snap_str(snap)} due to it "
                                  "is not in Created or Error, or Expunging State")
-            vm = self.store.get(VM, snap.vm_id)
+            vm = self.store.load(VM, snap.vm_id)
             active = [s for s in self.vm_snapshots(vm) if s.state in ACTIVE]
             expunging = [s for s in active if s.state == "Expunging"]
             if active and not (expunging and expunging[0].id == snap.id):
@@ -242,7 +244,7 @@ class VmSnapshotRules(ManagerCore):
                 wire.snapshot_to(snap, self.ancestors(snap), quiesce=True), self.volume_tos(vm))
         answer = self.send(command)
         with self.lock:
-            snap = self.store.get(VMSnapshot, snap.id)
+            snap = self.store.load(VMSnapshot, snap.id)
             if not answer.result:
                 snap.state = State.ERROR.value
                 self.store.save(snap)
@@ -250,11 +252,11 @@ class VmSnapshotRules(ManagerCore):
             tree = self.tree(vm)
             children = tree.remove(snap.id)
             for child_id in children:
-                child = self.store.get(VMSnapshot, child_id)
+                child = self.store.load(VMSnapshot, child_id)
                 child.parent_id = snap.parent_id
                 self.store.save(child)
             if snap.current and tree.current is not None:
-                parent = self.store.get(VMSnapshot, tree.current)
+                parent = self.store.load(VMSnapshot, tree.current)
                 parent.current = True
                 self.store.save(parent)
             snap.current = False
@@ -276,7 +278,7 @@ class VmSnapshotRules(ManagerCore):
                 snap.state = State.EXPUNGING.value
                 self.store.save(snap)
             if not self._delete_on_host(vm, snap):
-                raise CloudRuntime(f"Unable to delete vm snapshots for {vm}")
+                raise CloudRuntime(f"Unable to delete vm snapshots for {vm_str(vm)}")
 
     def remove_vm_snapshot_records(self, vm: VM) -> None:
         """Expunge: the records go (the host's data went with the destroy)."""

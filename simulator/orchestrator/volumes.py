@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from simulator.errors import CloudRuntime, ParamError
 from simulator.models import VM, Volume, VolumeSnapshot
-from simulator.orchestrator.core import Caller
 from simulator.orchestrator import wire
+from simulator.orchestrator.core import Caller
 from simulator.orchestrator.vms import VmRules
 
 MAX_DEVICES = 15
@@ -25,7 +26,7 @@ class VolumeRules(VmRules):
         return volume
 
     def create_volume(self, volume_id: int) -> Volume:
-        volume = self.store.get(Volume, volume_id)
+        volume = self.store.load(Volume, volume_id)
         answer = self.send(wire.create_volume(volume, self.config.pool))
         volume.state = "Ready" if answer.result else "Error"
         self.store.save(volume)
@@ -35,14 +36,14 @@ class VolumeRules(VmRules):
 
     def attach_volume(self, volume: Volume, vm: VM) -> Volume:
         with self.lock:
-            volume = self.store.get(Volume, volume.id)
+            volume = self.store.load(Volume, volume.id)
             if volume.vm_id is not None:
                 raise ParamError(f"Volume {volume.name} is already attached to a VM")
             if volume.state != "Ready":
                 raise ParamError("Volume state must be Ready to attach, it is "
                                  f"{volume.state}")
             if vm.state not in ("Running", "Stopped"):
-                raise ParamError(f"Please specify a VM that is either running or stopped.")
+                raise ParamError("Please specify a VM that is either running or stopped.")
             if self.vm_snapshots(vm):
                 raise ParamError(f"Unable to attach volume to VM {vm.name}/{vm.uuid}, please "
                                  "specify a VM that does not have VM snapshots")
@@ -55,7 +56,7 @@ class VolumeRules(VmRules):
             self.store.save(volume)  # the device is taken until the host answers
         answer = self.send(wire.disk_command("AttachCommand", vm, volume, self.config.pool))
         with self.lock:
-            volume = self.store.get(Volume, volume.id)
+            volume = self.store.load(Volume, volume.id)
             if not answer.result:
                 volume.vm_id = volume.device_id = None
                 self.store.save(volume)
@@ -65,12 +66,12 @@ class VolumeRules(VmRules):
 
     def detach_volume(self, volume: Volume) -> Volume:
         with self.lock:
-            volume = self.store.get(Volume, volume.id)
+            volume = self.store.load(Volume, volume.id)
             if volume.vm_id is None:
                 raise ParamError("Please specify a volume that is attached to a VM.")
             if volume.type == "ROOT":
                 raise ParamError("Please specify a data volume.")
-            vm = self.store.get(VM, volume.vm_id)
+            vm = self.store.load(VM, volume.vm_id)
             if self.vm_snapshots(vm):
                 raise ParamError("Unable to detach volume, please specify a VM that does not "
                                  "have VM snapshots")
@@ -79,14 +80,14 @@ class VolumeRules(VmRules):
             raise CloudRuntime(f"Failed to detach volume {volume.name} from VM {vm.name}; "
                                f"{answer.details}")
         with self.lock:
-            volume = self.store.get(Volume, volume.id)
+            volume = self.store.load(Volume, volume.id)
             volume.vm_id = volume.device_id = None
             self.store.save(volume)
             return volume
 
     def resize_volume(self, volume: Volume, new_size: int, shrink_ok: bool) -> Volume:
         with self.lock:
-            volume = self.store.get(Volume, volume.id)
+            volume = self.store.load(Volume, volume.id)
             vm = self.store.get(VM, volume.vm_id) if volume.vm_id else None
             if vm is not None and self.vm_snapshots(vm):
                 raise ParamError("The volume is attached to a VM with memory&disk VM snapshots; "
@@ -101,7 +102,7 @@ class VolumeRules(VmRules):
         if not answer.result:
             raise CloudRuntime(f"Failed to resize volume {volume.name}: {answer.details}")
         with self.lock:
-            volume = self.store.get(Volume, volume.id)
+            volume = self.store.load(Volume, volume.id)
             volume.size = new_size
             self.store.save(volume)
             return volume
@@ -150,22 +151,22 @@ class VolumeRules(VmRules):
 
     def take_volume_snapshot(self, snap_id: int) -> VolumeSnapshot:
         with self.lock:
-            snap = self.store.get(VolumeSnapshot, snap_id)
+            snap = self.store.load(VolumeSnapshot, snap_id)
             snap.state = "Creating"
             self.store.save(snap)
-            volume = self.store.get(Volume, snap.volume_id)
+            volume = self.store.load(Volume, snap.volume_id)
         self.pause("createSnapshot")
         answer = self.send(wire.volume_snapshot("CreateObjectCommand", snap, volume,
                                                 self.config.pool))
         with self.lock:
-            snap = self.store.get(VolumeSnapshot, snap_id)
+            snap = self.store.load(VolumeSnapshot, snap_id)
             if not answer.result:
                 snap.state = "Error"
                 self.store.save(snap)
                 raise CloudRuntime(f"Failed to create snapshot due to an internal error "
                                    f"creating snapshot for volume {volume.uuid}: "
                                    f"{answer.details}")
-            data = next(iter((answer.data or {}).values()), {})
+            data: dict[str, Any] = next(iter((answer.data or {}).values()), {})
             snap.physical_size = int(data.get("physicalSize") or 0)
             snap.state = "BackedUp"
             self.store.save(snap)
@@ -175,7 +176,7 @@ class VolumeRules(VmRules):
         with self.lock:
             if snap.state not in ("BackedUp", "Error", "Destroyed"):
                 raise ParamError(f"Can't delete snapshot {snap.uuid} with state {snap.state}")
-            volume = self.store.get(Volume, snap.volume_id)
+            volume = self.store.load(Volume, snap.volume_id)
         answer = self.send(wire.volume_snapshot("DeleteCommand", snap, volume, self.config.pool))
         if not answer.result:
             raise CloudRuntime(f"Failed to delete snapshot: {answer.details}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from simulator.models import VM, Volume, VMSnapshot, VolumeSnapshot
+from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
 
 API = "com.cloud.agent.api."
 STORAGE = "org.apache.cloudstack.storage.command."

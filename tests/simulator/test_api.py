@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -24,7 +24,7 @@ def test_bad_missing_or_expired_signatures_are_401(sim, admin):
         {k: v for k, v in signed(admin, **base).items() if k != "signature"},
         signed(admin, **base, signatureVersion="3"),  # v3 without expires
         signed(admin, **base, signatureVersion="3", expires=(
-            datetime.now(timezone.utc) - timedelta(minutes=1)).strftime(
+            datetime.now(UTC) - timedelta(minutes=1)).strftime(
                 "%Y-%m-%dT%H:%M:%S+0000")),
         {**signed(admin, **base), "apiKey": "nobody"},
         {"command": "listZones", "response": "json"},

@@ -46,9 +46,9 @@ def get_user_keys(req: Request) -> dict[str, Any]:
     P("id", "uuid"), P("username"), P("listall", "boolean"), P("account")])
 def list_users(req: Request) -> dict[str, Any]:
     items = req.visible(req.manager.store.find(User))
-    if uid := req.params.str("id"):
+    if uid := req.params.text("id"):
         items = [u for u in items if u.uuid == uid]
-    if name := req.params.str("username"):
+    if name := req.params.text("username"):
         items = [u for u in items if u.username == name]
     return req.listing("user", items, req.render.user)
 
@@ -58,11 +58,11 @@ def list_users(req: Request) -> dict[str, Any]:
          P("id", "uuid"), P("name"), P("listall", "boolean")])
 def list_accounts(req: Request) -> dict[str, Any]:
     items = req.manager.store.find(Account)
-    if not (req.caller.is_admin and req.params.bool("listall")):
+    if not (req.caller.is_admin and req.params.flag("listall")):
         items = [a for a in items if a.id == req.caller.account.id]
-    if aid := req.params.str("id"):
+    if aid := req.params.text("id"):
         items = [a for a in items if a.uuid == aid]
-    if name := req.params.str("name"):
+    if name := req.params.text("name"):
         items = [a for a in items if a.name == name]
     return req.listing("account", items, req.render.account)
 
@@ -79,10 +79,10 @@ def create_account(req: Request) -> dict[str, Any]:
     username = p.require("username")
     if any(u.username == username for u in store.find(User)):
         raise ParamError(f"The user {username} already exists in domain ROOT")
-    account_name = p.str("account") or username
+    account_name = p.text("account") or username
     if any(a.name == account_name for a in store.find(Account)):
         raise ParamError(f"The specified account: {account_name} already exists")
-    kind = p.int("accounttype", default=0)
+    kind = p.number("accounttype", default=0)
     if kind not in (0, 1, 2):
         raise ParamError("Invalid account type provided")
     domain = req.optional(Domain, "domainid", owned=False) or store.find(Domain)[0]
@@ -117,7 +117,7 @@ def list_capabilities(req: Request) -> dict[str, Any]:
 @api("listConfigurations", "Lists all configurations.", admin=True, package="admin.config",
      response="configuration", params=[P("name"), P("category"), P("keyword")])
 def list_configurations(req: Request) -> dict[str, Any]:
-    name = req.params.str("name")
+    name = req.params.text("name")
     items = [{"name": n, "value": str(req.manager.setting(n)), "category": "Advanced",
               "description": d, "isdynamic": True}
              for n, (_, _, d) in SETTINGS.items() if not name or n == name]
@@ -128,7 +128,7 @@ def list_configurations(req: Request) -> dict[str, Any]:
      response="configuration", params=[P("name", required=True), P("value")])
 def update_configuration(req: Request) -> dict[str, Any]:
     name = req.params.require("name")
-    req.manager.set_setting(name, req.params.str("value") or "")
+    req.manager.set_setting(name, req.params.text("value") or "")
     return {"configuration": {"name": name, "value": str(req.manager.setting(name)),
                               "category": "Advanced", "isdynamic": True}}
 
@@ -136,7 +136,7 @@ def update_configuration(req: Request) -> dict[str, Any]:
 @api("listApis", "lists all available apis on the server, provided by the Api Discovery "
      "plugin", package="user.discovery", response="api", params=[P("name")])
 def list_apis(req: Request) -> dict[str, Any]:
-    name = req.params.str("name")
+    name = req.params.text("name")
     items = [a for a in APIS.values() if (req.caller.is_admin or not a.admin)
              and (not name or a.name.lower() == name.lower())]
     items.sort(key=lambda a: a.name)

@@ -10,9 +10,9 @@ from simulator.models import DiskOffering, Host, ServiceOffering, Template, Zone
 
 
 def _by_id(req: Request, items: list[Any]) -> list[Any]:
-    if wanted := req.params.str("id"):
+    if wanted := req.params.text("id"):
         items = [i for i in items if i.uuid == wanted]
-    if name := req.params.str("name"):
+    if name := req.params.text("name"):
         items = [i for i in items if i.name == name]
     return items
 
@@ -35,7 +35,7 @@ def list_hosts(req: Request) -> dict[str, Any]:
 def list_templates(req: Request) -> dict[str, Any]:
     req.params.require("templatefilter")
     items = _by_id(req, req.manager.store.find(Template))
-    if zone := req.params.str("zoneid"):
+    if zone := req.params.text("zoneid"):
         z = req.manager.store.by_uuid(Zone, zone)
         items = [t for t in items if z and t.zone_id == z.id]
     return req.listing("template", items, req.render.template)

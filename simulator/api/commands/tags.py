@@ -7,7 +7,7 @@ from typing import Any
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError
-from simulator.models import VM, Tag, Volume, VMSnapshot
+from simulator.models import VM, Tag, VMSnapshot, Volume
 
 RESOURCES = {"vmsnapshot": ("VMSnapshot", VMSnapshot), "uservm": ("UserVm", VM),
              "volume": ("Volume", Volume)}
@@ -16,9 +16,9 @@ RESOURCES = {"vmsnapshot": ("VMSnapshot", VMSnapshot), "uservm": ("UserVm", VM),
 def _resources(req: Request) -> list[tuple[str, Any]]:
     kind = (req.params.require("resourcetype")).lower()
     if kind not in RESOURCES:
-        raise ParamError(f"Unable to find resource type {req.params.str('resourcetype')}")
+        raise ParamError(f"Unable to find resource type {req.params.text('resourcetype')}")
     type_name, cls = RESOURCES[kind]
-    ids = req.params.list("resourceids")
+    ids = req.params.items("resourceids")
     if not ids:
         raise ParamError("Unable to execute API command due to missing parameter resourceids")
     return [(type_name, req.manager.lookup(cls, i, req.caller, req.api.name, "resourceids"))
@@ -29,7 +29,7 @@ def _resources(req: Request) -> list[tuple[str, Any]]:
     P("resourcetype", required=True), P("resourceids", "list", True), P("tags", "map", True)])
 def create_tags(req: Request) -> dict[str, Any]:
     resources = _resources(req)
-    tags = req.params.map("tags")
+    tags = req.params.mapping("tags")
     if not tags or any("key" not in t for t in tags):
         raise ParamError("Unable to execute API command createtags due to missing parameter "
                          "tags")
@@ -52,7 +52,7 @@ def create_tags(req: Request) -> dict[str, Any]:
     P("resourcetype", required=True), P("resourceids", "list", True), P("tags", "map")])
 def delete_tags(req: Request) -> dict[str, Any]:
     resources = _resources(req)
-    keys = {t.get("key") for t in req.params.map("tags")}
+    keys = {t.get("key") for t in req.params.mapping("tags")}
     store = req.manager.store
     for type_name, obj in resources:
         for tag in store.find(Tag):
@@ -67,8 +67,8 @@ def delete_tags(req: Request) -> dict[str, Any]:
     P("resourcetype"), P("key"), P("value"), P("listall", "boolean")])
 def list_tags(req: Request) -> dict[str, Any]:
     items = req.visible(req.manager.store.find(Tag))
-    if rt := req.params.str("resourcetype"):
+    if rt := req.params.text("resourcetype"):
         items = [t for t in items if t.resource_type.lower() == rt.lower()]
-    if key := req.params.str("key"):
+    if key := req.params.text("key"):
         items = [t for t in items if t.key == key]
     return req.listing("tag", items, req.render.tag)

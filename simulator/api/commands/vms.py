@@ -32,13 +32,13 @@ def deploy(req: Request) -> dict[str, Any]:
     data = None
     disk_offering = req.optional(DiskOffering, "diskofferingid", owned=False)
     if disk_offering is not None:
-        size = req.params.int("size", minimum=1)
+        size = req.params.number("size", minimum=1)
         if disk_offering.customized and size is None:
             raise ParamError("Disk offering is customized: specify the size in GB")
         data = (disk_offering.id, (size or disk_offering.disksize) << 30)
-    name = req.params.str("name", max_len=63) or req.params.str("displayname", max_len=63)
+    name = req.params.text("name", max_len=63) or req.params.text("displayname", max_len=63)
     vm = req.manager.allocate_vm(req.caller, zone.id, template, offering, name, data)
-    start = req.params.bool("startvm", True)
+    start = req.params.flag("startvm", True)
     manager = req.manager
     result = _vm_job(req, vm, lambda: manager.deploy_vm(vm.id, start))
     return {"id": vm.uuid, **result}
@@ -49,7 +49,7 @@ def _simple(name: str, description: str, method: str, **kw: Any) -> None:
         vm = req.lookup(VM, "id")
         manager = req.manager
         if name == "destroyVirtualMachine":
-            expunge = req.params.bool("expunge")
+            expunge = req.params.flag("expunge")
             return _vm_job(req, vm, lambda: manager.destroy_vm(vm.id, expunge))
         return _vm_job(req, vm, lambda: getattr(manager, method)(vm.id))
 
@@ -91,18 +91,18 @@ def change_offering(req: Request) -> dict[str, Any]:
 def list_vms(req: Request) -> dict[str, Any]:
     p = req.params
     items = req.visible(req.manager.store.find(VM))
-    ids = set(p.list("ids")) | ({p.str("id")} if p.str("id") else set())
+    ids = set(p.items("ids")) | ({p.text("id")} if p.text("id") else set())
     if ids:
         items = [v for v in items if v.uuid in ids]
-    if name := p.str("name"):
+    if name := p.text("name"):
         items = [v for v in items if v.name == name]
-    if state := p.str("state"):
+    if state := p.text("state"):
         items = [v for v in items if v.state.lower() == state.lower()]
     else:
         items = [v for v in items if v.state != "Destroyed" or req.caller.is_admin]
-    if keyword := p.str("keyword"):
+    if keyword := p.text("keyword"):
         items = [v for v in items if keyword.lower() in v.name.lower()]
-    if zone := p.str("zoneid"):
+    if zone := p.text("zoneid"):
         z = req.manager.store.by_uuid(Zone, zone)
         items = [v for v in items if z and v.zone_id == z.id]
     return req.listing("virtualmachine", items, req.render.vm)

@@ -23,8 +23,8 @@ def create_vm_snapshot(req: Request) -> dict[str, Any]:
     vm = req.lookup(VM, "virtualmachineid")
     p = req.params
     snap = req.manager.allocate_vm_snapshot(
-        req.caller, vm, p.str("name"), p.str("description"), p.bool("snapshotmemory"),
-        p.bool("quiescevm"))
+        req.caller, vm, p.text("name"), p.text("description"), p.flag("snapshotmemory"),
+        p.flag("quiescevm"))
     manager, render = req.manager, req.render
     job = req.submit(lambda: {"vmsnapshot": render.vm_snapshot(manager.take_vm_snapshot(
         snap.id))}, instance_type="VmSnapshot", instance_uuid=snap.uuid, vm_id=vm.id)
@@ -44,10 +44,10 @@ def create_vm_snapshot(req: Request) -> dict[str, Any]:
          P("page", "integer"), P("pagesize", "integer")])
 def list_vm_snapshots(req: Request) -> dict[str, Any]:
     p = req.params
-    single, many = p.str("vmsnapshotid"), p.list("vmsnapshotids")
+    single, many = p.text("vmsnapshotid"), p.items("vmsnapshotids")
     if single and many:
         raise ParamError("Specify either id or ids but not both parameters")
-    vm_uuid = p.str("virtualmachineid")
+    vm_uuid = p.text("virtualmachineid")
     if vm_uuid:
         vm = req.manager.store.by_uuid(VM, vm_uuid)
         if vm is None:
@@ -59,16 +59,16 @@ def list_vm_snapshots(req: Request) -> dict[str, Any]:
     ids = {single} if single else set(many)
     if ids:
         items = [s for s in items if s.uuid in ids]
-    state = p.str("state")
+    state = p.text("state")
     items = [s for s in items if (s.state == state if state else s.state in DEFAULT_STATES)]
-    if name := p.str("name"):
+    if name := p.text("name"):
         items = [s for s in items if s.display_name == name]
-    if keyword := p.str("keyword"):
+    if keyword := p.text("keyword"):
         k = keyword.lower()
         items = [s for s in items
                  if k in s.name.lower() or k in s.display_name.lower()
                  or k in s.description.lower()]
-    wanted = p.map("tags")
+    wanted = p.mapping("tags")
     if wanted:
         tags = [t for t in req.manager.store.find(Tag) if t.resource_type == "VMSnapshot"]
         items = [s for s in items if all(

@@ -23,10 +23,10 @@ def _volume_job(req: Request, volume: Volume, work: Any, vm_id: int | None) -> d
 def create_volume(req: Request) -> dict[str, Any]:
     offering = req.lookup(DiskOffering, "diskofferingid", owned=False)
     zone = req.optional(Zone, "zoneid", owned=False) or req.manager.store.find(Zone)[0]
-    size_gb = req.params.int("size", minimum=1)
+    size_gb = req.params.number("size", minimum=1)
     if offering.customized and size_gb is None:
         raise ParamError("This disk offering requires a custom size specified")
-    name = req.params.str("name", max_len=255) or "volume"
+    name = req.params.text("name", max_len=255) or "volume"
     volume = req.manager.allocate_volume(req.caller, name, zone.id,
                                          (size_gb or offering.disksize) << 30, offering.id)
     manager = req.manager
@@ -58,12 +58,12 @@ def detach_volume(req: Request) -> dict[str, Any]:
 def resize_volume(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "id")
     offering = req.optional(DiskOffering, "diskofferingid", owned=False)
-    size_gb = req.params.int("size", minimum=1)
+    size_gb = req.params.number("size", minimum=1)
     if size_gb is None and (offering is None or offering.customized):
         raise ParamError("Please specify the new size of the volume")
     new_size = (size_gb if size_gb is not None else offering.disksize) << 30  # type: ignore
     manager = req.manager
-    shrink = req.params.bool("shrinkok")
+    shrink = req.params.flag("shrinkok")
     return _volume_job(req, volume, lambda: manager.resize_volume(volume, new_size, shrink),
                        volume.vm_id)
 
@@ -83,17 +83,17 @@ def delete_volume(req: Request) -> dict[str, Any]:
 def list_volumes(req: Request) -> dict[str, Any]:
     p = req.params
     items = req.visible(req.manager.store.find(Volume))
-    ids = set(p.list("ids")) | ({p.str("id")} if p.str("id") else set())
+    ids = set(p.items("ids")) | ({p.text("id")} if p.text("id") else set())
     if ids:
         items = [v for v in items if v.uuid in ids]
-    if vm_uuid := p.str("virtualmachineid"):
+    if vm_uuid := p.text("virtualmachineid"):
         vm = req.manager.store.by_uuid(VM, vm_uuid)
         items = [v for v in items if vm and v.vm_id == vm.id]
-    if kind := p.str("type"):
+    if kind := p.text("type"):
         items = [v for v in items if v.type.lower() == kind.lower()]
-    if name := p.str("name"):
+    if name := p.text("name"):
         items = [v for v in items if v.name == name]
-    if keyword := p.str("keyword"):
+    if keyword := p.text("keyword"):
         items = [v for v in items if keyword.lower() in v.name.lower()]
     return req.listing("volume", items, req.render.volume)
 
@@ -104,7 +104,7 @@ def list_volumes(req: Request) -> dict[str, Any]:
 def create_snapshot(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "volumeid")
     snap = req.manager.allocate_volume_snapshot(req.caller, volume,
-                                                req.params.str("name", max_len=255))
+                                                req.params.text("name", max_len=255))
     manager, render = req.manager, req.render
     job = req.submit(lambda: {"snapshot": render.volume_snapshot(
         manager.take_volume_snapshot(snap.id))}, instance_type="Snapshot",
@@ -119,12 +119,12 @@ def create_snapshot(req: Request) -> dict[str, Any]:
 def list_snapshots(req: Request) -> dict[str, Any]:
     p = req.params
     items = req.visible(req.manager.store.find(VolumeSnapshot))
-    if sid := p.str("id"):
+    if sid := p.text("id"):
         items = [s for s in items if s.uuid == sid]
-    if vid := p.str("volumeid"):
+    if vid := p.text("volumeid"):
         volume = req.manager.store.by_uuid(Volume, vid)
         items = [s for s in items if volume and s.volume_id == volume.id]
-    if name := p.str("name"):
+    if name := p.text("name"):
         items = [s for s in items if s.name == name]
     items.sort(key=lambda s: s.id, reverse=True)
     return req.listing("snapshot", items, req.render.volume_snapshot)
