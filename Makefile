@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test quick lint docs bench setup setup-test clean
+.PHONY: run run-driver test quick lint docs bench setup setup-test clean
 
 setup:
 	scripts/setup.sh
@@ -10,7 +10,12 @@ setup:
 setup-test:
 	scripts/setup.sh --test
 
+# The simulator with its in-process driver on the simulated KVM host.
 run: setup
+	$(PY) -m simulator.cli
+
+# The driver alone, on the local libvirtd.
+run-driver: setup
 	$(PY) -m driver.cli serve
 
 test: setup-test
@@ -21,7 +26,7 @@ quick: setup
 	$(PY) -m pytest -q -m "not qemu and not agent" $(PYTEST_ARGS)
 
 lint: setup
-	.venv/bin/ruff check driver tests benchmarks
+	.venv/bin/ruff check .
 	.venv/bin/mypy
 
 docs: setup

@@ -29,8 +29,6 @@ def serve(settings: Settings) -> None:
 
     from driver.app import create_app
 
-    app = create_app(settings)
-
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in {"bind": f"{settings.host}:{settings.port}", "workers": 1,
@@ -40,7 +38,9 @@ def serve(settings: Settings) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return app
+            # Built in the worker, never before the fork: a libvirt connection or a SQLite
+            # handle must not cross it. A worker that dies is replaced and recovers.
+            return create_app(settings)
 
     log.info("serving on http://%s:%d", settings.host, settings.port)
     Server().run()

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/prepare-libvirt.sh
 scripts/build-guest.sh .cache/guest
 
-.venv/bin/ruff check driver tests benchmarks
+.venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/sphinx-build -W -q -b html docs docs/_build/html
 VMSNAP_GUEST_DIR="$PWD/.cache/guest" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -46,6 +46,21 @@ def _driver(config: SimConfig) -> tuple[Any, Any]:
     return InProcessAgent(app), app
 
 
+def prepare(config: SimConfig) -> tuple[str, str, str]:
+    """Create the world once (without starting anything); return the admin's API key and
+    secret and the control token, for the console script to print."""
+    from simulator.orchestrator.core import ManagerCore
+
+    store = Store(config.database)
+    try:
+        core = ManagerCore(config, store, agent=None)  # type: ignore[arg-type]
+        core.bootstrap()
+        key, secret = core.admin_keys()
+    finally:
+        store.close()
+    return key, secret, _token(os.path.join(config.data_dir, "control-token"))
+
+
 def create_app(config: SimConfig) -> Flask:
     store = Store(config.database)
     agent, driver_app = _driver(config)

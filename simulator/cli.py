@@ -35,16 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("INFO", as_json=False)
     from gunicorn.app.base import BaseApplication
 
-    from simulator.app import create_app
+    from simulator.app import create_app, prepare
 
-    app = create_app(config)
-    key, secret = app.extensions["sim.manager"].admin_keys()
+    key, secret, token = prepare(config)
     url = f"http://{config.host}:{config.port}"
     print(f"CloudStack API: {url}/client/api\n"
           f"admin login:    {config.admin_username} / {config.admin_password} (domain ROOT)\n"
           f"user login:     {config.user_username} / {config.user_password} (domain ROOT)\n"
           f"admin apikey:   {key}\nadmin secret:   {secret}\n"
-          f"control token:  {app.extensions['sim.control_token']} (header X-Vmsnap-Sim-Token"
+          f"control token:  {token} (header X-Vmsnap-Sim-Token"
           f" for {url}/_sim/)", flush=True)
 
     class Server(BaseApplication):  # type: ignore[misc]
@@ -55,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                 self.cfg.set(k, v)
 
         def load(self) -> Any:
-            return app
+            # Built in the worker: a worker that dies is replaced and recovers on start.
+            return create_app(config)
 
     logging.getLogger(__name__).info("serving on %s", url)
     Server().run()
