@@ -64,6 +64,16 @@ class _Slot:
     answer: Answer | None = None
 
 
+def _journal_copy(raw: Any) -> dict[str, Any]:
+    """What recovery needs of a command: everything but the target's ancestor chain."""
+    if not isinstance(raw, dict):
+        return {}
+    copy = dict(raw)
+    if isinstance(copy.get("target"), dict):
+        copy["target"] = {k: v for k, v in copy["target"].items() if k != "parent"}
+    return copy
+
+
 def failure(details: str) -> Answer:
     return Answer(result=False, details=details)
 
@@ -156,7 +166,7 @@ class SnapshotService:
             if stored is not None:
                 log.info("answered a resent %s from the journal", kind)
                 return AnswerSchema().load(stored)
-            op_id = self.journal.begin(kind, vm, snapshot, raw if isinstance(raw, dict) else {})
+            op_id = self.journal.begin(kind, vm, snapshot, _journal_copy(raw))
             try:
                 answer = work(op_id)
             except DriverError as exc:

@@ -147,6 +147,29 @@ class Store:
             rows = c.execute(sql, args).fetchall()
         return [self._load(cls, r[0]) for r in rows]
 
+    def page(self, cls: type[T], *, vm_id: int | None = None,
+             account_id: int | None = None, states: set[str] | None = None,
+             newest_first: bool = True, limit: int | None = None, offset: int = 0
+             ) -> tuple[list[T], int]:
+        """One page of non-removed objects filtered in SQL, and how many match in all."""
+        where = "kind=? AND removed=0"
+        args: list[Any] = [cls.__name__]
+        for column, value in (("vm_id", vm_id), ("account_id", account_id)):
+            if value is not None:
+                where += f" AND {column}=?"
+                args.append(value)
+        if states is not None:
+            where += f" AND state IN ({','.join('?' * len(states))})"
+            args.extend(sorted(states))
+        order = "DESC" if newest_first else "ASC"
+        with self.tx() as c:
+            total = c.execute(f"SELECT COUNT(*) FROM objects WHERE {where}",  # noqa: S608
+                              args).fetchone()[0]
+            rows = c.execute(
+                f"SELECT data FROM objects WHERE {where} ORDER BY id {order}"  # noqa: S608
+                " LIMIT ? OFFSET ?", [*args, -1 if limit is None else limit, offset]).fetchall()
+        return [self._load(cls, r[0]) for r in rows], int(total)
+
     # --- settings ---------------------------------------------------------------------------
 
     def setting(self, name: str) -> str | None:

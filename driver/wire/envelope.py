@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import ValidationError
 
 from driver.wire.commands import COMMANDS, GENERIC_ANSWER, Answer, AnswerSchema, CommandType
+
+# Gson nests a snapshot's whole ancestor chain in ``parent``; CPython's json codec counts
+# each level against the recursion limit, so a chain of a few hundred would not decode.
+_DEPTH = 20_000
+if sys.getrecursionlimit() < _DEPTH:
+    sys.setrecursionlimit(_DEPTH)
 
 
 class EnvelopeError(ValueError):

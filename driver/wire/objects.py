@@ -101,7 +101,16 @@ class VMSnapshotTO:
 
 
 class ParentChain(mf.Field):
-    """The recursive ``parent`` of a VMSnapshotTO, walked iteratively so deep chains load."""
+    """The recursive ``parent`` of a VMSnapshotTO, walked iteratively so deep chains load,
+    with one schema instance per direction (building a schema costs more than using it)."""
+
+    _schemas: dict[str, WireSchema] = {}
+
+    @classmethod
+    def _schema(cls, kind: str) -> WireSchema:
+        if kind not in cls._schemas:
+            cls._schemas[kind] = VMSnapshotSchema(exclude=("parent",))
+        return cls._schemas[kind]
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         levels: list[dict[str, Any]] = []
@@ -113,7 +122,7 @@ class ParentChain(mf.Field):
             node = node.get("parent")
         linked: VMSnapshotTO | None = None
         for level in reversed(levels):
-            loaded = VMSnapshotSchema().load({k: v for k, v in level.items() if k != "parent"})
+            loaded = self._schema("load").load({k: v for k, v in level.items() if k != "parent"})
             loaded.parent = linked
             linked = loaded
         return linked
@@ -126,7 +135,7 @@ class ParentChain(mf.Field):
             node = node.parent
         dumped: dict[str, Any] | None = None
         for level in reversed(chain):
-            body = VMSnapshotSchema(exclude=("parent",)).dump(level)
+            body = self._schema("dump").dump(level)
             if dumped is not None:
                 body["parent"] = dumped
             dumped = body

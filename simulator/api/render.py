@@ -47,20 +47,40 @@ class Renderer:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def _get(self, cls: type[Any], id: int | None) -> Any:
+        """A look-up cached for the current request (a page repeats the same VM and owner)."""
+        from flask import g, has_request_context
+
+        if not has_request_context():
+            return self.store.get(cls, id)
+        cache = g.setdefault("render_cache", {})
+        key = (cls.__name__, id)
+        if key not in cache:
+            cache[key] = self.store.get(cls, id)
+        return cache[key]
+
     def _owner(self, account_id: int) -> dict[str, Any]:
-        account = self.store.get(Account, account_id)
-        domain = self.store.get(Domain, account.domain_id) if account else None
+        account = self._get(Account, account_id)
+        domain = self._get(Domain, account.domain_id) if account else None
         return {"account": account.name if account else None,
                 "domainid": domain.uuid if domain else None,
                 "domain": domain.name if domain else None,
                 "domainpath": domain.path if domain else None}
 
     def _zone(self, zone_id: int) -> dict[str, Any]:
-        zone = self.store.get(Zone, zone_id)
+        zone = self._get(Zone, zone_id)
         return {"zoneid": zone.uuid if zone else None, "zonename": zone.name if zone else None}
 
     def tags(self, resource_type: str, resource_id: int) -> list[dict[str, Any]]:
-        return [self.tag(t) for t in self.store.find(Tag)
+        from flask import g, has_request_context
+
+        if has_request_context():
+            if "render_tags" not in g:
+                g.render_tags = self.store.find(Tag)
+            all_tags = g.render_tags
+        else:
+            all_tags = self.store.find(Tag)
+        return [self.tag(t) for t in all_tags
                 if t.resource_type == resource_type and t.resource_id == resource_id]
 
     def tag(self, t: Tag) -> dict[str, Any]:
@@ -70,7 +90,7 @@ class Renderer:
                 "resourceid": obj.uuid if obj else None, **self._owner(t.account_id)}
 
     def vm_snapshot(self, s: VMSnapshot) -> dict[str, Any]:
-        vm = self.store.get(VM, s.vm_id)
+        vm = self._get(VM, s.vm_id)
         parent = self.store.get(VMSnapshot, s.parent_id)
         return _clean({
             "id": s.uuid, "name": s.name, "displayname": s.display_name,
@@ -86,9 +106,9 @@ class Renderer:
         })
 
     def vm(self, vm: VM) -> dict[str, Any]:
-        template = self.store.get(Template, vm.template_id)
-        offering = self.store.get(ServiceOffering, vm.service_offering_id)
-        host = self.store.get(Host, vm.host_id)
+        template = self._get(Template, vm.template_id)
+        offering = self._get(ServiceOffering, vm.service_offering_id)
+        host = self._get(Host, vm.host_id)
         snaps = [s for s in self.store.find(VMSnapshot, vm_id=vm.id)]
         return _clean({
             "id": vm.uuid, "name": vm.name, "displayname": vm.name,
@@ -109,8 +129,8 @@ class Renderer:
         })
 
     def volume(self, v: Volume) -> dict[str, Any]:
-        vm = self.store.get(VM, v.vm_id) if v.vm_id else None
-        offering = self.store.get(DiskOffering, v.disk_offering_id)
+        vm = self._get(VM, v.vm_id) if v.vm_id else None
+        offering = self._get(DiskOffering, v.disk_offering_id)
         return _clean({
             "id": v.uuid, "name": v.name, "type": v.type, "size": v.size, "state": v.state,
             "virtualmachineid": vm.uuid if vm else None, "vmname": vm.name if vm else None,
@@ -162,12 +182,12 @@ class Renderer:
                 "storagetype": "shared"}
 
     def domain(self, d: Domain) -> dict[str, Any]:
-        parent = self.store.get(Domain, d.parent_id)
+        parent = self._get(Domain, d.parent_id)
         return _clean({"id": d.uuid, "name": d.name, "path": d.path, "level": 0,
                        "parentdomainid": parent.uuid if parent else None})
 
     def user(self, u: User) -> dict[str, Any]:
-        account = self.store.get(Account, u.account_id)
+        account = self._get(Account, u.account_id)
         return _clean({"id": u.uuid, "username": u.username, "firstname": u.firstname,
                        "lastname": u.lastname, "email": u.email, "state": u.state,
                        "created": date(u.created), "accountid": account.uuid if account else None,
@@ -176,7 +196,7 @@ class Renderer:
                        **self._owner(u.account_id)})
 
     def account(self, a: Account) -> dict[str, Any]:
-        domain = self.store.get(Domain, a.domain_id)
+        domain = self._get(Domain, a.domain_id)
         return {"id": a.uuid, "name": a.name, "accounttype": a.type, "state": a.state,
                 "roletype": "Admin" if a.is_admin else "User",
                 "domainid": domain.uuid if domain else None,
@@ -184,7 +204,7 @@ class Renderer:
                 "user": [self.user(u) for u in self.store.find(User) if u.account_id == a.id]}
 
     def job(self, j: AsyncJob) -> dict[str, Any]:
-        account = self.store.get(Account, j.account_id)
+        account = self._get(Account, j.account_id)
         user = self.store.get(User, j.user_id)
         out: dict[str, Any] = {
             "accountid": account.uuid if account else None,

@@ -58,6 +58,11 @@ class Request:
             items = items[(page - 1) * size:page * size]
         return render.list_payload(key, [fn(i) for i in items], total)
 
+    def scope(self) -> int | None:
+        """The account whose resources a list shows (None: every account's)."""
+        return self.manager.scope(self.caller, listall=self.params.flag("listall"),
+                                  account=self.params.text("account"))
+
     def visible(self, items: list[T]) -> list[T]:
         return self.manager.visible(self.caller, items, listall=self.params.flag("listall"),
                                     account=self.params.text("account"))

@@ -177,16 +177,23 @@ class ManagerCore:
             self.owned(caller, obj, command)
         return obj
 
-    def visible(self, caller: Caller, items: list[T], *, listall: bool, account: str | None
-                ) -> list[T]:
-        """What a list command shows: a user its own account's; an admin its own, or all
-        with ``listall``, or the named account's."""
+    def scope(self, caller: Caller, *, listall: bool, account: str | None) -> int | None:
+        """The account a list command shows: a user its own; an admin its own, every
+        account's with ``listall`` (None), or the named account's."""
         if caller.is_admin and account:
             acct = next((a for a in self.store.find(Account) if a.name == account), None)
-            return [i for i in items if acct and getattr(i, "account_id", None) == acct.id]
+            return acct.id if acct else -1
         if caller.is_admin and listall:
+            return None
+        return caller.account.id
+
+    def visible(self, caller: Caller, items: list[T], *, listall: bool, account: str | None
+                ) -> list[T]:
+        """The items of ``items`` that a list command shows (see :meth:`scope`)."""
+        account_id = self.scope(caller, listall=listall, account=account)
+        if account_id is None:
             return items
-        return [i for i in items if getattr(i, "account_id", None) == caller.account.id]
+        return [i for i in items if getattr(i, "account_id", None) == account_id]
 
     # --- settings ---------------------------------------------------------------------------
 

@@ -39,12 +39,17 @@ class VmSnapshotRules(ManagerCore):
             ((s.id, s.parent_id if s.parent_id in ids else None) for s in snaps), current)
 
     def ancestors(self, snap: VMSnapshot) -> list[VMSnapshot]:
+        """Parent, grandparent, ... (the chain a VMSnapshotTO nests), from one query."""
+        by_id = {s.id: s for s in self.vm_snapshots_by_vm_id(snap.vm_id)}
         out: list[VMSnapshot] = []
-        parent = self.store.get(VMSnapshot, snap.parent_id)
-        while parent is not None and not parent.removed:
+        parent = by_id.get(snap.parent_id) if snap.parent_id is not None else None
+        while parent is not None:
             out.append(parent)
-            parent = self.store.get(VMSnapshot, parent.parent_id)
+            parent = by_id.get(parent.parent_id) if parent.parent_id is not None else None
         return out
+
+    def vm_snapshots_by_vm_id(self, vm_id: int) -> list[VMSnapshot]:
+        return self.store.find(VMSnapshot, vm_id=vm_id)
 
     def attached(self, vm: VM) -> list[Volume]:
         return sorted((v for v in self.store.find(Volume, vm_id=vm.id)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.api import render
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError, invalid_uuid
@@ -47,34 +48,40 @@ def list_vm_snapshots(req: Request) -> dict[str, Any]:
     single, many = p.text("vmsnapshotid"), p.items("vmsnapshotids")
     if single and many:
         raise ParamError("Specify either id or ids but not both parameters")
-    vm_uuid = p.text("virtualmachineid")
-    if vm_uuid:
-        vm = req.manager.store.by_uuid(VM, vm_uuid)
+    store = req.manager.store
+    vm_id = None
+    if vm_uuid := p.text("virtualmachineid"):
+        vm = store.by_uuid(VM, vm_uuid)
         if vm is None:
             raise invalid_uuid(req.api.name, "virtualmachineid", vm_uuid)
-        items = req.manager.store.find(VMSnapshot, vm_id=vm.id)
-    else:
-        items = req.manager.store.find(VMSnapshot)
-    items = req.visible(items)
+        vm_id = vm.id
+    state = p.text("state")
+    states = {state} if state else DEFAULT_STATES
     ids = {single} if single else set(many)
+    name, keyword, wanted = p.text("name"), p.text("keyword"), p.mapping("tags")
+    account = req.scope()
+    if not (ids or name or keyword or wanted):
+        # The common case, paged in SQL: a VM's snapshots, newest first.
+        page, size = p.paging()
+        items, total = store.page(VMSnapshot, vm_id=vm_id, account_id=account, states=states,
+                                  limit=size, offset=(page - 1) * size if size else 0)
+        return render.list_payload("vmSnapshot", [req.render.vm_snapshot(s) for s in items],
+                                   total)
+    items, _ = store.page(VMSnapshot, vm_id=vm_id, account_id=account, states=states)
     if ids:
         items = [s for s in items if s.uuid in ids]
-    state = p.text("state")
-    items = [s for s in items if (s.state == state if state else s.state in DEFAULT_STATES)]
-    if name := p.text("name"):
+    if name:
         items = [s for s in items if s.display_name == name]
-    if keyword := p.text("keyword"):
+    if keyword:
         k = keyword.lower()
         items = [s for s in items
                  if k in s.name.lower() or k in s.display_name.lower()
                  or k in s.description.lower()]
-    wanted = p.mapping("tags")
     if wanted:
-        tags = [t for t in req.manager.store.find(Tag) if t.resource_type == "VMSnapshot"]
+        tags = [t for t in store.find(Tag) if t.resource_type == "VMSnapshot"]
         items = [s for s in items if all(
             any(t.resource_id == s.id and t.key == w.get("key") and t.value == w.get("value")
                 for t in tags) for w in wanted)]
-    items.sort(key=lambda s: (s.created, s.id), reverse=True)
     return req.listing("vmSnapshot", items, req.render.vm_snapshot)
 
 
