@@ -24,7 +24,8 @@ def make_hypervisor(settings: Settings) -> Hypervisor:
     if settings.backend == "libvirt":
         from driver.hypervisors.libvirt import LibvirtHost
 
-        return LibvirtHost(settings.libvirt_uri, agent_timeout=int(settings.freeze_timeout))
+        return LibvirtHost(settings.libvirt_uri, agent_timeout=int(settings.freeze_timeout),
+                           domain_type=settings.libvirt_domain_type)
     if settings.backend == "simulated":
         from driver.hypervisors.simulated import SimulatedHost
 

@@ -28,6 +28,7 @@ class Settings:
 
     backend: str = "libvirt"  # libvirt | simulated
     libvirt_uri: str = "qemu:///system"
+    libvirt_domain_type: str = "kvm"  # domains the lifecycle commands define: kvm or qemu (TCG)
     data_dir: str = "var/driver"
     storage_pools: list[str] = field(default_factory=lambda: ["/var/lib/libvirt/images"])
     secret: str = ""  # shared HMAC secret; empty: read or create <data_dir>/secret

@@ -39,6 +39,7 @@ def _driver(config: SimConfig) -> tuple[Any, Any]:
     from driver.settings import Settings
 
     settings = Settings(backend=config.driver_backend, libvirt_uri=config.libvirt_uri,
+                        libvirt_domain_type=config.libvirt_domain_type,
                         data_dir=os.path.join(config.data_dir, "driver"),
                         storage_pools=[config.pool], secret=config.driver_secret,
                         log_json=False)

@@ -80,6 +80,7 @@ class SimConfig:
     driver_secret: str = ""
     driver_backend: str = "simulated"
     libvirt_uri: str = "qemu:///system"
+    libvirt_domain_type: str = "kvm"
     # Dynamic settings (also changed with updateConfiguration).
     vmsnapshot_max: int = 10
     vmsnapshot_offering_change: str = "discard"
@@ -113,7 +114,7 @@ def _bool(raw: str) -> bool:
 _SCALARS = {
     "data_dir": str, "host": str, "port": int, "admin_username": str, "admin_password": str,
     "user_username": str, "user_password": str, "driver_url": str, "driver_secret": str,
-    "driver_backend": str, "libvirt_uri": str, "vmsnapshot.max": int,
+    "driver_backend": str, "libvirt_uri": str, "libvirt_domain_type": str, "vmsnapshot.max": int,
     "vmsnapshot.offering.change": str, "vmsnapshot.create.wait": int, "job_delay_ms": int,
     "max_body_bytes": int, "session_timeout": int,
 }

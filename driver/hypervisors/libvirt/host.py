@@ -26,10 +26,17 @@ import libvirt_qemu
 
 from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound, Unsupported
 from driver.core.model import PowerState, Snapshot
-from driver.hypervisors.base import DiskInfo, Guest, Hypervisor
+from driver.hypervisors.base import DiskInfo, Guest, Hypervisor, VmSpec
 from driver.hypervisors.libvirt import qemuimg
 from driver.hypervisors.libvirt.errors import is_broken_connection, is_missing, translate
-from driver.hypervisors.libvirt.xml import domain_disks, redefine_xml, snapshot_xml
+from driver.hypervisors.libvirt.xml import (
+    disk_aliases,
+    disk_xml,
+    domain_disks,
+    domain_xml,
+    redefine_xml,
+    snapshot_xml,
+)
 
 T = TypeVar("T")
 
@@ -55,9 +62,10 @@ def _call(doing: str, fn: Callable[[], T]) -> T:
 class LibvirtHost(Hypervisor):
     """Owns one libvirt connection: opened lazily, reopened when it breaks."""
 
-    def __init__(self, uri: str, agent_timeout: int = 10) -> None:
+    def __init__(self, uri: str, agent_timeout: int = 10, domain_type: str = "kvm") -> None:
         self.uri = uri
         self.agent_timeout = agent_timeout
+        self.domain_type = domain_type
         self._conn: libvirt.virConnect | None = None
         self._lock = threading.Lock()
 
@@ -96,6 +104,78 @@ class LibvirtHost(Hypervisor):
     @property
     def is_qemu(self) -> bool:
         return str(self.conn.getType()).upper() == "QEMU"
+
+    # --- lifecycle (the simulator's lab mode) -------------------------------------------
+
+    def start(self, spec: VmSpec) -> None:
+        try:
+            dom = self.conn.lookupByName(spec.name)
+        except libvirt.libvirtError as exc:
+            if not is_missing(exc):
+                raise translate(exc, f"Looking up VM {spec.name}") from None
+            xml = domain_xml(spec.name, domain_type=self.domain_type, cpus=spec.cpus,
+                             memory_mib=spec.memory_mib, disks=spec.disks, agent=spec.agent)
+            dom = _call(f"Defining VM {spec.name}", lambda: self.conn.defineXML(xml))
+        if spec.power_on and not dom.isActive():
+            _call(f"Starting VM {spec.name}", dom.create)
+
+    def reboot(self, name: str) -> None:
+        dom = self.guest(name).dom
+        _call(f"Rebooting VM {name}", lambda: dom.reset(0))
+
+    def undefine(self, name: str) -> None:
+        guest = self.guest(name)
+        guest.stop()
+        _call(f"Removing VM {name}", lambda: guest.dom.undefineFlags(
+            libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA))
+
+    def create_volume(self, path: str, size: int) -> None:
+        if os.path.exists(path):
+            raise InvalidRequest(f"a volume already exists at {path}")
+        qemuimg.create_image(path, size)
+
+    def delete_volume(self, path: str) -> None:
+        if os.path.exists(path):
+            os.remove(path)
+
+    def resize_volume(self, path: str, size: int) -> None:
+        current = int(qemuimg.info(path)["virtual-size"])
+        qemuimg.resize(path, size, shrink=size < current)
+
+    def attach(self, vm: str, disk: DiskInfo) -> None:
+        dom = self.guest(vm).dom
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (
+            libvirt.VIR_DOMAIN_AFFECT_LIVE if dom.isActive() else 0)
+        _call(f"Attaching {disk.path} to {vm}",
+              lambda: dom.attachDeviceFlags(disk_xml(disk), flags))
+
+    def detach(self, vm: str, path: str) -> None:
+        guest = self.guest(vm)
+        disk = next((d for d in guest.disks() if d.path == path), None)
+        if disk is None:
+            raise InvalidRequest(f"volume {path} is not attached to {vm}")
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (
+            libvirt.VIR_DOMAIN_AFFECT_LIVE if guest.dom.isActive() else 0)
+        _call(f"Detaching {path} from {vm}",
+              lambda: guest.dom.detachDeviceFlags(disk_xml(disk), flags))
+
+    @staticmethod
+    def _volume_snapshot_path(path: str, name: str) -> str:
+        folder = os.path.join(os.path.dirname(path), ".volume-snapshots")
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"{os.path.basename(path)}@{name}.qcow2")
+
+    def snapshot_volume(self, path: str, name: str) -> int:
+        target = self._volume_snapshot_path(path, name)
+        if os.path.exists(target):
+            raise InvalidRequest(f"volume snapshot {name} already exists")
+        qemuimg.copy(path, target)
+        return os.path.getsize(target)
+
+    def delete_volume_snapshot(self, path: str, name: str) -> None:
+        target = self._volume_snapshot_path(path, name)
+        if os.path.exists(target):
+            os.remove(target)
 
     def delete_from_files(self, snapshot: Snapshot) -> None:
         for disk in snapshot.disks:
@@ -315,6 +395,36 @@ class LibvirtGuest(Guest):
         else:
             for disk in holding:
                 qemuimg.delete(disk.path, snapshot.name)
+
+    # --- guest data (block level; files and memory markers need the simulated host) -----
+
+    def write(self, path: str, offset: int, data: bytes) -> None:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="vmsnap-io-") as src:
+            src.write(data)
+            src.flush()
+            if self.power_state() is PowerState.ON:
+                alias = disk_aliases(self.dom.XMLDesc()).get(path)
+                if alias is None:
+                    raise NotFound(f"{self.name} has no disk {path}")
+                qdev = f"/machine/peripheral/{alias}/virtio-backend"
+                for command in (f"write -s {src.name} {offset} {len(data)}", "flush"):
+                    out = self._hmp(f'qemu-io -d {qdev} "{command}"', f"Writing to {self.name}")
+                    if out.strip():
+                        raise HypervisorError(f"Writing to {self.name} failed: {out.strip()}")
+            else:
+                qemuimg.write_from(path, offset, src.name, len(data))
+
+    def _hmp(self, command: str, doing: str) -> str:
+        def run() -> str:
+            return str(libvirt_qemu.qemuMonitorCommand(
+                self.dom, command, libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP))
+
+        return _call(doing, run)
+
+    def read(self, path: str, offset: int, length: int) -> bytes:
+        return qemuimg.read(path, offset, length)
 
     def redefine(self, snapshot: Snapshot) -> bool:
         if not snapshot.has_memory or self._metadata(snapshot.name) is not None:

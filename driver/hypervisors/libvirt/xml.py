@@ -62,3 +62,45 @@ def has_agent_channel(domain_xml: str) -> bool:
         t.get("name") == "org.qemu.guest_agent.0"
         for t in root.findall("./devices/channel/target")
     )
+
+
+def disk_xml(disk: DiskInfo) -> str:
+    """A qcow2 file disk on the virtio bus."""
+    root = ET.Element("disk", type="file", device="disk")
+    ET.SubElement(root, "driver", name="qemu", type=disk.format)
+    ET.SubElement(root, "source", file=disk.path)
+    ET.SubElement(root, "target", dev=disk.target, bus="virtio")
+    return _tostring(root)
+
+
+def domain_xml(name: str, *, domain_type: str, cpus: int, memory_mib: int,
+               disks: list[DiskInfo], agent: bool) -> str:
+    """A minimal persistent domain: the disks, a guest-agent channel, no network."""
+    root = ET.Element("domain", type=domain_type)
+    ET.SubElement(root, "name").text = name
+    ET.SubElement(root, "memory", unit="MiB").text = str(memory_mib)
+    ET.SubElement(root, "vcpu").text = str(cpus)
+    os_el = ET.SubElement(root, "os")
+    ET.SubElement(os_el, "type", arch="x86_64", machine="pc").text = "hvm"
+    ET.SubElement(os_el, "boot", dev="hd")
+    features = ET.SubElement(root, "features")
+    ET.SubElement(features, "acpi")
+    devices = ET.SubElement(root, "devices")
+    for disk in disks:
+        devices.append(ET.fromstring(disk_xml(disk)))  # noqa: S314 - built just above
+    if agent:
+        channel = ET.SubElement(devices, "channel", type="unix")
+        ET.SubElement(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
+    ET.SubElement(devices, "memballoon", model="none")
+    return _tostring(root)
+
+
+def disk_aliases(domain_xml_text: str) -> dict[str, str]:
+    """Image path -> device alias (``virtio-disk0``) in a running domain's XML."""
+    root = ET.fromstring(domain_xml_text)  # noqa: S314 - libvirt's own XML
+    out = {}
+    for disk in root.findall("./devices/disk"):
+        source, alias = disk.find("source"), disk.find("alias")
+        if source is not None and alias is not None and source.get("file"):
+            out[source.get("file", "")] = alias.get("name", "")
+    return out
