@@ -11,7 +11,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from simulator import control
+from simulator import control, ui
 from simulator.agents import AgentFaults, FaultInjectingAgent, HttpAgent, InProcessAgent
 from simulator.api import commands as _commands  # noqa: F401 - registers every command
 from simulator.api import render, server
@@ -76,6 +76,7 @@ def create_app(config: SimConfig) -> Flask:
     app.extensions["sim.control_token"] = _token(os.path.join(config.data_dir, "control-token"))
     app.register_blueprint(server.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(ui.bp)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -187,6 +187,7 @@ class VMSnapshot:
     parent_id: int | None = None
     quiesce: bool = False
     freeze_window_ms: float | None = None
+    physical_size: int | None = None  # bytes its creation added on storage
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0

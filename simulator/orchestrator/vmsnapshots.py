@@ -158,8 +158,12 @@ class VmSnapshotRules(ManagerCore):
             snap.current = True
             snap.state = State.READY.value
             snap.freeze_window_ms = answer.freezeWindowMs
-            self.store.save(snap)
+            before = sum(v.chain_size or 0 for v in self.attached(vm))
             self._update_chain_sizes(vm, answer)
+            if any(to.size is not None for to in answer.volumeTOs or []):
+                after = sum(v.chain_size or 0 for v in self.attached(vm))
+                snap.physical_size = max(0, after - before)
+            self.store.save(snap)
             return snap
 
     # --- revert -----------------------------------------------------------------------------

@@ -110,8 +110,9 @@ def list_capabilities(req: Request) -> dict[str, Any]:
         "cloudstackversion": f"4.22.0.0-vmsnap-{__version__}", "apilimitinterval": 1,
         "apilimitmax": 0, "allowusercreateprojects": False, "kvmsnapshotenabled": True,
         "userpublictemplateenabled": True, "kubernetesserviceenabled": False,
-        "customdiskofferingmaxsize": 1024, "vmsnapshotmax": req.manager.setting(
-            "vmsnapshot.max")}}
+        "customdiskofferingmaxsize": 1024,
+        "vmsnapshotmax": req.manager.setting("vmsnapshot.max"),
+        "vmsnapshotofferingchange": req.manager.setting("vmsnapshot.offering.change")}}
 
 
 @api("listConfigurations", "Lists all configurations.", admin=True, package="admin.config",
