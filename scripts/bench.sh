@@ -4,4 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/prepare-libvirt.sh
 scripts/build-guest.sh .cache/guest
+echo "driver:"
 .venv/bin/python -m benchmarks.bench_driver "$@"
+echo "simulator:"
+.venv/bin/python -m benchmarks.bench_simulator
