@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     key, secret, token = prepare(config)
     url = f"http://{config.host}:{config.port}"
-    print(f"CloudStack API: {url}/client/api\n"
+    print(f"web UI:         {url}/client/\n"
+          f"CloudStack API: {url}/client/api\n"
           f"admin login:    {config.admin_username} / {config.admin_password} (domain ROOT)\n"
           f"user login:     {config.user_username} / {config.user_password} (domain ROOT)\n"
           f"admin apikey:   {key}\nadmin secret:   {secret}\n"

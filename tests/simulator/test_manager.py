@@ -1,0 +1,141 @@
+"""The management rules called directly, with no HTTP in front: the manager talks to an
+in-process driver on the simulated host, exactly as ``make run`` does."""
+
+from __future__ import annotations
+
+import pytest
+
+from driver.app import create_app as create_driver
+from driver.settings import Settings
+from simulator.agents import InProcessAgent
+from simulator.config import SimConfig
+from simulator.errors import CloudRuntime, ParamError
+from simulator.models import (
+    VM,
+    Account,
+    ServiceOffering,
+    Template,
+    User,
+    VMSnapshot,
+    Zone,
+)
+from simulator.orchestrator import Manager
+from simulator.orchestrator.core import Caller
+from simulator.store import Store
+
+
+@pytest.fixture
+def manager(tmp_path):
+    config = SimConfig(data_dir=str(tmp_path))
+    driver = create_driver(Settings(backend="simulated", data_dir=str(tmp_path / "driver"),
+                                    storage_pools=[config.pool], secret="s", log_json=False))
+    m = Manager(config, Store(config.database), InProcessAgent(driver))
+    m.bootstrap()
+    yield m
+    m.jobs.shutdown()
+
+
+@pytest.fixture
+def admin(manager):
+    account = next(a for a in manager.store.find(Account) if a.is_admin)
+    user = next(u for u in manager.store.find(User) if u.account_id == account.id)
+    return Caller(user, account)
+
+
+def deploy(manager, caller, *, start=True):
+    zone = manager.store.find(Zone)[0]
+    template = manager.store.find(Template)[0]
+    offering = manager.store.find(ServiceOffering)[0]
+    vm = manager.allocate_vm(caller, zone.id, template, offering, None, None)
+    return manager.deploy_vm(vm.id, start)
+
+
+def snap(manager, caller, vm, **kw):
+    s = manager.allocate_vm_snapshot(caller, vm, kw.get("name"), None,
+                                     kw.get("memory", False), False)
+    return manager.take_vm_snapshot(s.id)
+
+
+def test_allocation_records_an_allocated_snapshot_without_parent_or_current(manager, admin):
+    vm = deploy(manager, admin)
+    s = manager.allocate_vm_snapshot(admin, vm, "n", "d", True, False)
+    assert (s.state, s.current, s.parent_id, s.type) == ("Allocated", None, None,
+                                                         "DiskAndMemory")
+    assert s.name.startswith(f"{vm.instance_name}_VS_") and s.display_name == "n"
+
+
+def test_allocation_checks_come_in_cloudstacks_order(manager, admin):
+    vm = deploy(manager, admin, start=False)
+    with pytest.raises(CloudRuntime) as err:  # the length check comes before the state
+        manager.allocate_vm_snapshot(admin, vm, "x" * 256, None, True, False)
+    assert "vsDisplayName should not exceed 255" in err.value.text
+    assert err.value.cserrorcode == 4350
+    with pytest.raises(CloudRuntime) as err:
+        manager.allocate_vm_snapshot(admin, vm, None, None, True, False)
+    assert err.value.text.endswith("Can not snapshot memory when VM is not in Running state")
+
+
+def test_names_within_one_second_get_a_suffix(manager, admin):
+    vm = deploy(manager, admin, start=False)
+    names = {snap(manager, admin, vm).name for _ in range(3)}
+    assert len(names) == 3
+
+
+def test_create_sets_parent_and_current_and_delete_relinks(manager, admin):
+    vm = deploy(manager, admin, start=False)
+    a, b, c = (snap(manager, admin, vm, name=n) for n in "abc")
+    assert (b.parent_id, c.parent_id) == (a.id, b.id)
+    manager.delete_vm_snapshot(b.id)
+    c = manager.store.load(VMSnapshot, c.id)
+    assert c.parent_id == a.id and c.current is True
+    manager.delete_vm_snapshot(c.id)
+    assert manager.store.load(VMSnapshot, a.id).current is True
+    assert [s.display_name for s in manager.vm_snapshots(vm)] == ["a"]
+
+
+def test_revert_checks_fail_with_431(manager, admin):
+    vm = deploy(manager, admin)
+    disk = snap(manager, admin, vm)
+    with pytest.raises(ParamError) as err:
+        manager.revert_vm_snapshot(disk.id)
+    assert err.value.text.startswith("VM Snapshot revert not allowed")
+    assert manager.store.load(VMSnapshot, disk.id).state == "Ready"
+
+
+def test_recovery_leaves_nothing_in_a_transitional_state(manager, admin):
+    vm = deploy(manager, admin, start=False)
+    rows = {}
+    for state in ("Allocated", "Creating", "Reverting", "Expunging", "Ready"):
+        s = manager.allocate_vm_snapshot(admin, vm, state, None, False, False) \
+            if state == "Allocated" else manager.store.add(VMSnapshot(
+                name=f"x-{state}", display_name=state, vm_id=vm.id, account_id=vm.account_id,
+                domain_id=vm.domain_id, service_offering_id=vm.service_offering_id,
+                state=state))
+        rows[state] = s.id
+    manager.recover()
+    after = {k: manager.store.load(VMSnapshot, v) for k, v in rows.items()}
+    assert after["Allocated"].removed
+    assert after["Creating"].state == "Error" and after["Expunging"].state == "Error"
+    assert after["Reverting"].state == "Ready" and after["Ready"].state == "Ready"
+
+
+def test_settings_are_validated(manager):
+    manager.set_setting("vmsnapshot.max", "3")
+    assert manager.setting("vmsnapshot.max") == 3
+    for name, value in (("vmsnapshot.max", "many"), ("vmsnapshot.max", "-1"),
+                        ("vmsnapshot.offering.change", "sometimes"), ("nope", "1")):
+        with pytest.raises(ParamError):
+            manager.set_setting(name, value)
+
+
+def test_list_scope(manager, admin):
+    user_account = next(a for a in manager.store.find(Account) if not a.is_admin)
+    user = Caller(next(u for u in manager.store.find(User)
+                       if u.account_id == user_account.id), user_account)
+    deploy(manager, admin, start=False)
+    deploy(manager, user, start=False)
+    vms = manager.store.find(VM)
+    assert len(manager.visible(user, vms, listall=True, account=None)) == 1
+    assert len(manager.visible(admin, vms, listall=False, account=None)) == 1
+    assert len(manager.visible(admin, vms, listall=True, account=None)) == 2
+    assert len(manager.visible(admin, vms, listall=False, account="user")) == 1
