@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 from flask import Flask, Response, request
 
 from driver.http import commands, errors, views
-from driver.http.auth import NONCE, SIGNATURE, TIMESTAMP, Verifier
+from driver.http.auth import NONCE, SIGNATURE, TIMESTAMP, Verifier, stored_secret
 from driver.http.errors import error_response
 from driver.hypervisors.base import Hypervisor
 from driver.metrics import Metrics
@@ -34,17 +33,8 @@ def make_hypervisor(settings: Settings) -> Hypervisor:
 
 
 def load_secret(settings: Settings) -> str:
-    """The configured secret, or one kept in ``<data_dir>/secret`` (created 0600 once)."""
-    if settings.secret:
-        return settings.secret
-    path = os.path.join(settings.data_dir, "secret")
-    os.makedirs(settings.data_dir, exist_ok=True)
-    if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    with open(path) as fh:
-        return fh.read().strip()
+    """The configured secret, or one kept in ``<data_dir>/secret``."""
+    return settings.secret or stored_secret(os.path.join(settings.data_dir, "secret"))
 
 
 def build_service(settings: Settings, hypervisor: Hypervisor | None = None) -> SnapshotService:

@@ -1,20 +1,16 @@
-"""Durable state in SQLite (WAL, synchronous writes): snapshot records and the journal.
+"""Durable state in SQLite: snapshot records and the journal's table.
 
-One connection, serialized by a lock: every statement is short, and the hypervisor work
-that takes time happens outside it.
+Every statement is short; the hypervisor work that takes time happens outside them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from driver.core.model import Disk, Snapshot, SnapshotType
 from driver.core.tree import SnapshotTree
+from driver.sqlite import SQLiteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -47,50 +43,17 @@ CREATE INDEX IF NOT EXISTS operations_status ON operations (status);
 """
 
 
-class Database:
+class Database(SQLiteFile):
     """A SQLite file shared by the snapshot records and the operation journal."""
 
     def __init__(self, path: str) -> None:
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.path = path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(SCHEMA)
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """A transaction: committed when the outermost block ends, rolled back if it raises.
-        Nested blocks on the same thread join the outer transaction."""
-        with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self._conn
-            except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._conn.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if outer:
-                self._conn.execute("COMMIT")
+        super().__init__(path, SCHEMA)
 
     def reset(self) -> None:
         """Forget every snapshot record and operation (the simulator's reset)."""
         with self.tx() as c:
             c.execute("DELETE FROM snapshots")
             c.execute("DELETE FROM operations")
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 def _snapshot(row: sqlite3.Row) -> Snapshot:

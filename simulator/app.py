@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 from typing import Any
 
@@ -11,6 +10,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from driver.http.auth import stored_secret
 from simulator import control, ui
 from simulator.agents import AgentFaults, FaultInjectingAgent, HttpAgent, InProcessAgent
 from simulator.api import commands as _commands  # noqa: F401 - registers every command
@@ -21,14 +21,8 @@ from simulator.orchestrator import Manager
 from simulator.store import Store
 
 
-def _token(path: str) -> str:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32))
-    with open(path) as fh:
-        return fh.read().strip()
+def control_token(config: SimConfig) -> str:
+    return stored_secret(os.path.join(config.data_dir, "control-token"))
 
 
 def _driver(config: SimConfig) -> tuple[Any, Any]:
@@ -59,7 +53,7 @@ def prepare(config: SimConfig) -> tuple[str, str, str]:
         key, secret = core.admin_keys()
     finally:
         store.close()
-    return key, secret, _token(os.path.join(config.data_dir, "control-token"))
+    return key, secret, control_token(config)
 
 
 def create_app(config: SimConfig) -> Flask:
@@ -73,7 +67,7 @@ def create_app(config: SimConfig) -> Flask:
     app.extensions["sim.manager"] = manager
     app.extensions["sim.renderer"] = render.Renderer(store)
     app.extensions["sim.driver_app"] = driver_app
-    app.extensions["sim.control_token"] = _token(os.path.join(config.data_dir, "control-token"))
+    app.extensions["sim.control_token"] = control_token(config)
     app.register_blueprint(server.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(ui.bp)

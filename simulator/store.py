@@ -4,14 +4,11 @@ kind and id, with its uuid, owner, VM and state in indexed columns and the rest 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import threading
 import uuid as uuidlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, fields
 from typing import Any, TypeVar
+
+from driver.sqlite import SQLiteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -35,40 +32,9 @@ CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)
 T = TypeVar("T")
 
 
-class Store:
+class Store(SQLiteFile):
     def __init__(self, path: str) -> None:
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.path = path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(SCHEMA)
-        self._lock = threading.RLock()
-        self._depth = 0
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """A transaction; nested blocks on one thread join the outermost one."""
-        with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self._conn
-            except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._conn.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if outer:
-                self._conn.execute("COMMIT")
-
-    def close(self) -> None:
-        self._conn.close()
+        super().__init__(path, SCHEMA)
 
     # --- objects ----------------------------------------------------------------------------
 

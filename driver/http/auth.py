@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 import time
@@ -65,3 +66,17 @@ class Verifier:
                 return "replayed request"
             self._seen[signature] = now
         return None
+
+
+def stored_secret(path: str) -> str:
+    """The secret kept in ``path``; created (random, mode 0600) the first time."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    with open(path) as fh:
+        return fh.read().strip()

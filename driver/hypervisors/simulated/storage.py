@@ -14,12 +14,10 @@ a whole value; a NULL value is a deletion), so files get the same copy-on-write 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
+
+from driver.sqlite import SQLiteFile
 
 BLOCK = 4096
 
@@ -77,42 +75,11 @@ CREATE TABLE IF NOT EXISTS faults (
 """
 
 
-class Storage:
-    """The simulated host's SQLite file; one connection guarded by a lock."""
+class Storage(SQLiteFile):
+    """The simulated host's SQLite file."""
 
     def __init__(self, path: str) -> None:
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(SCHEMA)
-        self._lock = threading.RLock()
-        self._depth = 0
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """A transaction: committed when the outermost block ends, rolled back if it raises.
-        Nested blocks on the same thread join the outer transaction."""
-        with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self._conn
-            except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._conn.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if outer:
-                self._conn.execute("COMMIT")
-
-    def close(self) -> None:
-        self._conn.close()
+        super().__init__(path, SCHEMA)
 
     # --- chains -----------------------------------------------------------------------------
 
