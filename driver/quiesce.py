@@ -64,7 +64,7 @@ class Quiescer:
         self.max_window = max_window
         self.on_window = on_window
 
-    def _freeze(self, guest: Guest) -> int:
+    def freeze(self, guest: Guest) -> int:
         """Freeze in a worker so a hung agent cannot hold us past the timeout."""
         outcome: dict[str, object] = {}
         done = threading.Event()
@@ -103,7 +103,7 @@ class Quiescer:
     def frozen(self, guest: Guest) -> Iterator[FreezeWindow]:
         """Freeze ``guest`` for the body of the block; always thaw on the way out."""
         window = FreezeWindow()
-        window.filesystems = self._freeze(guest)
+        window.filesystems = self.freeze(guest)
         window.started = time.monotonic()
         lock = threading.Lock()
         closing = False

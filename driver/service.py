@@ -8,6 +8,7 @@ they were before it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -203,8 +204,6 @@ class SnapshotService:
 
     def _check_disks(self, vm: str, disks: list[DiskInfo], volume_paths: list[str]) -> None:
         """Every disk inside the pools, and the command's volumes are exactly the VM's disks."""
-        import os.path
-
         outside = [d.target for d in disks if not inside(d.path, self.settings.storage_pools)]
         if outside:
             raise InvalidRequest(
@@ -448,7 +447,7 @@ class SnapshotService:
         if option == "thawed":
             guest.thaw()
             return Answer(details=f"thawed of VM - {vm} is successful")
-        self.quiescer._freeze(guest)
+        self.quiescer.freeze(guest)
         # A management server that never sends the thaw must not leave the guest frozen.
         timer = threading.Timer(self.settings.max_freeze_window, thaw_quietly, args=(guest,))
         timer.daemon = True

@@ -10,6 +10,7 @@ import os
 import pytest
 
 from driver.app import create_app
+from driver.core.model import Snapshot, SnapshotType
 from driver.hypervisors.simulated import SimulatedHost
 from tests import agentjson as aj
 from tests.conftest import AgentClient
@@ -164,8 +165,7 @@ def test_faults_fail_cleanly_and_leave_nothing(agent, pool, host, step, action, 
     answer = agent.one(aj.create(vm.name, "f1", vm.vols, quiesce=True))
     assert answer["result"] is False and expect in answer["details"]
     assert vm.tree()["count"] == 0
-    assert not host.guest(vm.name).has_snapshot(
-        __import__("driver.core.model", fromlist=["Snapshot"]).Snapshot(vm.name, "f1", "Disk"))
+    assert not host.guest(vm.name).has_snapshot(Snapshot(vm.name, "f1", SnapshotType.DISK))
     assert agent.ok(aj.freeze_thaw(vm.name, "status"))["details"] == "thawed"
     assert vm.read(0, 4) == b"keep"
     agent.ok(aj.create(vm.name, "f1", vm.vols, quiesce=True))  # the fault was used up

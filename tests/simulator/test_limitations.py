@@ -3,6 +3,8 @@ snapshots, with CloudStack's messages."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from contract_tests.client import ApiError, JobFailed
@@ -98,7 +100,7 @@ def test_vm_snapshot_and_volume_snapshot_exclude_each_other(sim, admin, world):
     deadline = 100
     while world.snapshots(vm)[0]["state"] != "Creating" and deadline:
         deadline -= 1
-        __import__("time").sleep(0.01)
+        time.sleep(0.01)
     with pytest.raises(ApiError) as err:
         admin.call("createSnapshot", volumeid=root["id"])
     assert err.value.status == 530 and err.value.errortext == (
@@ -115,7 +117,7 @@ def test_reboot_refused_while_a_snapshot_task_runs(sim, admin, world):
     control(sim, "POST", "/jobs", {"delay_ms": 300})
     started = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
     while world.snapshots(vm)[0]["state"] != "Creating":
-        __import__("time").sleep(0.01)
+        time.sleep(0.01)
     control(sim, "POST", "/jobs", {"delay_ms": 0})
     reboot = admin.call("rebootVirtualMachine", id=vm["id"])
     admin.job(started["jobid"])
