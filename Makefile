@@ -1,4 +1,4 @@
-# The two commands: `make run` (the main job) and `make test` (everything CI runs).
+# Shortcuts for the two README commands (scripts/run.sh and scripts/test.sh) and more.
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
@@ -11,14 +11,14 @@ setup-test:
 	scripts/setup.sh --test
 
 # The simulator with its in-process driver on the simulated KVM host.
-run: setup
-	$(PY) -m simulator.cli
+run:
+	scripts/run.sh
 
 # The driver alone, on the local libvirtd.
 run-driver: setup
 	$(PY) -m driver.cli serve
 
-test: setup-test
+test:
 	scripts/test.sh $(PYTEST_ARGS)
 
 # The quick local loop: no real QEMU.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole test run: lint, type check, docs (warnings are errors), every test (the real
+# The whole test run (it installs what it needs first): lint, type check, docs (warnings are errors), every test (the real
 # libvirtd + QEMU ones included: the test session starts libvirtd itself), then the contract
 # suite against the simulator and against the simulator driving real QEMU (lab mode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/setup.sh --test
 scripts/prepare-libvirt.sh
 scripts/build-guest.sh .cache/guest
 
