@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from simulator.errors import CloudRuntime, ParamError
-from simulator.models import VM, ServiceOffering, Template, VMSnapshot, Volume
+from simulator.models import VM, ServiceOffering, Template, Volume
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, vm_str
 from simulator.orchestrator.vmsnapshots import VmSnapshotRules
@@ -208,9 +208,6 @@ class VmRules(VmSnapshotRules):
             vm.service_offering_id = offering.id
             self.store.save(vm)
             return vm
-
-    def memory_snapshots(self, vm: VM) -> list[VMSnapshot]:
-        return [s for s in self.vm_snapshots(vm) if s.type == "DiskAndMemory"]
 
     def recover_vms(self) -> None:
         for vm in self.store.find(VM):

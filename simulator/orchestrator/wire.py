@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
@@ -122,6 +121,3 @@ def guest_data(vm: VM, op: str, **fields: Any) -> dict[str, Any]:
     return {"vmsnap.GuestDataCommand": {"vmName": vm.instance_name, "op": op, **fields,
                                         **_base()}}
 
-
-def volume_path(pool: str, volume_uuid: str) -> str:
-    return os.path.join(pool, volume_uuid)

@@ -56,14 +56,6 @@ def domain_disks(domain_xml: str) -> list[DiskInfo]:
     return out
 
 
-def has_agent_channel(domain_xml: str) -> bool:
-    root = ET.fromstring(domain_xml)  # noqa: S314 - libvirt's own XML
-    return any(
-        t.get("name") == "org.qemu.guest_agent.0"
-        for t in root.findall("./devices/channel/target")
-    )
-
-
 def disk_xml(disk: DiskInfo) -> str:
     """A qcow2 file disk on the virtio bus."""
     root = ET.Element("disk", type="file", device="disk")
