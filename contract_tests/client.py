@@ -119,8 +119,9 @@ class Client:
         started = self.call(command, **params)
         return self.job(started["jobid"])["jobresult"]
 
-    def list(self, command: str, key: str, **params: Any) -> list[dict[str, Any]]:
-        return self.call(command, **params).get(key, [])
+    def list(self, command: str, item: str, /, **params: Any) -> list[dict[str, Any]]:
+        """A list command's items (``item`` is their key, e.g. ``vmSnapshot``)."""
+        return self.call(command, **params).get(item, [])
 
     def login(self, username: str, password: str, domain: str = "/") -> dict[str, Any]:
         resp = self.session.post(self.endpoint, data={

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from contract_tests.client import ApiError, Client, JobFailed
+from contract_tests.client import ApiError, Client
 from contract_tests.target import Plan, SimulatorProcess, Target, load_plan
 
 PLAN = pytest.StashKey[Plan]()
@@ -290,5 +290,3 @@ def setting(api: Client) -> Iterator[Any]:
     for name, value in changed.items():
         api.call("updateConfiguration", name=name, value=value)
 
-
-__all__ = ["ApiError", "JobFailed"]

@@ -81,6 +81,7 @@ def body(*commands: dict[str, Any]) -> bytes:
 
 STORAGE = "org.apache.cloudstack.storage.command."
 VOLUME_TO = "org.apache.cloudstack.storage.to.VolumeObjectTO"
+SNAPSHOT_TO = "org.apache.cloudstack.storage.to.SnapshotObjectTO"
 
 
 def start(vm: str, volumes: list[dict[str, Any]], *, agent: bool = True,

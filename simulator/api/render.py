@@ -109,7 +109,7 @@ class Renderer:
         template = self._get(Template, vm.template_id)
         offering = self._get(ServiceOffering, vm.service_offering_id)
         host = self._get(Host, vm.host_id)
-        snaps = [s for s in self.store.find(VMSnapshot, vm_id=vm.id)]
+        _, snapshot_count = self.store.page(VMSnapshot, vm_id=vm.id, limit=0)
         return _clean({
             "id": vm.uuid, "name": vm.name, "displayname": vm.name,
             "instancename": vm.instance_name, "state": vm.state,
@@ -124,7 +124,7 @@ class Renderer:
             "hostname": host.name if host and vm.state == "Running" else None,
             "hypervisor": "KVM", "created": date(vm.created), **self._zone(vm.zone_id),
             **self._owner(vm.account_id), "guestagent": vm.guest_agent,
-            "vmsnapshotcount": len(snaps), "nic": [],
+            "vmsnapshotcount": snapshot_count, "nic": [],
             "tags": self.tags("UserVm", vm.id),
         })
 

@@ -14,7 +14,7 @@ from simulator.api import render
 from simulator.api.auth import check_expiry, signature_ok
 from simulator.api.params import Params
 from simulator.api.registry import APIS, Api
-from simulator.errors import ApiError, ParamError, Unauthorized, Unsupported
+from simulator.errors import ApiError, Unauthorized, Unsupported
 from simulator.models import AsyncJob, Session
 from simulator.orchestrator import Manager
 from simulator.orchestrator.core import Caller
@@ -174,4 +174,4 @@ def _register_open() -> None:
 
 
 _register_open()
-__all__ = ["bp", "Request", "ParamError"]
+__all__ = ["bp", "Request"]

@@ -153,8 +153,10 @@ class ManagerCore:
                 account = self.store.get(Account, user.account_id) if user else None
                 if user is None or account is None:
                     return None
-                session.expires = time.time() + self.config.session_timeout
-                self.store.save(session)
+                renewed = time.time() + self.config.session_timeout
+                if renewed - session.expires > 60:  # slide the expiry, but not on every call
+                    session.expires = renewed
+                    self.store.save(session)
                 return Caller(user, account)
         return None
 

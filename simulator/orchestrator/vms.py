@@ -195,14 +195,9 @@ class VmRules(VmSnapshotRules):
                 raise CloudRuntime("There is other active vm snapshot tasks on the instance, "
                                    "please try again later")
         if policy == "discard":
-            for snap in sorted((s for s in snaps if s.type == "DiskAndMemory"),
-                               key=lambda s: -s.id):
-                with self.lock:
-                    snap.state = "Expunging"
-                    self.store.save(snap)
-                if not self._delete_on_host(vm, snap):
-                    raise CloudRuntime(f"Failed to remove VM snapshot during upgrading, "
-                                       f"snapshot id {snap.id}")
+            self.delete_all_vm_snapshots(
+                vm, only_type="DiskAndMemory",
+                failure="Failed to remove VM snapshot during upgrading, snapshot id {id}")
         with self.lock:
             vm = self.store.load(VM, vm.id)
             vm.service_offering_id = offering.id

@@ -274,8 +274,10 @@ class VmSnapshotRules(ManagerCore):
             self._update_chain_sizes(vm, answer)
             return True
 
-    def delete_all_vm_snapshots(self, vm: VM, only_type: str | None = None) -> None:
-        """Delete every VM snapshot of ``vm`` through the host (destroy, offering change)."""
+    def delete_all_vm_snapshots(self, vm: VM, only_type: str | None = None,
+                                failure: str | None = None) -> None:
+        """Delete every VM snapshot of ``vm`` (of ``only_type``) through the host, newest
+        first, stopping at the first failure (destroy; the offering-change discard)."""
         for snap in sorted(self.vm_snapshots(vm), key=lambda s: -s.id):
             if only_type and snap.type != only_type:
                 continue
@@ -287,7 +289,8 @@ class VmSnapshotRules(ManagerCore):
                 snap.state = State.EXPUNGING.value
                 self.store.save(snap)
             if not self._delete_on_host(vm, snap):
-                raise CloudRuntime(f"Unable to delete vm snapshots for {vm_str(vm)}")
+                raise CloudRuntime((failure or "Unable to delete vm snapshots for {vm}").format(
+                    vm=vm_str(vm), id=snap.id))
 
     def remove_vm_snapshot_records(self, vm: VM) -> None:
         """Expunge: the records go (the host's data went with the destroy)."""

@@ -217,3 +217,11 @@ def test_everything_survives_a_restart(sim_settings, pool):
     agent.ok(aj.revert(vm.name, "s1", vm.vols, type="DiskAndMemory"))
     assert vm.read(0, 9) == b"persisted"
     host.close()
+
+
+def test_a_slow_host_delays_every_step_once_per_count_and_still_works(agent, pool, host):
+    vm = VM(agent, pool, ndisks=1)
+    host.add_fault("*", "delay", ms=1, count=2)
+    agent.ok(aj.create(vm.name, "s1", vm.vols))
+    agent.ok(aj.delete(vm.name, "s1", vm.vols))
+    assert host.faults() == []  # both delays were used up

@@ -153,3 +153,38 @@ def test_async_jobs_are_listed_for_their_account(admin, user, world):
     jobs = admin.list("listAsyncJobs", "asyncjobs")
     assert any(j.get("jobinstanceid") == vm["id"] for j in jobs)
     assert all(j["account"] == "user" for j in user.list("listAsyncJobs", "asyncjobs"))
+
+
+def test_tags_filter_the_vm_snapshot_list(admin, world):
+    vm = world.deploy(running=False)
+    tagged, other = world.snapshot(vm, name="tagged"), world.snapshot(vm, name="other")
+    admin.run("createTags", resourcetype="VMSnapshot", resourceids=tagged["id"],
+              tags=[{"key": "purpose", "value": "upgrade"}])
+    found = admin.list("listVMSnapshot", "vmSnapshot", virtualmachineid=vm["id"],
+                       tags=[{"key": "purpose", "value": "upgrade"}])
+    assert [s["id"] for s in found] == [tagged["id"]]
+    assert found[0]["tags"][0]["key"] == "purpose"
+    assert any(t["resourceid"] == tagged["id"] for t in admin.list(
+        "listTags", "tag", resourcetype="VMSnapshot", key="purpose"))
+    admin.run("deleteTags", resourcetype="VMSnapshot", resourceids=tagged["id"])
+    assert admin.list("listVMSnapshot", "vmSnapshot", virtualmachineid=vm["id"],
+                      tags=[{"key": "purpose", "value": "upgrade"}]) == []
+    assert other["id"] != tagged["id"]
+
+
+def test_a_created_account_is_isolated_and_a_destroyed_vm_recovers(sim, admin, world):
+    account = admin.call("createAccount", username="carol", password="secret1",
+                         email="c@example.org", firstname="C", lastname="L")["account"]
+    assert account["name"] == "carol" and account["user"][0]["username"] == "carol"
+    with pytest.raises(ApiError) as err:
+        admin.call("createAccount", username="carol", password="x", email="e",
+                   firstname="f", lastname="l")
+    assert err.value.status == 431
+    carol = Client(sim.endpoint)
+    carol.login("carol", "secret1")
+    assert carol.list("listVirtualMachines", "virtualmachine") == []
+    vm = world.deploy(running=False)
+    admin.run("destroyVirtualMachine", id=vm["id"])
+    recovered = admin.call("recoverVirtualMachine", id=vm["id"])["virtualmachine"]
+    assert recovered["state"] == "Stopped"
+    assert world.snapshot(vm)["state"] == "Ready"

@@ -154,10 +154,18 @@ class LibvirtHost(Hypervisor):
         disk = next((d for d in guest.disks() if d.path == path), None)
         if disk is None:
             raise InvalidRequest(f"volume {path} is not attached to {vm}")
-        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (
-            libvirt.VIR_DOMAIN_AFFECT_LIVE if guest.dom.isActive() else 0)
+        xml = disk_xml(disk)
+        if guest.dom.isActive():
+            # A live unplug needs the guest's consent: libvirt waits a few seconds and may
+            # return with it still pending. Only a disk really gone leaves the definition.
+            _call(f"Detaching {path} from {vm}",
+                  lambda: guest.dom.detachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+            if any(d.path == path for d in guest.disks()):
+                raise HypervisorError(
+                    f"The guest of {vm} has not released {disk.target}; the disk stays "
+                    "attached (stop the VM to detach it)")
         _call(f"Detaching {path} from {vm}",
-              lambda: guest.dom.detachDeviceFlags(disk_xml(disk), flags))
+              lambda: guest.dom.detachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_CONFIG))
 
     @staticmethod
     def _volume_snapshot_path(path: str, name: str) -> str:
