@@ -46,7 +46,7 @@ def setup(reps: int) -> tuple[ThreadedServer, Client, dict[str, Any]]:
     sim = ThreadedServer(SimConfig(data_dir=tempfile.mkdtemp()))
     sim.app.add_url_rule("/bench/bare", "bench_bare", bare)
     sim.start()
-    key, secret = sim.manager.admin_keys()
+    key, secret = sim.manager.accounts.admin_keys()
     client = Client(sim.endpoint, key, secret, poll=0.002)
     zone = client.list("listZones", "zone")[0]["id"]
     template = client.list("listTemplates", "template", templatefilter="featured")[0]["id"]

@@ -44,13 +44,14 @@ def _driver(config: SimConfig) -> tuple[Any, Any]:
 def prepare(config: SimConfig) -> tuple[str, str, str]:
     """Create the world once (without starting anything); return the admin's API key and
     secret and the control token, for the console script to print."""
-    from simulator.orchestrator.core import ManagerCore
+    from simulator.orchestrator.accounts import Accounts
+    from simulator.orchestrator.core import Context
 
     store = Store(config.database)
     try:
-        core = ManagerCore(config, store, agent=None)  # type: ignore[arg-type]
-        core.bootstrap()
-        key, secret = core.admin_keys()
+        accounts = Accounts(Context(config, store, agent=None))  # type: ignore[arg-type]
+        accounts.bootstrap()
+        key, secret = accounts.admin_keys()
     finally:
         store.close()
     return key, secret, control_token(config)
@@ -60,7 +61,7 @@ def create_app(config: SimConfig) -> Flask:
     store = Store(config.database)
     agent, driver_app = _driver(config)
     manager = Manager(config, store, FaultInjectingAgent(agent, AgentFaults(store)))
-    manager.bootstrap()
+    manager.accounts.bootstrap()
     manager.recover()
     app = Flask("simulator", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes

@@ -61,8 +61,8 @@ def reset() -> Response:
         if service is not None:
             service.hv.reset()
             service.store.db.reset()
-        manager.bootstrap()
-    key, secret = manager.admin_keys()
+        manager.accounts.bootstrap()
+    key, secret = manager.accounts.admin_keys()
     return jsonify({"status": "reset", "apikey": key, "secretkey": secret})
 
 

@@ -79,7 +79,7 @@ def _authenticate(manager: Manager, pairs: list[tuple[str, str]]) -> Caller:
     low = {k.lower(): v for k, v in pairs}
     if "apikey" in low:
         signature = low.get("signature")
-        found = manager.caller_by_key(low["apikey"])
+        found = manager.accounts.caller_by_key(low["apikey"])
         if not signature or found is None:
             raise Unauthorized()
         caller, secret = found
@@ -93,7 +93,7 @@ def _authenticate(manager: Manager, pairs: list[tuple[str, str]]) -> Caller:
         cookie = request.cookies.get("sessionkey")
         if cookie is not None and not secrets.compare_digest(cookie, key):
             raise Unauthorized()
-        by_session = manager.caller_by_session(key)
+        by_session = manager.accounts.caller_by_session(key)
         if by_session is not None:
             return by_session
     raise Unauthorized()
@@ -129,7 +129,7 @@ def handle() -> Response:
 
 def login(manager: Manager, params: Params, as_json: bool) -> Response:
     from simulator.models import Account, Domain, User
-    from simulator.orchestrator.core import check_password
+    from simulator.orchestrator.accounts import check_password
 
     username = params.require("username")
     password = params.require("password")

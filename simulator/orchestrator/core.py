@@ -1,36 +1,29 @@
-"""The manager's shared machinery: the world, callers, look-ups, settings, the agent."""
+"""What every part of the manager shares: the store, the agent, the lock, settings, look-ups
+and the queries that several parts' rules ask (a VM's volumes and VM snapshots)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from driver.core.model import ACTIVE_STATES
 from driver.wire.commands import Answer
 from simulator.agents import Agent, AgentUnreachable
 from simulator.config import OFFERING_CHANGE_POLICIES, SimConfig
 from simulator.errors import ParamError, PermissionDenied, invalid_uuid
-from simulator.models import (
-    Account,
-    DiskOffering,
-    Domain,
-    Host,
-    ServiceOffering,
-    Session,
-    Template,
-    User,
-    Zone,
-)
+from simulator.models import VM, Account, User, VMSnapshot, Volume, VolumeSnapshot
 from simulator.orchestrator.jobs import Jobs
 from simulator.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+ACTIVE = {s.value for s in ACTIVE_STATES}
+ACTIVE_VOLUME_SNAPSHOT = {"Creating", "CreatedOnPrimary", "BackingUp"}
 
 # Settings changeable with updateConfiguration: name -> (default from config, parser, text).
 SETTINGS = {
@@ -45,22 +38,6 @@ SETTINGS = {
     "job.delay.ms": ("job_delay_ms", int,
                      "Simulator: milliseconds every job waits in its transitional state"),
 }
-
-
-def hash_password(password: str, salt: str | None = None) -> str:
-    salt = salt or secrets.token_hex(8)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 100_000).hex()
-    return f"pbkdf2${salt}${digest}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    import hmac
-
-    try:
-        _, salt, _ = stored.split("$")
-    except ValueError:
-        return False
-    return hmac.compare_digest(hash_password(password, salt), stored)
 
 
 @dataclass
@@ -85,8 +62,8 @@ def snap_str(snap: Any) -> str:
             f'"vmId":{snap.vm_id}}}')
 
 
-class ManagerCore:
-    """State, settings, callers and the agent. The rule mixins build on this."""
+class Context:
+    """State, settings, look-ups and the agent; every part of the manager is given one."""
 
     def __init__(self, config: SimConfig, store: Store, agent: Agent) -> None:
         self.config = config
@@ -95,70 +72,6 @@ class ManagerCore:
         self.jobs = Jobs(store)
         self.lock = threading.RLock()  # every check-then-change of management state
         os.makedirs(config.pool, exist_ok=True)
-
-    # --- the world --------------------------------------------------------------------------
-
-    def bootstrap(self) -> None:
-        """Create the ROOT domain, the admin and user accounts and the world, once."""
-        if self.store.find(Domain):
-            return
-        with self.store.tx():
-            root = self.store.add(Domain("ROOT", "ROOT"))
-            admin = self.store.add(Account("admin", root.id, type=1))
-            self.add_user(admin, self.config.admin_username, self.config.admin_password,
-                          firstname="Admin", lastname="User")
-            user = self.store.add(Account(self.config.user_username, root.id, type=0))
-            self.add_user(user, self.config.user_username, self.config.user_password,
-                          firstname="Regular", lastname="User")
-            for name in self.config.zones:
-                zone = self.store.add(Zone(name))
-                self.store.add(Host(f"kvm-{name}-1", zone.id))
-                for t in self.config.templates:
-                    self.store.add(Template(t.name, zone.id, t.size_gb << 30, t.ostype,
-                                            t.guest_agent))
-            for o in self.config.service_offerings:
-                self.store.add(ServiceOffering(o.name, o.cpus, o.speed, o.memory))
-            for d in self.config.disk_offerings:
-                self.store.add(DiskOffering(d.name, d.size_gb))
-
-    def add_user(self, account: Account, username: str, password: str, *, firstname: str = "",
-                 lastname: str = "", email: str = "") -> User:
-        return self.store.add(User(username, account.id, hash_password(password),
-                                   api_key=secrets.token_urlsafe(48),
-                                   secret_key=secrets.token_urlsafe(48), firstname=firstname,
-                                   lastname=lastname, email=email))
-
-    def admin_keys(self) -> tuple[str, str]:
-        admin = next(u for u in self.store.find(User) if u.username == self.config.admin_username)
-        return admin.api_key, admin.secret_key
-
-    # --- callers ----------------------------------------------------------------------------
-
-    def caller_by_key(self, api_key: str) -> tuple[Caller, str] | None:
-        for user in self.store.find(User):
-            if user.api_key and secrets.compare_digest(user.api_key, api_key):
-                account = self.store.get(Account, user.account_id)
-                if account is None or user.state != "enabled" or account.state != "enabled":
-                    return None
-                return Caller(user, account), user.secret_key
-        return None
-
-    def caller_by_session(self, key: str) -> Caller | None:
-        for session in self.store.find(Session):
-            if secrets.compare_digest(session.key, key):
-                if session.expires < time.time():
-                    self.store.delete(session)
-                    return None
-                user = self.store.get(User, session.user_id)
-                account = self.store.get(Account, user.account_id) if user else None
-                if user is None or account is None:
-                    return None
-                renewed = time.time() + self.config.session_timeout
-                if renewed - session.expires > 60:  # slide the expiry, but not on every call
-                    session.expires = renewed
-                    self.store.save(session)
-                return Caller(user, account)
-        return None
 
     # --- look-ups ---------------------------------------------------------------------------
 
@@ -224,6 +137,25 @@ class ManagerCore:
         ms = int(stored) if stored is not None else int(self.setting("job.delay.ms"))
         if ms > 0:
             time.sleep(ms / 1000.0)
+
+    # --- queries several parts' rules ask -----------------------------------------------------
+
+    def attached(self, vm: VM) -> list[Volume]:
+        """The volumes attached to ``vm``, by device id."""
+        return sorted(self.store.find(Volume, vm_id=vm.id), key=lambda v: v.device_id or 0)
+
+    def snapshots_of(self, vm: VM) -> list[VMSnapshot]:
+        """Every non-removed VM snapshot of ``vm`` (any state), oldest first."""
+        return self.store.find(VMSnapshot, vm_id=vm.id)
+
+    def has_active_tasks(self, vm: VM) -> bool:
+        """Whether a VM snapshot of ``vm`` is in a state that blocks other operations."""
+        return any(s.state in ACTIVE for s in self.snapshots_of(vm))
+
+    def volume_snapshot_active(self, vm: VM) -> bool:
+        """Whether a volume snapshot of one of ``vm``'s volumes is being taken."""
+        return any(s.state in ACTIVE_VOLUME_SNAPSHOT
+                   for s in self.store.find(VolumeSnapshot, vm_id=vm.id))
 
     # --- the agent --------------------------------------------------------------------------
 

@@ -7,11 +7,20 @@ import time
 from simulator.errors import CloudRuntime, ParamError
 from simulator.models import VM, ServiceOffering, Template, Volume
 from simulator.orchestrator import wire
-from simulator.orchestrator.core import Caller, vm_str
-from simulator.orchestrator.vmsnapshots import VmSnapshotRules
+from simulator.orchestrator.core import Caller, Context, vm_str
+from simulator.orchestrator.vmsnapshots import VmSnapshots
 
 
-class VmRules(VmSnapshotRules):
+class Vms:
+    """VM lifecycle through the host; VM snapshots go with their VM."""
+
+    def __init__(self, ctx: Context, vm_snapshots: VmSnapshots) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.config = ctx.config
+        self.lock = ctx.lock
+        self.vm_snapshots = vm_snapshots
+
     def _host_id(self, zone_id: int) -> int:
         from simulator.models import Host
 
@@ -54,8 +63,8 @@ class VmRules(VmSnapshotRules):
     def deploy_vm(self, vm_id: int, start: bool) -> VM:
         vm = self.store.load(VM, vm_id)
         offering = self.store.load(ServiceOffering, vm.service_offering_id)
-        for volume in self.attached(vm):
-            answer = self.send(wire.create_volume(volume, self.config.pool))
+        for volume in self.ctx.attached(vm):
+            answer = self.ctx.send(wire.create_volume(volume, self.config.pool))
             if not answer.result:
                 vm.state = "Error"
                 self.store.save(vm)
@@ -66,7 +75,7 @@ class VmRules(VmSnapshotRules):
         if start:
             return self.start_vm(vm_id)
         # Define the VM on its host without powering it on, so its disks can be snapshot.
-        answer = self.send(wire.start_command(vm, self.attached(vm), self.config.pool,
+        answer = self.ctx.send(wire.start_command(vm, self.ctx.attached(vm), self.config.pool,
                                               cpus=offering.cpunumber,
                                               memory_mib=offering.memory,
                                               guest_agent=vm.guest_agent, power_on=False))
@@ -84,11 +93,11 @@ class VmRules(VmSnapshotRules):
             vm.state = "Starting"
             self.store.save(vm)
             offering = self.store.load(ServiceOffering, vm.service_offering_id)
-            command = wire.start_command(vm, self.attached(vm), self.config.pool,
+            command = wire.start_command(vm, self.ctx.attached(vm), self.config.pool,
                                          cpus=offering.cpunumber, memory_mib=offering.memory,
                                          guest_agent=vm.guest_agent)
-        self.pause("startVirtualMachine")
-        answer = self.send(command)
+        self.ctx.pause("startVirtualMachine")
+        answer = self.ctx.send(command)
         with self.lock:
             vm = self.store.load(VM, vm_id)
             vm.state = "Running" if answer.result else "Stopped"
@@ -107,8 +116,8 @@ class VmRules(VmSnapshotRules):
                 vm.state = "Stopping"
                 self.store.save(vm)
         if previous == "Running":
-            self.pause("stopVirtualMachine")
-        answer = self.send(wire.vm_command("StopCommand", vm, undefine=undefine))
+            self.ctx.pause("stopVirtualMachine")
+        answer = self.ctx.send(wire.vm_command("StopCommand", vm, undefine=undefine))
         with self.lock:
             vm = self.store.load(VM, vm_id)
             if not answer.result:
@@ -124,10 +133,10 @@ class VmRules(VmSnapshotRules):
         vm = self.store.load(VM, vm_id)
         if vm.state != "Running":
             raise ParamError(f"Unable to reboot VM {vm_str(vm)}: it is not running")
-        if self.has_active_tasks(vm):
+        if self.ctx.has_active_tasks(vm):
             raise CloudRuntime(f"Unable to reboot VM {vm_str(vm)} due to: {vm.instance_name} "
                                "has active VM snapshots tasks")
-        answer = self.send(wire.vm_command("RebootCommand", vm))
+        answer = self.ctx.send(wire.vm_command("RebootCommand", vm))
         if not answer.result:
             raise CloudRuntime(f"Unable to reboot VM {vm.name}: {answer.details}")
         return vm
@@ -140,7 +149,7 @@ class VmRules(VmSnapshotRules):
             self.stop_vm(vm_id)
             vm = self.store.load(VM, vm_id)
             # VM snapshots go with the VM, through the host, so nothing is left on storage.
-            self.delete_all_vm_snapshots(vm)
+            self.vm_snapshots.delete_all_vm_snapshots(vm)
             with self.lock:
                 vm.state = "Destroyed"
                 self.store.save(vm)
@@ -153,13 +162,13 @@ class VmRules(VmSnapshotRules):
         with self.lock:
             vm.state = "Expunging"
             self.store.save(vm)
-        self.remove_vm_snapshot_records(vm)
-        answer = self.send(wire.vm_command("StopCommand", vm, undefine=True))
+        self.vm_snapshots.remove_vm_snapshot_records(vm)
+        answer = self.ctx.send(wire.vm_command("StopCommand", vm, undefine=True))
         if not answer.result:
             raise CloudRuntime(f"Unable to expunge VM {vm.name}: {answer.details}")
-        for volume in self.attached(vm):
+        for volume in self.ctx.attached(vm):
             if volume.type == "ROOT":
-                self.send(wire.delete_volume(volume, self.config.pool))
+                self.ctx.send(wire.delete_volume(volume, self.config.pool))
                 volume.state, volume.removed = "Expunged", time.time()
             volume.vm_id = volume.device_id = None
             self.store.save(volume)
@@ -185,17 +194,17 @@ class VmRules(VmSnapshotRules):
             if vm.service_offering_id == offering.id:
                 raise ParamError(f"Not upgrading vm {vm_str(vm)} since it already has the "
                                  "requested service offering")
-            snaps = self.vm_snapshots(vm)
-            policy = self.setting("vmsnapshot.offering.change")
+            snaps = self.ctx.snapshots_of(vm)
+            policy = self.ctx.setting("vmsnapshot.offering.change")
             if policy == "block" and snaps:
                 raise ParamError("Unable to change service offering for VM, please remove VM "
                                  "snapshots before changing service offering of VM")
             if policy == "discard" and any(s.type == "DiskAndMemory" for s in snaps) \
-                    and self.has_active_tasks(vm):
+                    and self.ctx.has_active_tasks(vm):
                 raise CloudRuntime("There is other active vm snapshot tasks on the instance, "
                                    "please try again later")
         if policy == "discard":
-            self.delete_all_vm_snapshots(
+            self.vm_snapshots.delete_all_vm_snapshots(
                 vm, only_type="DiskAndMemory",
                 failure="Failed to remove VM snapshot during upgrading, snapshot id {id}")
         with self.lock:

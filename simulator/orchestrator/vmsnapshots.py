@@ -1,46 +1,62 @@
 """VM snapshot rules: allocation checks in CloudStack's order and words, the create, revert
-and delete jobs, delete-all, and the tree (the driver's one tree implementation)."""
+and delete jobs, delete-all, and crash recovery. Parent links and ``current`` move only
+through the driver's one tree (:mod:`driver.core.tree`), and states only through its one
+state machine (:func:`driver.core.model.transition`)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from driver.core.model import ACTIVE_STATES, State
+from driver.core.errors import InvalidTransition
+from driver.core.model import Event, State, transition
 from driver.core.tree import SnapshotTree
 from simulator.errors import ApiError, CloudRuntime, ParamError
-from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
+from simulator.models import VM, VMSnapshot
 from simulator.orchestrator import wire
-from simulator.orchestrator.core import Caller, ManagerCore, snap_str, vm_str
+from simulator.orchestrator.core import ACTIVE, Caller, Context, snap_str, vm_str
 
-ACTIVE = {s.value for s in ACTIVE_STATES}
-ACTIVE_VOLUME_SNAPSHOT = {"Creating", "CreatedOnPrimary", "BackingUp"}
 OTHER_TASKS = "There is other active vm snapshot tasks on the instance, please try again later"
 
 
-class VmSnapshotRules(ManagerCore):
-    # --- helpers ----------------------------------------------------------------------------
+class VmSnapshots:
+    """Create, revert and delete VM snapshots through the host."""
 
-    def vm_snapshots(self, vm: VM) -> list[VMSnapshot]:
-        """Every non-removed VM snapshot of ``vm`` (any state), oldest first."""
-        return self.store.find(VMSnapshot, vm_id=vm.id)
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.config = ctx.config
+        self.lock = ctx.lock
 
-    def has_active_tasks(self, vm: VM) -> bool:
-        return any(s.state in ACTIVE for s in self.vm_snapshots(vm))
+    # --- the tree and the states --------------------------------------------------------------
 
-    def current_snapshot(self, vm: VM) -> VMSnapshot | None:
-        return next((s for s in self.vm_snapshots(vm) if s.current), None)
-
-    def tree(self, vm: VM) -> SnapshotTree[int]:
-        snaps = self.vm_snapshots(vm)
+    def tree(self, vm: VM, *, without: int | None = None) -> SnapshotTree[int]:
+        """The tree of ``vm``'s snapshots as stored (leaving out ``without``)."""
+        snaps = [s for s in self.ctx.snapshots_of(vm) if s.id != without]
         current = next((s.id for s in snaps if s.current), None)
         ids = {s.id for s in snaps}
         return SnapshotTree.build(
             ((s.id, s.parent_id if s.parent_id in ids else None) for s in snaps), current)
 
+    def _store_tree(self, vm: VM, tree: SnapshotTree[int]) -> None:
+        """Write the tree's parent links and current pointer back to the records it holds."""
+        links = tree.links()
+        for snap in self.ctx.snapshots_of(vm):
+            if snap.id not in links:
+                continue
+            parent, current = links[snap.id], tree.current == snap.id
+            if (snap.parent_id, snap.current) != (parent, current):
+                snap.parent_id, snap.current = parent, current
+                self.store.save(snap)
+
+    @staticmethod
+    def _move(snap: VMSnapshot, event: Event) -> None:
+        """Change ``snap``'s state by ``event`` through the state machine (not saved)."""
+        snap.state = transition(State(snap.state), event).value
+
     def ancestors(self, snap: VMSnapshot) -> list[VMSnapshot]:
         """Parent, grandparent, ... (the chain a VMSnapshotTO nests), from one query."""
-        by_id = {s.id: s for s in self.vm_snapshots_by_vm_id(snap.vm_id)}
+        by_id = {s.id: s for s in self.store.find(VMSnapshot, vm_id=snap.vm_id)}
         out: list[VMSnapshot] = []
         parent = by_id.get(snap.parent_id) if snap.parent_id is not None else None
         while parent is not None:
@@ -48,19 +64,15 @@ class VmSnapshotRules(ManagerCore):
             parent = by_id.get(parent.parent_id) if parent.parent_id is not None else None
         return out
 
-    def vm_snapshots_by_vm_id(self, vm_id: int) -> list[VMSnapshot]:
-        return self.store.find(VMSnapshot, vm_id=vm_id)
-
-    def attached(self, vm: VM) -> list[Volume]:
-        return sorted((v for v in self.store.find(Volume, vm_id=vm.id)),
-                      key=lambda v: v.device_id or 0)
+    def current_snapshot(self, vm: VM) -> VMSnapshot | None:
+        return next((s for s in self.ctx.snapshots_of(vm) if s.current), None)
 
     def volume_tos(self, vm: VM) -> list[dict[str, Any]]:
-        return [wire.volume_to(v, vm, self.config.pool) for v in self.attached(vm)]
+        return [wire.volume_to(v, vm, self.config.pool) for v in self.ctx.attached(vm)]
 
     def _update_chain_sizes(self, vm: VM, answer: Any) -> None:
         by_uuid = {to.uuid: to for to in answer.volumeTOs or []}
-        for volume in self.attached(vm):
+        for volume in self.ctx.attached(vm):
             to = by_uuid.get(volume.uuid)
             if to is not None and to.size is not None:
                 volume.chain_size = to.size
@@ -100,14 +112,14 @@ class VmSnapshotRules(ManagerCore):
                              "running or Stopped state")
         if memory and vm.state != "Running":
             raise ParamError("Can not snapshot memory when VM is not in Running state")
-        if not any(v.type == "ROOT" and v.state == "Ready" for v in self.attached(vm)):
+        if not any(v.type == "ROOT" and v.state == "Ready" for v in self.ctx.attached(vm)):
             raise CloudRuntime(f"Unable to find root volume for the user vm:{vm.uuid}")
-        snaps = self.vm_snapshots(vm)
-        limit = self.setting("vmsnapshot.max")
+        snaps = self.ctx.snapshots_of(vm)
+        limit = self.ctx.setting("vmsnapshot.max")
         if len(snaps) >= limit:
             raise CloudRuntime(f"Creating vm snapshot failed due to a VM can just have : "
                                f"{limit} VM snapshots. Please delete old ones")
-        if self.volume_snapshot_active(vm):
+        if self.ctx.volume_snapshot_active(vm):
             raise CloudRuntime("There is other active volume snapshot tasks on the instance to "
                                "which the volume is attached, please try again later.")
         if any(s.state in ACTIVE for s in snaps):
@@ -121,10 +133,6 @@ class VmSnapshotRules(ManagerCore):
             description=description or "", quiesce=quiesce)
         return self.store.add(snap)
 
-    def volume_snapshot_active(self, vm: VM) -> bool:
-        return any(s.state in ACTIVE_VOLUME_SNAPSHOT
-                   for s in self.store.find(VolumeSnapshot, vm_id=vm.id))
-
     def take_vm_snapshot(self, snap_id: int) -> VMSnapshot:
         """The createVMSnapshot job: Creating, the agent command, then Ready or Error."""
         with self.lock:
@@ -133,38 +141,37 @@ class VmSnapshotRules(ManagerCore):
             if found is None or vm is None:
                 raise CloudRuntime(f"VM snapshot id: {snap_id} can not be found")
             snap = found
-            current = self.current_snapshot(vm)
-            snap.parent_id = current.id if current else None
-            snap.state = State.CREATING.value
+            tree = self.tree(vm, without=snap.id)
+            snap.parent_id = tree.add(snap.id)  # under the current snapshot
+            self._move(snap, Event.CREATE_REQUESTED)
             self.store.save(snap)
             command = wire.vm_snapshot_command(
                 "CreateVMSnapshotCommand", vm,
                 wire.snapshot_to(snap, self.ancestors(snap), quiesce=snap.quiesce),
-                self.volume_tos(vm), wait=int(self.setting("vmsnapshot.create.wait")))
-        self.pause("createVMSnapshot")
-        answer = self.send(command, timeout=max(60, 2 * int(self.setting(
+                self.volume_tos(vm), wait=int(self.ctx.setting("vmsnapshot.create.wait")))
+        self.ctx.pause("createVMSnapshot")
+        answer = self.ctx.send(command, timeout=max(60, 2 * int(self.ctx.setting(
             "vmsnapshot.create.wait"))))
         with self.lock:
             snap = self.store.load(VMSnapshot, snap_id)
             if not answer.result:
-                snap.state = State.ERROR.value
+                self._move(snap, Event.OPERATION_FAILED)
                 self.store.save(snap)
                 detail = f" due to {answer.details}" if answer.details else ""
                 raise CloudRuntime(f"Failed to create vm snapshot: [{snap_str(snap)}] due to: "
                                    f"Creating VM snapshot: {snap.name} failed{detail}")
-            if current := self.current_snapshot(vm):
-                current.current = False
-                self.store.save(current)
-            snap.current = True
-            snap.state = State.READY.value
+            self._move(snap, Event.OPERATION_SUCCEEDED)
             snap.freeze_window_ms = answer.freezeWindowMs
-            before = sum(v.chain_size or 0 for v in self.attached(vm))
+            before = sum(v.chain_size or 0 for v in self.ctx.attached(vm))
             self._update_chain_sizes(vm, answer)
             if any(to.size is not None for to in answer.volumeTOs or []):
-                after = sum(v.chain_size or 0 for v in self.attached(vm))
+                after = sum(v.chain_size or 0 for v in self.ctx.attached(vm))
                 snap.physical_size = max(0, after - before)
             self.store.save(snap)
-            return snap
+            tree = self.tree(vm)
+            tree.make_current(snap.id)
+            self._store_tree(vm, tree)
+            return self.store.load(VMSnapshot, snap_id)
 
     # --- revert -----------------------------------------------------------------------------
 
@@ -180,7 +187,7 @@ class VmSnapshotRules(ManagerCore):
                 raise ParamError(f"Revert vm to snapshot: {snap_str(snap)} failed due to vm: "
                                  f"{snap.vm_id} is not found")
             vm = vm_or_none
-            if self.has_active_tasks(vm):
+            if self.ctx.has_active_tasks(vm):
                 raise ParamError(OTHER_TASKS)
             if vm.state not in ("Running", "Stopped"):
                 raise ParamError("VM Snapshot reverting failed due to vm is not in the state of "
@@ -190,30 +197,31 @@ class VmSnapshotRules(ManagerCore):
                     "VM Snapshot revert not allowed. This will result in VM state change. You "
                     "can revert running VM to disk and memory type snapshot and stopped VM to "
                     "disk type snapshot")
-            if snap.state != State.READY.value:
+            try:
+                self._move(snap, Event.REVERT_REQUESTED)
+            except InvalidTransition:
                 raise ParamError("VM Snapshot reverting failed due to vm snapshot is not in the "
-                                 "state of Created.")
-            snap.state = State.REVERTING.value
+                                 "state of Created.") from None
             self.store.save(snap)
             command = wire.vm_snapshot_command(
                 "RevertToVMSnapshotCommand", vm,
                 wire.snapshot_to(snap, self.ancestors(snap), quiesce=True), self.volume_tos(vm))
-        self.pause("revertToVMSnapshot")
-        answer = self.send(command)
+        self.ctx.pause("revertToVMSnapshot")
+        answer = self.ctx.send(command)
         with self.lock:
             snap = self.store.load(VMSnapshot, snap_id)
             vm = self.store.load(VM, snap.vm_id)
-            snap.state = State.READY.value  # a failed revert leaves the snapshot usable
+            # A failed revert leaves the snapshot usable (Reverting -> Ready either way).
+            self._move(snap, Event.OPERATION_SUCCEEDED if answer.result
+                       else Event.OPERATION_FAILED)
+            self.store.save(snap)
             if not answer.result:
-                self.store.save(snap)
                 raise CloudRuntime(f"Unable to revert VM {vm.instance_name} to snapshot "
                                    f"{snap.name}.")
-            if current := self.current_snapshot(vm):
-                current.current = False
-                self.store.save(current)
-            snap.current = True
-            self.store.save(snap)
-            if (self.setting("vmsnapshot.offering.change") == "restore"
+            tree = self.tree(vm)
+            tree.make_current(snap.id)
+            self._store_tree(vm, tree)
+            if (self.ctx.setting("vmsnapshot.offering.change") == "restore"
                     and vm.service_offering_id != snap.service_offering_id):
                 vm.service_offering_id = snap.service_offering_id
             if answer.vmState in ("PowerOn", "PowerOff"):
@@ -235,39 +243,34 @@ class VmSnapshotRules(ManagerCore):
                 raise ParamError(f"Can't delete the vm snapshotshot {snap_str(snap)} due to it "
                                  "is not in Created or Error, or Expunging State")
             vm = self.store.load(VM, snap.vm_id)
-            active = [s for s in self.vm_snapshots(vm) if s.state in ACTIVE]
+            active = [s for s in self.ctx.snapshots_of(vm) if s.state in ACTIVE]
             expunging = [s for s in active if s.state == "Expunging"]
             if active and not (expunging and expunging[0].id == snap.id):
                 raise ParamError(OTHER_TASKS)
-            snap.state = State.EXPUNGING.value
+            self._move(snap, Event.EXPUNGE_REQUESTED)
             self.store.save(snap)
-        self.pause("deleteVMSnapshot")
+        self.ctx.pause("deleteVMSnapshot")
         if not self._delete_on_host(vm, snap):
             raise CloudRuntime("Failed to delete vm snapshot")
 
     def _delete_on_host(self, vm: VM, snap: VMSnapshot) -> bool:
-        """Send the delete; on success re-link the tree and remove the row, else Error."""
+        """Send the delete of an Expunging snapshot; on success re-link the tree and remove
+        the record, else Error."""
         with self.lock:
             command = wire.vm_snapshot_command(
                 "DeleteVMSnapshotCommand", vm,
                 wire.snapshot_to(snap, self.ancestors(snap), quiesce=True), self.volume_tos(vm))
-        answer = self.send(command)
+        answer = self.ctx.send(command)
         with self.lock:
             snap = self.store.load(VMSnapshot, snap.id)
             if not answer.result:
-                snap.state = State.ERROR.value
+                self._move(snap, Event.OPERATION_FAILED)
                 self.store.save(snap)
                 return False
             tree = self.tree(vm)
-            children = tree.remove(snap.id)
-            for child_id in children:
-                child = self.store.load(VMSnapshot, child_id)
-                child.parent_id = snap.parent_id
-                self.store.save(child)
-            if snap.current and tree.current is not None:
-                parent = self.store.load(VMSnapshot, tree.current)
-                parent.current = True
-                self.store.save(parent)
+            tree.remove(snap.id)
+            self._store_tree(vm, tree)
+            self._move(snap, Event.OPERATION_SUCCEEDED)
             snap.current = False
             snap.removed = time.time()
             self.store.save(snap)
@@ -278,15 +281,15 @@ class VmSnapshotRules(ManagerCore):
                                 failure: str | None = None) -> None:
         """Delete every VM snapshot of ``vm`` (of ``only_type``) through the host, newest
         first, stopping at the first failure (destroy; the offering-change discard)."""
-        for snap in sorted(self.vm_snapshots(vm), key=lambda s: -s.id):
+        for snap in sorted(self.ctx.snapshots_of(vm), key=lambda s: -s.id):
             if only_type and snap.type != only_type:
                 continue
-            if snap.state == State.ALLOCATED.value:
+            if snap.state == State.ALLOCATED.value:  # never reached the host
                 snap.removed = time.time()
                 self.store.save(snap)
                 continue
             with self.lock:
-                snap.state = State.EXPUNGING.value
+                self._move(snap, Event.EXPUNGE_REQUESTED)
                 self.store.save(snap)
             if not self._delete_on_host(vm, snap):
                 raise CloudRuntime((failure or "Unable to delete vm snapshots for {vm}").format(
@@ -294,8 +297,10 @@ class VmSnapshotRules(ManagerCore):
 
     def remove_vm_snapshot_records(self, vm: VM) -> None:
         """Expunge: the records go (the host's data went with the destroy)."""
-        for snap in self.vm_snapshots(vm):
-            snap.state = State.EXPUNGING.value
+        for snap in self.ctx.snapshots_of(vm):
+            if snap.state != State.ALLOCATED.value:
+                self._move(snap, Event.EXPUNGE_REQUESTED)
+                self._move(snap, Event.OPERATION_SUCCEEDED)
             snap.current = False
             snap.removed = time.time()
             self.store.save(snap)
@@ -307,10 +312,9 @@ class VmSnapshotRules(ManagerCore):
         for snap in self.store.find(VMSnapshot):
             if snap.state == State.ALLOCATED.value:
                 snap.removed = time.time()
-            elif snap.state in (State.CREATING.value, State.EXPUNGING.value):
-                snap.state = State.ERROR.value
-            elif snap.state == State.REVERTING.value:
-                snap.state = State.READY.value
+            elif snap.state in (State.CREATING.value, State.EXPUNGING.value,
+                                State.REVERTING.value):
+                self._move(snap, Event.OPERATION_FAILED)
             else:
                 continue
             self.store.save(snap)

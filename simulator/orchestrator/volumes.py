@@ -8,13 +8,20 @@ from typing import Any
 from simulator.errors import CloudRuntime, ParamError
 from simulator.models import VM, Volume, VolumeSnapshot
 from simulator.orchestrator import wire
-from simulator.orchestrator.core import Caller
-from simulator.orchestrator.vms import VmRules
+from simulator.orchestrator.core import Caller, Context
 
 MAX_DEVICES = 15
 
 
-class VolumeRules(VmRules):
+class Volumes:
+    """Volumes and volume snapshots through the host, under the VM snapshot limitations."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.config = ctx.config
+        self.lock = ctx.lock
+
     def allocate_volume(self, caller: Caller, name: str, zone_id: int, size: int,
                         offering_id: int | None) -> Volume:
         volume = self.store.add(Volume(
@@ -27,7 +34,7 @@ class VolumeRules(VmRules):
 
     def create_volume(self, volume_id: int) -> Volume:
         volume = self.store.load(Volume, volume_id)
-        answer = self.send(wire.create_volume(volume, self.config.pool))
+        answer = self.ctx.send(wire.create_volume(volume, self.config.pool))
         volume.state = "Ready" if answer.result else "Error"
         self.store.save(volume)
         if not answer.result:
@@ -44,17 +51,17 @@ class VolumeRules(VmRules):
                                  f"{volume.state}")
             if vm.state not in ("Running", "Stopped"):
                 raise ParamError("Please specify a VM that is either running or stopped.")
-            if self.vm_snapshots(vm):
+            if self.ctx.snapshots_of(vm):
                 raise ParamError(f"Unable to attach volume to VM {vm.name}/{vm.uuid}, please "
                                  "specify a VM that does not have VM snapshots")
-            used = {v.device_id for v in self.attached(vm)}
+            used = {v.device_id for v in self.ctx.attached(vm)}
             device = next((d for d in range(1, MAX_DEVICES) if d not in used), None)
             if device is None:
                 raise ParamError("The specified VM already has the maximum number of data "
                                  "disks. Please specify another VM.")
             volume.vm_id, volume.device_id = vm.id, device
             self.store.save(volume)  # the device is taken until the host answers
-        answer = self.send(wire.disk_command("AttachCommand", vm, volume, self.config.pool))
+        answer = self.ctx.send(wire.disk_command("AttachCommand", vm, volume, self.config.pool))
         with self.lock:
             volume = self.store.load(Volume, volume.id)
             if not answer.result:
@@ -72,10 +79,10 @@ class VolumeRules(VmRules):
             if volume.type == "ROOT":
                 raise ParamError("Please specify a data volume.")
             vm = self.store.load(VM, volume.vm_id)
-            if self.vm_snapshots(vm):
+            if self.ctx.snapshots_of(vm):
                 raise ParamError("Unable to detach volume, please specify a VM that does not "
                                  "have VM snapshots")
-        answer = self.send(wire.disk_command("DettachCommand", vm, volume, self.config.pool))
+        answer = self.ctx.send(wire.disk_command("DettachCommand", vm, volume, self.config.pool))
         if not answer.result:
             raise CloudRuntime(f"Failed to detach volume {volume.name} from VM {vm.name}; "
                                f"{answer.details}")
@@ -89,7 +96,7 @@ class VolumeRules(VmRules):
         with self.lock:
             volume = self.store.load(Volume, volume.id)
             vm = self.store.get(VM, volume.vm_id) if volume.vm_id else None
-            if vm is not None and self.vm_snapshots(vm):
+            if vm is not None and self.ctx.snapshots_of(vm):
                 raise ParamError("The volume is attached to a VM with memory&disk VM snapshots; "
                                  "therefore, it cannot be resized.")
             if new_size < volume.size and not shrink_ok:
@@ -98,7 +105,8 @@ class VolumeRules(VmRules):
                                  "supplying the shrinkok parameter with value of true.")
             if new_size == volume.size:
                 raise ParamError("The new size is the same as the current size of the volume")
-        answer = self.send(wire.resize_volume(volume, vm, self.config.pool, new_size, shrink_ok))
+        answer = self.ctx.send(wire.resize_volume(volume, vm, self.config.pool, new_size,
+                                                  shrink_ok))
         if not answer.result:
             raise CloudRuntime(f"Failed to resize volume {volume.name}: {answer.details}")
         with self.lock:
@@ -115,7 +123,7 @@ class VolumeRules(VmRules):
                    for s in self.volume_snapshots(volume)):
                 raise ParamError("There are snapshot operations in progress on the volume, "
                                  "unable to delete it")
-        answer = self.send(wire.delete_volume(volume, self.config.pool))
+        answer = self.ctx.send(wire.delete_volume(volume, self.config.pool))
         if not answer.result:
             raise CloudRuntime(f"Failed to delete volume {volume.name}: {answer.details}")
         with self.lock:
@@ -136,10 +144,10 @@ class VolumeRules(VmRules):
             vm = self.store.get(VM, volume.vm_id) if volume.vm_id else None
             if vm is not None:
                 if any(s.state in ("Creating", "Reverting", "Expunging")
-                       for s in self.vm_snapshots(vm)):
+                       for s in self.ctx.snapshots_of(vm)):
                     raise CloudRuntime("There is other active vm snapshot tasks on the instance "
                                        "to which the volume is attached, please try again later")
-                if self.volume_snapshot_active(vm):
+                if self.ctx.volume_snapshot_active(vm):
                     raise ParamError("There is other active snapshot tasks on the instance to "
                                      "which the volume is attached, please try again later")
             stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
@@ -155,8 +163,8 @@ class VolumeRules(VmRules):
             snap.state = "Creating"
             self.store.save(snap)
             volume = self.store.load(Volume, snap.volume_id)
-        self.pause("createSnapshot")
-        answer = self.send(wire.volume_snapshot("CreateObjectCommand", snap, volume,
+        self.ctx.pause("createSnapshot")
+        answer = self.ctx.send(wire.volume_snapshot("CreateObjectCommand", snap, volume,
                                                 self.config.pool))
         with self.lock:
             snap = self.store.load(VolumeSnapshot, snap_id)
@@ -177,7 +185,8 @@ class VolumeRules(VmRules):
             if snap.state not in ("BackedUp", "Error", "Destroyed"):
                 raise ParamError(f"Can't delete snapshot {snap.uuid} with state {snap.state}")
             volume = self.store.load(Volume, snap.volume_id)
-        answer = self.send(wire.volume_snapshot("DeleteCommand", snap, volume, self.config.pool))
+        answer = self.ctx.send(wire.volume_snapshot("DeleteCommand", snap, volume,
+                                                    self.config.pool))
         if not answer.result:
             raise CloudRuntime(f"Failed to delete snapshot: {answer.details}")
         with self.lock:

@@ -20,7 +20,7 @@ def lab(libvirtd, tmp_path):
     config = SimConfig(data_dir=str(tmp_path / "sim"), driver_backend="libvirt",
                        libvirt_uri=libvirtd, libvirt_domain_type="qemu")
     server = ThreadedServer(config).start()
-    key, secret = server.manager.admin_keys()
+    key, secret = server.manager.accounts.admin_keys()
     client = Client(server.endpoint, key, secret, poll=0.05)
     made = []
     yield server, client, World(client), made

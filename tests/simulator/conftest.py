@@ -23,7 +23,7 @@ def sim(tmp_path_factory: Any) -> Iterator[ThreadedServer]:
 
 @pytest.fixture(scope="module")
 def admin(sim: ThreadedServer) -> Client:
-    key, secret = sim.manager.admin_keys()
+    key, secret = sim.manager.accounts.admin_keys()
     return Client(sim.endpoint, key, secret, poll=0.01)
 
 

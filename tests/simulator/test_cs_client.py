@@ -13,7 +13,7 @@ def client(sim, key, secret, **kw):
 
 
 def test_the_cs_client_drives_the_whole_feature(sim, world):
-    key, secret = sim.manager.admin_keys()
+    key, secret = sim.manager.accounts.admin_keys()
     api = client(sim, key, secret)
     vm = api.deployVirtualMachine(zoneid=world.zone, templateid=world.template,
                                   serviceofferingid=world.offering, name="cs-web")
@@ -39,7 +39,7 @@ def test_the_cs_client_drives_the_whole_feature(sim, world):
 
 
 def test_the_cs_client_with_a_wrong_secret_gets_401(sim):
-    key, _ = sim.manager.admin_keys()
+    key, _ = sim.manager.accounts.admin_keys()
     with pytest.raises(cs.CloudStackApiException) as err:
         client(sim, key, "wrong").listZones()
     assert err.value.error["errorcode"] == 401

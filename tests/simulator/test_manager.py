@@ -30,7 +30,7 @@ def manager(tmp_path):
     driver = create_driver(Settings(backend="simulated", data_dir=str(tmp_path / "driver"),
                                     storage_pools=[config.pool], secret="s", log_json=False))
     m = Manager(config, Store(config.database), InProcessAgent(driver))
-    m.bootstrap()
+    m.accounts.bootstrap()
     yield m
     m.jobs.shutdown()
 
@@ -46,19 +46,19 @@ def deploy(manager, caller, *, start=True):
     zone = manager.store.find(Zone)[0]
     template = manager.store.find(Template)[0]
     offering = manager.store.find(ServiceOffering)[0]
-    vm = manager.allocate_vm(caller, zone.id, template, offering, None, None)
-    return manager.deploy_vm(vm.id, start)
+    vm = manager.vms.allocate_vm(caller, zone.id, template, offering, None, None)
+    return manager.vms.deploy_vm(vm.id, start)
 
 
 def snap(manager, caller, vm, **kw):
-    s = manager.allocate_vm_snapshot(caller, vm, kw.get("name"), None,
+    s = manager.vm_snapshots.allocate_vm_snapshot(caller, vm, kw.get("name"), None,
                                      kw.get("memory", False), False)
-    return manager.take_vm_snapshot(s.id)
+    return manager.vm_snapshots.take_vm_snapshot(s.id)
 
 
 def test_allocation_records_an_allocated_snapshot_without_parent_or_current(manager, admin):
     vm = deploy(manager, admin)
-    s = manager.allocate_vm_snapshot(admin, vm, "n", "d", True, False)
+    s = manager.vm_snapshots.allocate_vm_snapshot(admin, vm, "n", "d", True, False)
     assert (s.state, s.current, s.parent_id, s.type) == ("Allocated", None, None,
                                                          "DiskAndMemory")
     assert s.name.startswith(f"{vm.instance_name}_VS_") and s.display_name == "n"
@@ -67,11 +67,11 @@ def test_allocation_records_an_allocated_snapshot_without_parent_or_current(mana
 def test_allocation_checks_come_in_cloudstacks_order(manager, admin):
     vm = deploy(manager, admin, start=False)
     with pytest.raises(CloudRuntime) as err:  # the length check comes before the state
-        manager.allocate_vm_snapshot(admin, vm, "x" * 256, None, True, False)
+        manager.vm_snapshots.allocate_vm_snapshot(admin, vm, "x" * 256, None, True, False)
     assert "vsDisplayName should not exceed 255" in err.value.text
     assert err.value.cserrorcode == 4350
     with pytest.raises(CloudRuntime) as err:
-        manager.allocate_vm_snapshot(admin, vm, None, None, True, False)
+        manager.vm_snapshots.allocate_vm_snapshot(admin, vm, None, None, True, False)
     assert err.value.text.endswith("Can not snapshot memory when VM is not in Running state")
 
 
@@ -85,19 +85,19 @@ def test_create_sets_parent_and_current_and_delete_relinks(manager, admin):
     vm = deploy(manager, admin, start=False)
     a, b, c = (snap(manager, admin, vm, name=n) for n in "abc")
     assert (b.parent_id, c.parent_id) == (a.id, b.id)
-    manager.delete_vm_snapshot(b.id)
+    manager.vm_snapshots.delete_vm_snapshot(b.id)
     c = manager.store.load(VMSnapshot, c.id)
     assert c.parent_id == a.id and c.current is True
-    manager.delete_vm_snapshot(c.id)
+    manager.vm_snapshots.delete_vm_snapshot(c.id)
     assert manager.store.load(VMSnapshot, a.id).current is True
-    assert [s.display_name for s in manager.vm_snapshots(vm)] == ["a"]
+    assert [s.display_name for s in manager.snapshots_of(vm)] == ["a"]
 
 
 def test_revert_checks_fail_with_431(manager, admin):
     vm = deploy(manager, admin)
     disk = snap(manager, admin, vm)
     with pytest.raises(ParamError) as err:
-        manager.revert_vm_snapshot(disk.id)
+        manager.vm_snapshots.revert_vm_snapshot(disk.id)
     assert err.value.text.startswith("VM Snapshot revert not allowed")
     assert manager.store.load(VMSnapshot, disk.id).state == "Ready"
 
@@ -106,7 +106,7 @@ def test_recovery_leaves_nothing_in_a_transitional_state(manager, admin):
     vm = deploy(manager, admin, start=False)
     rows = {}
     for state in ("Allocated", "Creating", "Reverting", "Expunging", "Ready"):
-        s = manager.allocate_vm_snapshot(admin, vm, state, None, False, False) \
+        s = manager.vm_snapshots.allocate_vm_snapshot(admin, vm, state, None, False, False) \
             if state == "Allocated" else manager.store.add(VMSnapshot(
                 name=f"x-{state}", display_name=state, vm_id=vm.id, account_id=vm.account_id,
                 domain_id=vm.domain_id, service_offering_id=vm.service_offering_id,

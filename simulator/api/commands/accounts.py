@@ -88,7 +88,7 @@ def create_account(req: Request) -> dict[str, Any]:
     domain = req.optional(Domain, "domainid", owned=False) or store.find(Domain)[0]
     with req.manager.lock:
         account = store.add(Account(account_name, domain.id, type=kind or 0))
-        req.manager.add_user(account, username, p.require("password"),
+        req.manager.accounts.add_user(account, username, p.require("password"),
                              firstname=p.require("firstname"), lastname=p.require("lastname"),
                              email=p.require("email"))
     return {"account": req.render.account(account)}

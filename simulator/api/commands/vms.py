@@ -37,10 +37,10 @@ def deploy(req: Request) -> dict[str, Any]:
             raise ParamError("Disk offering is customized: specify the size in GB")
         data = (disk_offering.id, (size or disk_offering.disksize) << 30)
     name = req.params.text("name", max_len=63) or req.params.text("displayname", max_len=63)
-    vm = req.manager.allocate_vm(req.caller, zone.id, template, offering, name, data)
+    vm = req.manager.vms.allocate_vm(req.caller, zone.id, template, offering, name, data)
     start = req.params.flag("startvm", True)
     manager = req.manager
-    result = _vm_job(req, vm, lambda: manager.deploy_vm(vm.id, start))
+    result = _vm_job(req, vm, lambda: manager.vms.deploy_vm(vm.id, start))
     return {"id": vm.uuid, **result}
 
 
@@ -50,8 +50,8 @@ def _simple(name: str, description: str, method: str, **kw: Any) -> None:
         manager = req.manager
         if name == "destroyVirtualMachine":
             expunge = req.params.flag("expunge")
-            return _vm_job(req, vm, lambda: manager.destroy_vm(vm.id, expunge))
-        return _vm_job(req, vm, lambda: getattr(manager, method)(vm.id))
+            return _vm_job(req, vm, lambda: manager.vms.destroy_vm(vm.id, expunge))
+        return _vm_job(req, vm, lambda: getattr(manager.vms, method)(vm.id))
 
     api(name, description, is_async=True, package="user.vm", response="virtualmachine",
         params=[P("id", "uuid", True), *kw.get("extra", [])])(handler)
@@ -70,7 +70,7 @@ _simple("expungeVirtualMachine", "Expunge a virtual Machine.", "expunge_vm")
      response="virtualmachine", params=[P("id", "uuid", True)])
 def recover(req: Request) -> dict[str, Any]:
     vm = req.lookup(VM, "id")
-    return {"virtualmachine": req.render.vm(req.manager.recover_vm(vm))}
+    return {"virtualmachine": req.render.vm(req.manager.vms.recover_vm(vm))}
 
 
 @api("changeServiceForVirtualMachine", "Changes the service offering for a virtual machine. "
@@ -80,7 +80,7 @@ def recover(req: Request) -> dict[str, Any]:
 def change_offering(req: Request) -> dict[str, Any]:
     vm = req.lookup(VM, "id")
     offering = req.lookup(ServiceOffering, "serviceofferingid", owned=False)
-    return {"virtualmachine": req.render.vm(req.manager.change_offering(vm, offering))}
+    return {"virtualmachine": req.render.vm(req.manager.vms.change_offering(vm, offering))}
 
 
 @api("listVirtualMachines", "List the virtual machines owned by the account.",

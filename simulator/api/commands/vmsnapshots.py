@@ -23,11 +23,11 @@ DEFAULT_STATES = {"Ready", "Creating", "Allocated", "Error", "Expunging", "Rever
 def create_vm_snapshot(req: Request) -> dict[str, Any]:
     vm = req.lookup(VM, "virtualmachineid")
     p = req.params
-    snap = req.manager.allocate_vm_snapshot(
+    snap = req.manager.vm_snapshots.allocate_vm_snapshot(
         req.caller, vm, p.text("name"), p.text("description"), p.flag("snapshotmemory"),
         p.flag("quiescevm"))
-    manager, render = req.manager, req.render
-    job = req.submit(lambda: {"vmsnapshot": render.vm_snapshot(manager.take_vm_snapshot(
+    snapshots, render = req.manager.vm_snapshots, req.render
+    job = req.submit(lambda: {"vmsnapshot": render.vm_snapshot(snapshots.take_vm_snapshot(
         snap.id))}, instance_type="VmSnapshot", instance_uuid=snap.uuid, vm_id=vm.id)
     return {"id": snap.uuid, "jobid": job.uuid}
 
@@ -90,8 +90,8 @@ def list_vm_snapshots(req: Request) -> dict[str, Any]:
          P("vmsnapshotid", "uuid", True, "The ID of the vm snapshot")])
 def revert_to_vm_snapshot(req: Request) -> dict[str, Any]:
     snap = req.lookup(VMSnapshot, "vmsnapshotid")
-    manager, render = req.manager, req.render
-    job = req.submit(lambda: {"virtualmachine": render.vm(manager.revert_vm_snapshot(snap.id))},
+    snapshots, render = req.manager.vm_snapshots, req.render
+    job = req.submit(lambda: {"virtualmachine": render.vm(snapshots.revert_vm_snapshot(snap.id))},
                      instance_type="VmSnapshot", instance_uuid=snap.uuid, vm_id=snap.vm_id)
     return {"jobid": job.uuid}
 
@@ -103,7 +103,7 @@ def delete_vm_snapshot(req: Request) -> dict[str, Any]:
     manager = req.manager
 
     def work() -> dict[str, Any]:
-        manager.delete_vm_snapshot(snap.id)
+        manager.vm_snapshots.delete_vm_snapshot(snap.id)
         return {"success": True}
 
     job = req.submit(work, instance_type="VmSnapshot", instance_uuid=snap.uuid,

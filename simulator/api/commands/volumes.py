@@ -27,11 +27,12 @@ def create_volume(req: Request) -> dict[str, Any]:
     if offering.customized and size_gb is None:
         raise ParamError("This disk offering requires a custom size specified")
     name = req.params.text("name", max_len=255) or "volume"
-    volume = req.manager.allocate_volume(req.caller, name, zone.id,
+    volume = req.manager.volumes.allocate_volume(req.caller, name, zone.id,
                                          (size_gb or offering.disksize) << 30, offering.id)
     manager = req.manager
     return {"id": volume.uuid, **_volume_job(req, volume,
-                                             lambda: manager.create_volume(volume.id), None)}
+                                             lambda: manager.volumes.create_volume(volume.id),
+                                             None)}
 
 
 @api("attachVolume", "Attaches a disk volume to a virtual machine.", is_async=True,
@@ -41,7 +42,7 @@ def attach_volume(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "id")
     vm = req.lookup(VM, "virtualmachineid")
     manager = req.manager
-    return _volume_job(req, volume, lambda: manager.attach_volume(volume, vm), vm.id)
+    return _volume_job(req, volume, lambda: manager.volumes.attach_volume(volume, vm), vm.id)
 
 
 @api("detachVolume", "Detaches a disk volume from a virtual machine.", is_async=True,
@@ -49,7 +50,7 @@ def attach_volume(req: Request) -> dict[str, Any]:
 def detach_volume(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "id")
     manager = req.manager
-    return _volume_job(req, volume, lambda: manager.detach_volume(volume), volume.vm_id)
+    return _volume_job(req, volume, lambda: manager.volumes.detach_volume(volume), volume.vm_id)
 
 
 @api("resizeVolume", "Resizes a volume", is_async=True, package="user.volume",
@@ -64,7 +65,7 @@ def resize_volume(req: Request) -> dict[str, Any]:
     new_size = (size_gb if size_gb is not None else offering.disksize) << 30  # type: ignore
     manager = req.manager
     shrink = req.params.flag("shrinkok")
-    return _volume_job(req, volume, lambda: manager.resize_volume(volume, new_size, shrink),
+    return _volume_job(req, volume, lambda: manager.volumes.resize_volume(volume, new_size, shrink),
                        volume.vm_id)
 
 
@@ -72,7 +73,7 @@ def resize_volume(req: Request) -> dict[str, Any]:
      params=[P("id", "uuid", True)])
 def delete_volume(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "id")
-    req.manager.delete_volume(volume)
+    req.manager.volumes.delete_volume(volume)
     return {"success": "true"}
 
 
@@ -103,11 +104,11 @@ def list_volumes(req: Request) -> dict[str, Any]:
          P("volumeid", "uuid", True), P("name")])
 def create_snapshot(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "volumeid")
-    snap = req.manager.allocate_volume_snapshot(req.caller, volume,
+    snap = req.manager.volumes.allocate_volume_snapshot(req.caller, volume,
                                                 req.params.text("name", max_len=255))
     manager, render = req.manager, req.render
     job = req.submit(lambda: {"snapshot": render.volume_snapshot(
-        manager.take_volume_snapshot(snap.id))}, instance_type="Snapshot",
+        manager.volumes.take_volume_snapshot(snap.id))}, instance_type="Snapshot",
         instance_uuid=snap.uuid)
     return {"id": snap.uuid, "jobid": job.uuid}
 
@@ -137,7 +138,7 @@ def delete_snapshot(req: Request) -> dict[str, Any]:
     manager = req.manager
 
     def work() -> dict[str, Any]:
-        manager.delete_volume_snapshot(snap)
+        manager.volumes.delete_volume_snapshot(snap)
         return {"success": True}
 
     job = req.submit(work, instance_type="Snapshot", instance_uuid=snap.uuid)

@@ -1,0 +1,111 @@
+"""Accounts and callers: the world created once at first start, users with their keys and
+passwords, and who is calling (by API key or by session)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+
+from simulator.models import (
+    Account,
+    DiskOffering,
+    Domain,
+    Host,
+    ServiceOffering,
+    Session,
+    Template,
+    User,
+    Zone,
+)
+from simulator.orchestrator.core import Caller, Context
+
+
+def hash_password(password: str, salt: str | None = None) -> str:
+    """A salted PBKDF2 hash, stored as ``pbkdf2$salt$digest``."""
+    salt = salt or secrets.token_hex(8)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 100_000).hex()
+    return f"pbkdf2${salt}${digest}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches a :func:`hash_password` value (constant time)."""
+    try:
+        _, salt, _ = stored.split("$")
+    except ValueError:
+        return False
+    return hmac.compare_digest(hash_password(password, salt), stored)
+
+
+class Accounts:
+    """The world, users and callers."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.config = ctx.config
+
+    def bootstrap(self) -> None:
+        """Create the ROOT domain, the admin and user accounts and the world, once."""
+        if self.store.find(Domain):
+            return
+        with self.store.tx():
+            root = self.store.add(Domain("ROOT", "ROOT"))
+            admin = self.store.add(Account("admin", root.id, type=1))
+            self.add_user(admin, self.config.admin_username, self.config.admin_password,
+                          firstname="Admin", lastname="User")
+            user = self.store.add(Account(self.config.user_username, root.id, type=0))
+            self.add_user(user, self.config.user_username, self.config.user_password,
+                          firstname="Regular", lastname="User")
+            for name in self.config.zones:
+                zone = self.store.add(Zone(name))
+                self.store.add(Host(f"kvm-{name}-1", zone.id))
+                for t in self.config.templates:
+                    self.store.add(Template(t.name, zone.id, t.size_gb << 30, t.ostype,
+                                            t.guest_agent))
+            for o in self.config.service_offerings:
+                self.store.add(ServiceOffering(o.name, o.cpus, o.speed, o.memory))
+            for d in self.config.disk_offerings:
+                self.store.add(DiskOffering(d.name, d.size_gb))
+
+    def add_user(self, account: Account, username: str, password: str, *, firstname: str = "",
+                 lastname: str = "", email: str = "") -> User:
+        """A new user of ``account`` with a hashed password and fresh API keys."""
+        return self.store.add(User(username, account.id, hash_password(password),
+                                   api_key=secrets.token_urlsafe(48),
+                                   secret_key=secrets.token_urlsafe(48), firstname=firstname,
+                                   lastname=lastname, email=email))
+
+    def admin_keys(self) -> tuple[str, str]:
+        """The admin user's API key and secret key."""
+        admin = next(u for u in self.store.find(User) if u.username == self.config.admin_username)
+        return admin.api_key, admin.secret_key
+
+    def caller_by_key(self, api_key: str) -> tuple[Caller, str] | None:
+        """The enabled caller owning ``api_key``, with its secret key to check the signature."""
+        for user in self.store.find(User):
+            if user.api_key and secrets.compare_digest(user.api_key, api_key):
+                account = self.store.get(Account, user.account_id)
+                if account is None or user.state != "enabled" or account.state != "enabled":
+                    return None
+                return Caller(user, account), user.secret_key
+        return None
+
+    def caller_by_session(self, key: str) -> Caller | None:
+        """The caller of a live session; the session's expiry slides forward with use."""
+        for session in self.store.find(Session):
+            if secrets.compare_digest(session.key, key):
+                if session.expires < time.time():
+                    self.store.delete(session)
+                    return None
+                user = self.store.get(User, session.user_id)
+                account = self.store.get(Account, user.account_id) if user else None
+                if user is None or account is None:
+                    return None
+                renewed = time.time() + self.config.session_timeout
+                if renewed - session.expires > 60:  # slide the expiry, but not on every call
+                    session.expires = renewed
+                    self.store.save(session)
+                return Caller(user, account)
+        return None
