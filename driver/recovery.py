@@ -18,6 +18,9 @@ from driver.core.errors import DriverError, NotFound
 from driver.core.model import Snapshot, SnapshotType
 from driver.quiesce import thaw_quietly
 from driver.service import SnapshotService
+from driver.usecases.create import created_answer
+from driver.usecases.delete import delete
+from driver.usecases.revert import revert
 from driver.wire.commands import AnswerSchema, VMSnapshotCommandSchema
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,7 @@ def _recover_one(service: SnapshotService, op_id: int, kind: str, vm: str, name:
     try:
         if kind == "create":
             if service.store.get(vm, name) is not None:
-                answer = service._created_answer(guest, cmd, None) if guest and cmd else None
+                answer = created_answer(service.ctx, guest, cmd, None) if guest and cmd else None
                 service.journal.finish(op_id, True, AnswerSchema().dump(answer) if answer else
                                        {"result": True, "details": ""})
                 return "completed (its record had been written)"
@@ -64,13 +67,13 @@ def _recover_one(service: SnapshotService, op_id: int, kind: str, vm: str, name:
             return "rolled back"
         if kind == "delete" and cmd is not None:
             service.journal.mark_recovered(op_id, "interrupted; finished at start-up")
-            answer = service.delete(cmd, request)
+            answer = delete(service.ctx, cmd, request)
             return "finished" if answer.result else f"still failing: {answer.details}"
         if kind == "revert" and cmd is not None:
             snap = service.store.get(vm, name)
             if snap is not None and guest is not None and not snap.has_memory:
                 service.journal.mark_recovered(op_id, "interrupted; applied again at start-up")
-                answer = service.revert(cmd, request)
+                answer = revert(service.ctx, cmd, request)
                 return "applied again" if answer.result else f"still failing: {answer.details}"
         service.journal.mark_recovered(op_id, "interrupted by a driver restart")
         return "marked failed"

@@ -10,6 +10,7 @@ from driver.core.errors import DriverError
 from driver.http.errors import error_response
 from driver.http.openapi import document
 from driver.names import check_snapshot_name
+from driver.usecases.views import tree_view
 
 bp = Blueprint("views", __name__)
 
@@ -24,7 +25,7 @@ def snapshot_tree(vm: str) -> Response:
         check_snapshot_name(vm)
     except DriverError:
         return error_response(400, "invalid VM name")
-    return jsonify(_service().tree_view(vm))
+    return jsonify(tree_view(_service().store, vm))
 
 
 @bp.get("/v1/vms/<vm>/operations")

@@ -7,6 +7,7 @@ import threading
 
 from driver.app import build_service
 from driver.recovery import recover
+from driver.usecases.views import tree_view
 from driver.wire.commands import Answer
 from driver.wire.envelope import decode_commands
 from tests import agentjson as aj
@@ -21,13 +22,13 @@ def test_a_second_operation_on_a_busy_vm_is_refused_and_changes_nothing(settings
                                                                         vm_factory):
     service = build_service(settings, host)
     vm = vm_factory()
-    with service._exclusive(vm.name, "create", "other"):
+    with service.slots.hold(vm.name, "create", "other"):
         answer = run(service, aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory"))
     assert answer.result is False
     assert answer.details.startswith("There is other active vm snapshot tasks")
     assert vm.dom.listAllSnapshots() == [] and service.store.all(vm.name) == []
     other = vm_factory()  # a different VM is not held up
-    with service._exclusive(vm.name, "create", "other"):
+    with service.slots.hold(vm.name, "create", "other"):
         assert run(service, aj.create(other.name, "s1", other.volumes(),
                                       type="DiskAndMemory")).result
 
@@ -37,7 +38,7 @@ def test_a_resend_of_the_running_operation_waits_for_its_answer(settings, host, 
     vm = vm_factory()
     command = aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory")
     results = []
-    with service._exclusive(vm.name, "create", "s1") as slot:
+    with service.slots.hold(vm.name, "create", "s1") as slot:
         waiter = threading.Thread(target=lambda: results.append(run(service, command)))
         waiter.start()
         waiter.join(0.2)
@@ -54,7 +55,7 @@ def test_a_waiting_resend_runs_itself_if_the_first_ended_without_answer(settings
     vm = vm_factory()
     command = aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory")
     results = []
-    with service._exclusive(vm.name, "create", "s1"):
+    with service.slots.hold(vm.name, "create", "s1"):
         waiter = threading.Thread(target=lambda: results.append(run(service, command)))
         waiter.start()
         waiter.join(0.2)
@@ -109,7 +110,7 @@ def test_restore_reregisters_lost_metadata(settings, host, vm_factory):
     assert answer.result is True, answer.details
     assert answer.vmState == "PowerOn"
     assert sorted(s.getName() for s in vm.dom.listAllSnapshots()) == ["r1", "r2"]
-    view = service.tree_view(vm.name)
+    view = tree_view(service.store, vm.name)
     assert view["current"] == "r2"
     assert {s["name"]: s["parent"] for s in view["snapshots"]} == {"r1": None, "r2": "r1"}
     assert run(service, command).result is True  # idempotent

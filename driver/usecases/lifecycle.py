@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from driver.core.errors import InvalidRequest, NotFound
 from driver.hypervisors.base import DiskInfo, VmSpec
 from driver.paths import inside, resolve_volume
+from driver.usecases.context import Context
 from driver.wire.commands import Answer
 from driver.wire.lifecycle import (
     SNAPSHOT_OBJECT,
@@ -29,9 +30,6 @@ from driver.wire.lifecycle import (
 )
 from driver.wire.objects import VOLUME_OBJECT, VolumeObjectSchema, VolumeObjectTO
 
-if TYPE_CHECKING:
-    from driver.service import SnapshotService
-
 
 def target_name(device: int) -> str:
     """``vda``, ``vdb``, ... for device 0, 1, ..."""
@@ -41,11 +39,14 @@ def target_name(device: int) -> str:
 
 
 class Lifecycle:
-    def __init__(self, service: SnapshotService) -> None:
-        self.service = service
-        self.hv = service.hv
+    """The lifecycle commands of one host."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.hv = ctx.hv
 
     def handlers(self) -> dict[str, Any]:
+        """Command short name -> handler."""
         return {
             "StartCommand": self.start, "StopCommand": self.stop,
             "RebootCommand": self.reboot, "CreateObjectCommand": self.create_object,
@@ -55,18 +56,13 @@ class Lifecycle:
         }
 
     def _path(self, volume: VolumeObjectTO) -> str:
-        return resolve_volume(volume, self.service.settings.storage_pools)
+        return resolve_volume(volume, self.ctx.settings.storage_pools)
 
     def _vm_op(self, vm: str, kind: str, work: Any) -> Answer:
-        with self.service._exclusive(vm, kind, "*") as slot:
-            if slot.answer is not None:
-                return slot.answer
-            answer: Answer = work()
-            slot.answer = answer
-            return answer
+        return self.ctx.vm_op(vm, kind, work)
 
     def _no_snapshots(self, vm: str, message: str) -> None:
-        if self.service.store.all(vm):
+        if self.ctx.store.all(vm):
             raise InvalidRequest(message)
 
     # --- VMs --------------------------------------------------------------------------------
@@ -170,7 +166,7 @@ class Lifecycle:
     def resize(self, cmd: ResizeVolumeCommand, raw: Any) -> Answer:
         pool = cmd.pool.get("path") if isinstance(cmd.pool, dict) else None
         path = cmd.path if cmd.path.startswith("/") else f"{pool or ''}/{cmd.path}"
-        if not inside(path, self.service.settings.storage_pools):
+        if not inside(path, self.ctx.settings.storage_pools):
             raise InvalidRequest("The volume is outside the configured storage pools")
         if cmd.currentSize and cmd.newSize < cmd.currentSize and not cmd.shrinkOk:
             raise InvalidRequest("Shrinking the volume needs shrinkOk")
@@ -189,7 +185,7 @@ class Lifecycle:
     # --- guest data -------------------------------------------------------------------------
 
     def guest_data(self, cmd: GuestDataCommand, raw: Any) -> Answer:
-        guest = self.service._guest(cmd.vmName, "Guest data")
+        guest = self.ctx.guest(cmd.vmName, "Guest data")
         if cmd.op in ("set_memory", "get_memory"):
             if cmd.op == "set_memory":
                 if not cmd.key:

@@ -1,0 +1,57 @@
+"""RestoreVMSnapshotCommand: re-register the management server's snapshots of a VM on
+this host (parents before children), and point ``current`` where it says."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from driver.core.errors import InvalidRequest
+from driver.core.model import Snapshot, SnapshotType
+from driver.names import check_snapshot_name
+from driver.usecases.context import Context
+from driver.wire.commands import Answer, RestoreVMSnapshotCommand
+
+
+def restore(ctx: Context, cmd: RestoreVMSnapshotCommand, raw: Any) -> Answer:
+    """Register every snapshot of the command that the host does not know yet."""
+    for to in cmd.snapshots:
+        check_snapshot_name(to.snapshotName or "")
+    parents = {
+        key: (p.snapshotName if p is not None else None)
+        for key, p in (cmd.snapshotAndParents or {}).items()
+    }
+
+    def work(_op_id: int) -> Answer:
+        guest = ctx.guest(cmd.vmName, "Restore VM Snapshot")
+        disks = [d.as_disk() for d in guest.disks()]
+        tree = ctx.store.tree(cmd.vmName)
+        pending = [to for to in cmd.snapshots if (to.snapshotName or "") not in tree]
+        current = next((to.snapshotName for to in cmd.snapshots if to.current), None)
+        while pending:
+            placed = False
+            for to in list(pending):
+                parent = parents.get(str(to.id))
+                if parent is not None and parent not in tree and any(
+                        p.snapshotName == parent for p in pending):
+                    continue  # its parent comes first
+                name = to.snapshotName or ""
+                record = Snapshot(
+                    vm=cmd.vmName, name=name, type=SnapshotType(to.type or "Disk"),
+                    parent=parent if parent in tree else None,
+                    created=(to.createTime or time.time() * 1000) / 1000.0,
+                    description=to.description or "", disks=disks,
+                )
+                guest.redefine(record)
+                tree.add(name, record.parent, use_current=False)
+                ctx.store.save_tree(cmd.vmName, tree, added=record)
+                pending.remove(to)
+                placed = True
+            if not placed:
+                raise InvalidRequest("The snapshots' parents form a cycle")
+        if current is not None and current in tree:
+            tree.make_current(current)
+            ctx.store.save_tree(cmd.vmName, tree)
+        return Answer(volumeTOs=cmd.volumeTOs, vmState=guest.power_state().value)
+
+    return ctx.journaled("restore", cmd.vmName, "*", raw, work)
