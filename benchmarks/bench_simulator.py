@@ -122,7 +122,7 @@ def bench_storage(reps: int) -> dict[str, Any]:
     sim, client, vm = setup(reps)
     control = {"X-Vmsnap-Sim-Token": sim.control_token}
     try:
-        host = sim.app.extensions["sim.driver_app"].extensions["vmsnap.service"].hv
+        host = sim.host.simulated
         client.call("updateConfiguration", name="vmsnapshot.max", value="2000")
         ratios = []
         for i in range(reps):

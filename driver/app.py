@@ -43,9 +43,11 @@ def build_service(settings: Settings, hypervisor: Hypervisor | None = None) -> S
 
 
 def create_app(settings: Settings, hypervisor: Hypervisor | None = None, *,
-               run_recovery: bool = True) -> Flask:
-    """Build the driver app. ``run_recovery`` resolves operations a crash interrupted."""
-    service = build_service(settings, hypervisor)
+               run_recovery: bool = True, service: SnapshotService | None = None) -> Flask:
+    """Build the driver app, on ``service`` if given (an embedding program keeps its own
+    handle) or on one built for ``hypervisor``. ``run_recovery`` resolves operations a crash
+    interrupted."""
+    service = service or build_service(settings, hypervisor)
     if run_recovery:
         recover(service)
     app = Flask("driver")

@@ -38,6 +38,9 @@ class Settings:
     freeze_timeout: float = 10.0
     max_freeze_window: float = 30.0
     allow_power_change_on_revert: bool = False
+    # vmsnap.GuestDataCommand reads and writes inside guests: for test rigs (the simulator,
+    # the test suite), never on a production host.
+    guest_data_command: bool = False
     host: str = "127.0.0.1"
     port: int = 8250
     threads: int = 8

@@ -12,33 +12,18 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from driver.http.auth import stored_secret
 from simulator import control, ui
-from simulator.agents import AgentFaults, FaultInjectingAgent, HttpAgent, InProcessAgent
+from simulator.agents import AgentFaults, FaultInjectingAgent
 from simulator.api import commands as _commands  # noqa: F401 - registers every command
 from simulator.api import render, server
 from simulator.config import SimConfig
 from simulator.errors import ApiError
+from simulator.hosts import LocalHost, build_hosts
 from simulator.orchestrator import Manager
 from simulator.store import Store
 
 
 def control_token(config: SimConfig) -> str:
     return stored_secret(os.path.join(config.data_dir, "control-token"))
-
-
-def _driver(config: SimConfig) -> tuple[Any, Any]:
-    """The agent the manager talks to, and the in-process driver app if there is one."""
-    if config.driver_url:
-        return HttpAgent(config.driver_url, config.driver_secret), None
-    from driver.app import create_app as create_driver
-    from driver.settings import Settings
-
-    settings = Settings(backend=config.driver_backend, libvirt_uri=config.libvirt_uri,
-                        libvirt_domain_type=config.libvirt_domain_type,
-                        data_dir=os.path.join(config.data_dir, "driver"),
-                        storage_pools=[config.pool], secret=config.driver_secret,
-                        log_json=False)
-    app = create_driver(settings)
-    return InProcessAgent(app), app
 
 
 def prepare(config: SimConfig) -> tuple[str, str, str]:
@@ -59,15 +44,15 @@ def prepare(config: SimConfig) -> tuple[str, str, str]:
 
 def create_app(config: SimConfig) -> Flask:
     store = Store(config.database)
-    agent, driver_app = _driver(config)
-    manager = Manager(config, store, FaultInjectingAgent(agent, AgentFaults(store)))
+    hosts = build_hosts(config)
+    manager = Manager(config, store, FaultInjectingAgent(hosts.agent, AgentFaults(store)))
     manager.accounts.bootstrap()
     manager.recover()
     app = Flask("simulator", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["sim.manager"] = manager
     app.extensions["sim.renderer"] = render.Renderer(store)
-    app.extensions["sim.driver_app"] = driver_app
+    app.extensions["sim.host"] = hosts.local
     app.extensions["sim.control_token"] = control_token(config)
     app.register_blueprint(server.bp)
     app.register_blueprint(control.bp)
@@ -105,6 +90,11 @@ class ThreadedServer:
     @property
     def manager(self) -> Manager:
         return self.app.extensions["sim.manager"]
+
+    @property
+    def host(self) -> LocalHost | None:
+        """The in-process driver and its simulated host, if the simulator runs one."""
+        return self.app.extensions["sim.host"]
 
     @property
     def control_token(self) -> str:

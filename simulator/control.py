@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from simulator.agents import AgentFaults
 from simulator.errors import ApiError
+from simulator.hosts import LocalHost
 from simulator.models import VM
 from simulator.orchestrator import Manager, wire
 
@@ -42,13 +43,15 @@ def _body() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _host() -> Any:
-    """The in-process simulated host, if that is what the simulator runs on."""
-    driver_app = current_app.extensions.get("sim.driver_app")
-    if driver_app is None:
-        return None
-    service = driver_app.extensions["vmsnap.service"]
-    return service if hasattr(service.hv, "add_fault") else None
+def _host() -> LocalHost | None:
+    """The in-process driver, if the simulator runs one."""
+    return current_app.extensions.get("sim.host")
+
+
+def _faults() -> Any:
+    """The in-process simulated host's step faults, if that is what the simulator runs on."""
+    host = _host()
+    return host.simulated.faults if host is not None and host.simulated is not None else None
 
 
 @bp.post("/reset")
@@ -57,10 +60,9 @@ def reset() -> Response:
     manager.jobs.wait_idle()
     with manager.lock:
         manager.store.reset()
-        service = _host()
-        if service is not None:
-            service.hv.reset()
-            service.store.db.reset()
+        host = _host()
+        if host is not None:
+            host.reset()
         manager.accounts.bootstrap()
     key, secret = manager.accounts.admin_keys()
     return jsonify({"status": "reset", "apikey": key, "secretkey": secret})
@@ -71,9 +73,10 @@ def state() -> Response:
     manager = _manager()
     out: dict[str, Any] = {"objects": manager.store.dump(),
                            "agentFaults": AgentFaults(manager.store).all()}
-    service = _host()
-    if service is not None:
-        out["host"] = {"vms": service.hv.vms(), "faults": service.hv.faults()}
+    host = _host()
+    host_state = host.state() if host is not None else None
+    if host_state is not None:
+        out["host"] = host_state
     return jsonify(out)
 
 
@@ -85,20 +88,20 @@ def faults() -> Response:
     no_agent", "vm": "<vm uuid>", "ms": 0, "count": 1}."""
     manager = _manager()
     agent_faults = AgentFaults(manager.store)
-    service = _host()
+    host_faults = _faults()
     if request.method == "DELETE":
         agent_faults.clear()
-        if service is not None:
-            service.hv.clear_faults()
+        if host_faults is not None:
+            host_faults.clear()
         return jsonify({"status": "cleared"})
     if request.method == "GET":
         return jsonify({"agent": agent_faults.all(),
-                        "host": service.hv.faults() if service is not None else []})
+                        "host": host_faults.all() if host_faults is not None else []})
     body = _body()
     try:
         count, ms = int(body.get("count", 1)), int(body.get("ms", 0))
         if "step" in body:
-            if service is None:
+            if host_faults is None:
                 return _error(400, "step faults need the in-process simulated host")
             vm = None
             if body.get("vm"):
@@ -106,8 +109,8 @@ def faults() -> Response:
                 if found is None:
                     return _error(404, "no such VM")
                 vm = found.instance_name
-            service.hv.add_fault(str(body["step"]), str(body.get("action", "fail")), vm=vm,
-                                 ms=ms, count=count)
+            host_faults.add(str(body["step"]), str(body.get("action", "fail")), vm=vm,
+                            ms=ms, count=count)
         else:
             agent_faults.add(str(body.get("command", "")), str(body.get("action", "fail")),
                              count=count, ms=ms, details=body.get("details"),

@@ -26,7 +26,8 @@ def pool(tmp_path: Any) -> str:
 @pytest.fixture
 def settings(tmp_path: Any, pool: str) -> Settings:
     return Settings(data_dir=str(tmp_path / "data"), storage_pools=[pool], secret=SECRET,
-                    freeze_timeout=5.0, max_freeze_window=10.0, log_json=False)
+                    freeze_timeout=5.0, max_freeze_window=10.0, log_json=False,
+                    guest_data_command=True)
 
 
 class AgentClient:

@@ -185,6 +185,9 @@ class Lifecycle:
     # --- guest data -------------------------------------------------------------------------
 
     def guest_data(self, cmd: GuestDataCommand, raw: Any) -> Answer:
+        if not self.ctx.settings.guest_data_command:
+            raise InvalidRequest("vmsnap.GuestDataCommand is disabled on this driver (the "
+                                 "guest_data_command setting, for test rigs only)")
         guest = self.ctx.guest(cmd.vmName, "Guest data")
         if cmd.op in ("set_memory", "get_memory"):
             if cmd.op == "set_memory":

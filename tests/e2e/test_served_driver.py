@@ -38,7 +38,8 @@ def served(tmp_path, pool):
     port = free_port()
     env = dict(os.environ, VMSNAP_SECRET=SECRET, VMSNAP_STORAGE_POOLS=pool,
                VMSNAP_DATA_DIR=str(tmp_path / "data"), VMSNAP_LIBVIRT_URI=f"test:///{node}",
-               VMSNAP_PORT=str(port), VMSNAP_LOG_JSON="true")
+               VMSNAP_PORT=str(port), VMSNAP_LOG_JSON="true",
+               VMSNAP_GUEST_DATA_COMMAND="true")
     log = open(tmp_path / "driver.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "driver.cli", "serve"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)

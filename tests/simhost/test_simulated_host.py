@@ -161,7 +161,7 @@ def test_writes_are_refused_while_frozen(agent, pool):
 def test_faults_fail_cleanly_and_leave_nothing(agent, pool, host, step, action, expect):
     vm = VM(agent, pool)
     vm.write(0, b"keep")
-    host.add_fault(step, action)
+    host.faults.add(step, action)
     answer = agent.one(aj.create(vm.name, "f1", vm.vols, quiesce=True))
     assert answer["result"] is False and expect in answer["details"]
     assert vm.tree()["count"] == 0
@@ -175,7 +175,7 @@ def test_a_hung_freeze_times_out_and_the_guest_is_thawed(sim_settings, host, poo
     agent = AgentClient(create_app(sim_settings.with_overrides(freeze_timeout=0.2),
                                    host).test_client())
     vm = VM(agent, pool)
-    host.add_fault("freeze", "delay", ms=600)
+    host.faults.add("freeze", "delay", ms=600)
     answer = agent.one(aj.create(vm.name, "h1", vm.vols, quiesce=True))
     assert answer["result"] is False and "within 0.2 s" in answer["details"]
     import time
@@ -221,7 +221,19 @@ def test_everything_survives_a_restart(sim_settings, pool):
 
 def test_a_slow_host_delays_every_step_once_per_count_and_still_works(agent, pool, host):
     vm = VM(agent, pool, ndisks=1)
-    host.add_fault("*", "delay", ms=1, count=2)
+    host.faults.add("*", "delay", ms=1, count=2)
     agent.ok(aj.create(vm.name, "s1", vm.vols))
     agent.ok(aj.delete(vm.name, "s1", vm.vols))
-    assert host.faults() == []  # both delays were used up
+    assert host.faults.all() == []  # both delays were used up
+
+
+def test_guest_data_command_is_refused_unless_the_driver_enables_it(settings, host, pool):
+    production = AgentClient(create_app(settings.with_overrides(
+        backend="simulated", guest_data_command=False), host).test_client())
+    vm = VM(production, pool, name="i-2-9-VM", ndisks=1)
+    answer = production.one(aj.guest(vm.name, "write_file", deviceId=0, path="/x",
+                                     data=base64.b64encode(b"x").decode()))
+    assert answer["result"] is False
+    assert "GuestDataCommand is disabled" in answer["details"]
+    guest = host.guest(vm.name)
+    assert guest.read_file(guest.disks()[0].path, "/x") is None  # nothing was written

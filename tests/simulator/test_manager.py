@@ -27,8 +27,9 @@ from simulator.store import Store
 @pytest.fixture
 def manager(tmp_path):
     config = SimConfig(data_dir=str(tmp_path))
-    driver = create_driver(Settings(backend="simulated", data_dir=str(tmp_path / "driver"),
-                                    storage_pools=[config.pool], secret="s", log_json=False))
+    driver = create_driver(Settings(backend="simulated", guest_data_command=True,
+                                   data_dir=str(tmp_path / "driver"),
+                                   storage_pools=[config.pool], secret="s", log_json=False))
     m = Manager(config, Store(config.database), InProcessAgent(driver))
     m.accounts.bootstrap()
     yield m

@@ -215,7 +215,7 @@ def test_destroy_deletes_every_vm_snapshot_on_the_host(sim, admin, world):
         world.snapshot(vm, snapshotmemory=True)
     admin.run("destroyVirtualMachine", id=vm["id"])
     assert admin.list("listVMSnapshot", "vmSnapshot", virtualmachineid=vm["id"]) == []
-    driver = sim.app.extensions["sim.driver_app"].extensions["vmsnap.service"]
+    driver = sim.host.service
     assert driver.store.all(vm["instancename"]) == []
     admin.run("expungeVirtualMachine", id=vm["id"])
     assert admin.list("listVirtualMachines", "virtualmachine", id=vm["id"]) == []

@@ -1,0 +1,69 @@
+"""The simulator's host: the agent it sends commands through and, when the driver runs in
+this process, a typed handle on that driver and its simulated host, for the control plane
+(reset, state dump, per-step faults). Nothing here reaches into a Flask app's internals."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.agents import Agent, HttpAgent, InProcessAgent
+from simulator.config import SimConfig
+
+
+@dataclass
+class LocalHost:
+    """The driver this simulator runs in-process, and its simulated host if it has one."""
+
+    service: Any  # driver.service.SnapshotService
+    simulated: Any | None  # driver.hypervisors.simulated.SimulatedHost
+
+    def reset(self) -> None:
+        """Forget every VM, volume, snapshot, fault and driver record."""
+        if self.simulated is not None:
+            self.simulated.reset()
+        self.service.store.db.reset()
+
+    def state(self) -> dict[str, Any] | None:
+        """The simulated host's VMs and faults (None on a real hypervisor)."""
+        if self.simulated is None:
+            return None
+        return {"vms": self.simulated.vms(), "faults": self.simulated.faults.all()}
+
+
+@dataclass
+class Hosts:
+    """What the manager sends agent commands through, and the in-process host if any."""
+
+    agent: Agent
+    local: LocalHost | None
+
+
+def driver_settings(config: SimConfig) -> Any:
+    """The in-process driver's settings, from the simulator's configuration."""
+    from driver.settings import Settings
+
+    return Settings(backend=config.driver_backend, libvirt_uri=config.libvirt_uri,
+                    libvirt_domain_type=config.libvirt_domain_type,
+                    data_dir=os.path.join(config.data_dir, "driver"),
+                    storage_pools=[config.pool], secret=config.driver_secret,
+                    guest_data_command=True, log_json=False)
+
+
+def build_hosts(config: SimConfig) -> Hosts:
+    """A driver at ``driver_url``, or the driver in this process on the configured backend
+    (the simulated host is built here and handed to the driver)."""
+    if config.driver_url:
+        return Hosts(HttpAgent(config.driver_url, config.driver_secret), None)
+    from driver.app import build_service, create_app, make_hypervisor
+
+    settings = driver_settings(config)
+    simulated = None
+    if settings.backend == "simulated":
+        from driver.hypervisors.simulated import SimulatedHost
+
+        simulated = SimulatedHost(os.path.join(settings.data_dir, "simhost.sqlite3"))
+    service = build_service(settings, simulated or make_hypervisor(settings))
+    app = create_app(settings, service=service)
+    return Hosts(InProcessAgent(app), LocalHost(service, simulated))
