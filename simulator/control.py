@@ -161,7 +161,11 @@ def guest(vm_uuid: str) -> Response:
     fields: dict[str, Any] = {k: body[k] for k in names if k in body}
     if "device" in body:
         fields["deviceId"] = body["device"]
-    answer = manager.send(wire.guest_data(vm, str(body.get("op", "")), **fields))
+    try:
+        command = wire.guest_data(vm, str(body.get("op", "")), **fields)
+    except (ValueError, TypeError) as exc:  # refused by the driver's own schema
+        return _error(400, str(exc))
+    answer = manager.send(command)
     if not answer.result:
         return _error(400, answer.details)
     return jsonify({"result": True, "data": answer.payload, "memory": answer.memory})

@@ -106,9 +106,18 @@ def decode_answers(body: bytes | str) -> list[tuple[str, Answer]]:
         raise EnvelopeError(f"invalid answer: {_validation_text(exc.messages)}") from None
 
 
+def encode_command(name: str, command: Any) -> dict[str, Any]:
+    """One ``{class name: body}`` element for a command object, checked against the schema
+    the driver decodes it with, so a malformed command fails where it is built."""
+    ctype = COMMANDS[name]
+    schema = ctype.schema()
+    body: dict[str, Any] = schema.dump(command)
+    errors = schema.validate(body)
+    if errors:
+        raise ValueError(f"Invalid {ctype.short}: {_validation_text(errors)}")
+    return {name: body}
+
+
 def encode_commands(commands: list[tuple[str, Any]]) -> str:
     """Encode ``(class name, command)`` pairs as a request body."""
-    out = []
-    for name, command in commands:
-        out.append({name: COMMANDS[name].schema().dump(command)})
-    return json.dumps(out)
+    return json.dumps([encode_command(name, command) for name, command in commands])

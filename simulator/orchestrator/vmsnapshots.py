@@ -11,6 +11,7 @@ from typing import Any
 from driver.core.errors import InvalidTransition
 from driver.core.model import Event, State, transition
 from driver.core.tree import SnapshotTree
+from driver.wire.objects import VolumeObjectTO
 from simulator.errors import ApiError, CloudRuntime, ParamError
 from simulator.models import VM, VMSnapshot
 from simulator.orchestrator import wire
@@ -67,7 +68,7 @@ class VmSnapshots:
     def current_snapshot(self, vm: VM) -> VMSnapshot | None:
         return next((s for s in self.ctx.snapshots_of(vm) if s.current), None)
 
-    def volume_tos(self, vm: VM) -> list[dict[str, Any]]:
+    def volume_tos(self, vm: VM) -> list[VolumeObjectTO]:
         return [wire.volume_to(v, vm, self.config.pool) for v in self.ctx.attached(vm)]
 
     def _update_chain_sizes(self, vm: VM, answer: Any) -> None:

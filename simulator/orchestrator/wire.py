@@ -1,123 +1,137 @@
-"""Agent commands as the management server builds them, in Gson's JSON shape."""
+"""Agent commands as the management server builds them: the driver's own wire objects
+(:mod:`driver.wire`), encoded and checked by the driver's own schemas."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from driver.wire.base import Command
+from driver.wire.commands import API, VMSnapshotCommand
+from driver.wire.envelope import encode_command
+from driver.wire.lifecycle import (
+    GUEST_DATA,
+    STORAGE,
+    DataCommand,
+    DiskCommand,
+    DiskTO,
+    GuestDataCommand,
+    ResizeVolumeCommand,
+    SnapshotObjectTO,
+    StartCommand,
+    VirtualMachineTO,
+    VmNameCommand,
+)
+from driver.wire.objects import PrimaryDataStoreTO, VMSnapshotTO, VolumeObjectTO
 from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
 
-API = "com.cloud.agent.api."
-STORAGE = "org.apache.cloudstack.storage.command."
-PRIMARY = "org.apache.cloudstack.storage.to.PrimaryDataStoreTO"
-VOLUME_TO = "org.apache.cloudstack.storage.to.VolumeObjectTO"
-SNAPSHOT_TO = "org.apache.cloudstack.storage.to.SnapshotObjectTO"
+GUEST_OS = "Debian GNU/Linux 12 (64-bit)"
+# Fields CloudStack sends that the driver does not read; kept so the JSON is CloudStack's.
+_VOLUME_EXTRA = {"provisioningType": "THIN", "poolId": 1, "hypervisorType": "KVM",
+                 "directDownload": False, "deployAsIs": False, "followRedirects": False}
 
 
-def _base(wait: int = 0) -> dict[str, Any]:
-    return {"contextMap": {}, "wait": wait, "bypassHostMaintenance": False}
+def datastore(pool: str) -> PrimaryDataStoreTO:
+    """The one primary storage pool, as a PrimaryDataStoreTO."""
+    return PrimaryDataStoreTO(uuid="primary-1", name="primary", id=1, poolType="Filesystem",
+                              host="localhost", path=pool, port=0, url=f"file://{pool}",
+                              extra={"details": {}, "isManaged": False})
 
 
-def datastore(pool: str) -> dict[str, Any]:
-    return {PRIMARY: {"uuid": "primary-1", "name": "primary", "id": 1,
-                      "poolType": "Filesystem", "host": "localhost", "path": pool, "port": 0,
-                      "url": f"file://{pool}", "details": {}, "isManaged": False}}
+def volume_to(volume: Volume, vm: VM | None, pool: str) -> VolumeObjectTO:
+    """A volume as a VolumeObjectTO (with its VM's instance name when attached)."""
+    return VolumeObjectTO(
+        uuid=volume.uuid, volumeType=volume.type, dataStore=datastore(pool), name=volume.name,
+        size=volume.size, path=volume.path, volumeId=volume.id, id=volume.id,
+        vmName=vm.instance_name if vm is not None else None, format="QCOW2",
+        deviceId=volume.device_id, extra={"accountId": volume.account_id, **_VOLUME_EXTRA})
 
 
-def volume_to(volume: Volume, vm: VM | None, pool: str) -> dict[str, Any]:
-    to: dict[str, Any] = {
-        "uuid": volume.uuid, "volumeType": volume.type, "dataStore": datastore(pool),
-        "name": volume.name, "size": volume.size, "path": volume.path, "volumeId": volume.id,
-        "id": volume.id, "accountId": volume.account_id, "format": "QCOW2",
-        "provisioningType": "THIN", "poolId": 1, "hypervisorType": "KVM",
-        "directDownload": False, "deployAsIs": False, "followRedirects": False,
-    }
-    if vm is not None:
-        to["vmName"] = vm.instance_name
-    if volume.device_id is not None:
-        to["deviceId"] = volume.device_id
-    return to
-
-
-def snapshot_to(snap: VMSnapshot, ancestors: list[VMSnapshot], *, quiesce: bool) -> dict[str, Any]:
+def snapshot_to(snap: VMSnapshot, ancestors: list[VMSnapshot], *,
+                quiesce: bool) -> VMSnapshotTO:
     """A VMSnapshotTO with the whole ancestor chain nested in ``parent``."""
 
-    def one(s: VMSnapshot, q: bool) -> dict[str, Any]:
-        to: dict[str, Any] = {"id": s.id, "snapshotName": s.name, "type": s.type,
-                              "current": bool(s.current), "quiescevm": q}
-        if s.description:
-            to["description"] = s.description
-        if s.state != "Allocated" and s.state != "Creating":
-            to["createTime"] = int(s.created * 1000)
-        return to
+    def one(s: VMSnapshot, q: bool) -> VMSnapshotTO:
+        created = s.state not in ("Allocated", "Creating")
+        return VMSnapshotTO(id=s.id, snapshotName=s.name, type=s.type, current=bool(s.current),
+                            quiescevm=q, description=s.description or None,
+                            createTime=int(s.created * 1000) if created else None)
 
     top = one(snap, quiesce)
     node = top
     for ancestor in ancestors:
-        node["parent"] = one(ancestor, True)
-        node = node["parent"]
+        node.parent = one(ancestor, True)
+        node = node.parent
     return top
 
 
-def vm_snapshot_command(kind: str, vm: VM, target: dict[str, Any],
-                        volumes: list[dict[str, Any]], wait: int = 0) -> dict[str, Any]:
-    body = {"vmName": vm.instance_name, "target": target, "volumeTOs": volumes,
-            "guestOSType": "Debian GNU/Linux 12 (64-bit)", **_base(wait)}
-    if kind != "DeleteVMSnapshotCommand":
-        body["vmUuid"] = vm.uuid
-    if kind == "RevertToVMSnapshotCommand":
-        body["reloadVm"] = False
-    return {API + kind: body}
+def _encode(name: str, command: Command) -> dict[str, Any]:
+    return encode_command(name, command)
+
+
+def vm_snapshot_command(kind: str, vm: VM, target: VMSnapshotTO,
+                        volumes: list[VolumeObjectTO], wait: int = 0) -> dict[str, Any]:
+    """Create/Revert/DeleteVMSnapshotCommand for ``vm``."""
+    return _encode(API + kind, VMSnapshotCommand(
+        vmName=vm.instance_name, target=target, volumeTOs=volumes, guestOSType=GUEST_OS,
+        vmUuid=vm.uuid if kind != "DeleteVMSnapshotCommand" else None,
+        reloadVm=False if kind == "RevertToVMSnapshotCommand" else None, wait=wait))
+
+
+def _disk(volume: Volume, vm: VM, pool: str) -> DiskTO:
+    return DiskTO(data=volume_to(volume, vm, pool), diskSeq=volume.device_id or 0,
+                  type=volume.type)
 
 
 def start_command(vm: VM, volumes: list[Volume], pool: str, *, cpus: int, memory_mib: int,
                   guest_agent: bool, power_on: bool = True) -> dict[str, Any]:
-    disks = [{"data": {VOLUME_TO: volume_to(v, vm, pool)}, "diskSeq": v.device_id or 0,
-              "type": v.type} for v in volumes]
-    return {API + "StartCommand": {"vm": {
-        "name": vm.instance_name, "uuid": vm.uuid, "cpus": cpus, "maxRam": memory_mib << 20,
-        "minRam": memory_mib << 20, "disks": disks,
-        "details": {"vmsnap.guestAgent": str(guest_agent).lower(),
-                    "vmsnap.powerOn": str(power_on).lower()}}, **_base()}}
+    """StartCommand: define (and unless ``power_on`` is False, start) ``vm``."""
+    return _encode(API + "StartCommand", StartCommand(vm=VirtualMachineTO(
+        name=vm.instance_name, uuid=vm.uuid, cpus=cpus, maxRam=memory_mib << 20,
+        disks=[_disk(v, vm, pool) for v in volumes],
+        details={"vmsnap.guestAgent": str(guest_agent).lower(),
+                 "vmsnap.powerOn": str(power_on).lower()},
+        extra={"minRam": memory_mib << 20})))
 
 
-def vm_command(kind: str, vm: VM, **extra: Any) -> dict[str, Any]:
-    return {API + kind: {"vmName": vm.instance_name, **extra, **_base()}}
+def vm_command(kind: str, vm: VM, *, undefine: bool = False) -> dict[str, Any]:
+    """StopCommand or RebootCommand for ``vm``."""
+    return _encode(API + kind, VmNameCommand(vmName=vm.instance_name, undefine=undefine))
 
 
 def create_volume(volume: Volume, pool: str) -> dict[str, Any]:
-    return {STORAGE + "CreateObjectCommand": {"data": {VOLUME_TO: volume_to(volume, None, pool)},
-                                              **_base()}}
+    """CreateObjectCommand of a volume."""
+    return _encode(STORAGE + "CreateObjectCommand",
+                   DataCommand(data=volume_to(volume, None, pool)))
 
 
 def delete_volume(volume: Volume, pool: str) -> dict[str, Any]:
-    return {STORAGE + "DeleteCommand": {"data": {VOLUME_TO: volume_to(volume, None, pool)},
-                                        **_base()}}
+    """DeleteCommand of a volume."""
+    return _encode(STORAGE + "DeleteCommand", DataCommand(data=volume_to(volume, None, pool)))
 
 
 def disk_command(kind: str, vm: VM, volume: Volume, pool: str) -> dict[str, Any]:
-    return {STORAGE + kind: {"vmName": vm.instance_name, "disk": {
-        "data": {VOLUME_TO: volume_to(volume, vm, pool)}, "diskSeq": volume.device_id or 0,
-        "type": volume.type}, **_base()}}
+    """AttachCommand or DettachCommand of ``volume`` on ``vm``."""
+    return _encode(STORAGE + kind, DiskCommand(vmName=vm.instance_name,
+                                               disk=_disk(volume, vm, pool)))
 
 
 def resize_volume(volume: Volume, vm: VM | None, pool: str, new_size: int,
                   shrink_ok: bool) -> dict[str, Any]:
-    body = {"path": volume.path, "pool": {"id": 1, "uuid": "primary-1", "path": pool,
-                                          "type": "Filesystem"},
-            "currentSize": volume.size, "newSize": new_size, "shrinkOk": shrink_ok, **_base()}
-    if vm is not None:
-        body["vmInstance"] = vm.instance_name
-    return {API + "storage.ResizeVolumeCommand": body}
+    """ResizeVolumeCommand."""
+    return _encode(API + "storage.ResizeVolumeCommand", ResizeVolumeCommand(
+        path=volume.path, pool={"id": 1, "uuid": "primary-1", "path": pool,
+                                "type": "Filesystem"},
+        currentSize=volume.size, newSize=new_size, shrinkOk=shrink_ok,
+        vmInstance=vm.instance_name if vm is not None else None))
 
 
 def volume_snapshot(kind: str, snap: VolumeSnapshot, volume: Volume, pool: str) -> dict[str, Any]:
-    data = {SNAPSHOT_TO: {"path": snap.name, "name": snap.name, "id": snap.id,
-                          "volume": volume_to(volume, None, pool),
-                          "dataStore": datastore(pool)}}
-    return {STORAGE + kind: {"data": data, **_base()}}
+    """CreateObjectCommand or DeleteCommand of a volume snapshot."""
+    return _encode(STORAGE + kind, DataCommand(data=SnapshotObjectTO(
+        path=snap.name, name=snap.name, id=snap.id, volume=volume_to(volume, None, pool),
+        dataStore=datastore(pool))))
 
 
 def guest_data(vm: VM, op: str, **fields: Any) -> dict[str, Any]:
-    return {"vmsnap.GuestDataCommand": {"vmName": vm.instance_name, "op": op, **fields,
-                                        **_base()}}
-
+    """vmsnap.GuestDataCommand: read or write inside ``vm`` (tests and the control plane)."""
+    return _encode(GUEST_DATA, GuestDataCommand(vmName=vm.instance_name, op=op, **fields))

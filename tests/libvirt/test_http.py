@@ -81,7 +81,9 @@ def test_readiness_fails_when_the_hypervisor_cannot_be_reached(settings, tmp_pat
 def test_metrics_count_operations(agent, vm_factory):
     vm = vm_factory()
     agent.ok(aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory"))
-    agent.one(aj.create(vm.name, "m", vm.volumes(), type="Nope"))
+    bad = aj.create(vm.name, "m", vm.volumes())
+    next(iter(bad.values()))["target"]["type"] = "Nope"  # malformed on purpose
+    agent.one(bad)
     text = agent.client.get("/metrics").get_data(as_text=True)
     assert 'vmsnap_operations_total{command="CreateVMSnapshotCommand",result="success"} 1.0' in text
     assert 'vmsnap_operations_total{command="CreateVMSnapshotCommand",result="failure"} 1.0' in text
