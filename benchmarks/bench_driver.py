@@ -24,14 +24,15 @@ from typing import Any
 import libvirt
 import requests
 
+from contract_tests.waiting import wait_until
 from driver.app import build_service
 from driver.http.auth import signed_headers
 from driver.hypervisors.libvirt import LibvirtHost
 from driver.settings import Settings
 from driver.wire.envelope import decode_commands
 from tests import agentjson as aj
-from tests.conftest import make_disk
 from tests.integration.qemu import URI, Daemon, QemuVM, copy_image, try_connect
+from tests.support.driver import make_disk
 
 
 def median_ms(samples: list[float]) -> float:
@@ -120,12 +121,8 @@ def bench_http_vs_direct(reps: int) -> dict[str, Any]:
     proc = subprocess.Popen([sys.executable, "-m", "driver.cli", "serve"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            if requests.get(base + "/readyz", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    wait_until(lambda: requests.get(base + "/readyz", timeout=1).ok, 60, interval=0.1,
+               ignore=(requests.ConnectionError,), message="the driver to become ready")
 
     def post(command: dict[str, Any]) -> None:
         data = aj.body(command)

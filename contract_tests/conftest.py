@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -119,18 +121,54 @@ def world(target: Target, api: Client) -> World:
     return World(target, api)
 
 
+def _created(item: dict[str, Any]) -> float:
+    """CloudStack's ``created`` (``2024-01-31T10:00:00+0000``) as a Unix time."""
+    try:
+        return datetime.strptime(item.get("created", ""), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except ValueError:
+        return time.time()  # unknown age: treat as new, never sweep it
+
+
+def sweep(api: Client, prefix: str, older_than: float | None = None) -> list[str]:
+    """Remove every VM (with its VM snapshots) and volume whose name starts with ``prefix``
+    (and, with ``older_than``, that was created more than that many seconds ago). Returns
+    one line per resource that could not be removed."""
+    failures: list[str] = []
+
+    def stale(item: dict[str, Any]) -> bool:
+        return str(item.get("name", "")).startswith(prefix) and (
+            older_than is None or time.time() - _created(item) > older_than)
+
+    vms = api.list("listVirtualMachines", "virtualmachine", listall=True, keyword=prefix)
+    for vm in [v for v in vms if stale(v)]:
+        try:
+            api.run("destroyVirtualMachine", id=vm["id"], expunge=True)
+        except (ApiError, TimeoutError) as exc:
+            failures.append(f"VM {vm['name']} ({vm['id']}): {exc}")
+    for volume in [v for v in api.list("listVolumes", "volume", listall=True, keyword=prefix)
+                   if stale(v)]:
+        try:
+            if volume.get("virtualmachineid"):
+                api.run("detachVolume", id=volume["id"])
+            api.call("deleteVolume", id=volume["id"])
+        except (ApiError, TimeoutError) as exc:
+            failures.append(f"volume {volume['name']} ({volume['id']}): {exc}")
+    return failures
+
+
 class Resources:
-    """Creates VMs and volumes named with the run's prefix; removes them all at the end."""
+    """Creates VMs and volumes named with the run's prefix; each test's are removed after it
+    (by that prefix, so nothing a test made can escape)."""
 
     def __init__(self, api: Client, world: World, run_id: str) -> None:
         self.api = api
         self.world = world
         self.run_id = run_id
-        self.vms: list[str] = []
-        self.volumes: list[str] = []
+        self.made = 0
 
     def name(self) -> str:
-        return f"{self.run_id}-{len(self.vms) + len(self.volumes) + 1}"
+        self.made += 1
+        return f"{self.run_id}-{self.made}"
 
     def vm(self, *, running: bool = True, agent: bool = True, data_disk: bool = False,
            client: Client | None = None) -> dict[str, Any]:
@@ -141,37 +179,31 @@ class Resources:
             serviceofferingid=self.world.offering, name=self.name(), startvm=running,
             networkids=self.world.network or None,
             diskofferingid=self.world.disk_offering if data_disk else None)
-        self.vms.append(started["id"])
         return client.job(started["jobid"])["jobresult"]["virtualmachine"]
 
     def volume(self) -> dict[str, Any]:
         started = self.api.call("createVolume", name=self.name(), zoneid=self.world.zone,
                                 diskofferingid=self.world.disk_offering)
-        self.volumes.append(started["id"])
         return self.api.job(started["jobid"])["jobresult"]["volume"]
 
-    def cleanup(self) -> None:
-        for vm in self.vms:
-            try:
-                self.api.run("destroyVirtualMachine", id=vm, expunge=True)
-            except (ApiError, TimeoutError):
-                pass
-        for volume in self.volumes:
-            try:
-                found = self.api.list("listVolumes", "volume", id=volume, listall=True)
-                if found and found[0].get("virtualmachineid"):
-                    self.api.run("detachVolume", id=volume)
-                if found:
-                    self.api.call("deleteVolume", id=volume)
-            except (ApiError, TimeoutError):
-                pass
 
 
 @pytest.fixture(scope="session")
-def resources(api: Client, world: World, run_id: str) -> Iterator[Resources]:
-    made = Resources(api, world, run_id)
+def swept(target: Target, api: Client) -> None:
+    """At the start of a run: leftovers of earlier runs (older than ``stale_after``) go."""
+    failures = sweep(api, f"{target.prefix}-", older_than=target.stale_after)
+    if failures:
+        pytest.fail("could not remove leftovers of earlier runs:\n" + "\n".join(failures))
+
+
+@pytest.fixture
+def resources(api: Client, world: World, run_id: str, swept: None) -> Iterator[Resources]:
+    made = Resources(api, world, f"{run_id}-{secrets.token_hex(2)}")
     yield made
-    made.cleanup()
+    failures = sweep(api, f"{made.run_id}-")
+    if failures:
+        pytest.fail("cleanup failed (these resources are left on the target):\n"
+                    + "\n".join(failures))
 
 
 class Snapshots:

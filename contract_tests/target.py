@@ -21,6 +21,8 @@ from typing import Any
 
 import requests
 
+from contract_tests.waiting import wait_until
+
 CAPABILITIES = {
     "memory_snapshots": True,     # DiskAndMemory snapshots of running VMs
     "quiesce": True,              # quiescevm through a guest agent
@@ -55,6 +57,9 @@ class Target:
     disk_offering: str = ""
     network: str = ""
     prefix: str = "vmsnap-contract"
+    # Resources of an earlier run (named with ``prefix``) older than this many seconds are
+    # swept at the start of a run; younger ones may belong to a run still going on.
+    stale_after: int = 3600
     control_url: str = ""
     control_token: str = ""
     capabilities: dict[str, Any] = field(default_factory=lambda: dict(CAPABILITIES))
@@ -107,6 +112,8 @@ def load_plan(path: str | None, overrides: dict[str, str | None]) -> Plan:
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"unknown [target] settings: {', '.join(sorted(unknown))}")
+    if "stale_after" in values:
+        values["stale_after"] = int(values["stale_after"])
     return Plan(Target(name=name, capabilities=caps, **values), name, caps)
 
 
@@ -142,13 +149,13 @@ class SimulatorProcess:
         if len(self.banner) != 3:
             raise RuntimeError("the simulator did not start")
         url = f"http://127.0.0.1:{self.port}"
-        while time.monotonic() < deadline:
-            try:
-                requests.get(url + "/client/api", timeout=1)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("the simulator did not answer")
+        try:
+            wait_until(lambda: requests.get(url + "/client/api", timeout=1) is not None,
+                       max(1.0, deadline - time.monotonic()), interval=0.1,
+                       ignore=(requests.ConnectionError,), message="the simulator to answer")
+        except TimeoutError as exc:
+            raise RuntimeError(str(exc)) from None
+        return self
 
     def target(self, plan: Plan) -> Target:
         url = f"http://127.0.0.1:{self.port}"

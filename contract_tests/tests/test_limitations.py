@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contract_tests.client import ApiError, JobFailed
+from contract_tests.waiting import wait_until
 
 
 def data_volume(api, vm):
@@ -99,8 +100,8 @@ def test_no_volume_snapshot_during_a_vm_snapshot(api, resources, snapshots, slow
     root = api.list("listVolumes", "volume", virtualmachineid=vm["id"], type="ROOT")[0]
     slow_jobs(500)
     started = api.call("createVMSnapshot", virtualmachineid=vm["id"])
-    while snapshots.of(vm)[0]["state"] == "Allocated":
-        pass  # the job picks the snapshot up in a moment
+    wait_until(lambda: snapshots.of(vm)[0]["state"] != "Allocated", 30,
+               message="the job to pick the snapshot up")
     with pytest.raises(ApiError) as err:
         api.call("createSnapshot", volumeid=root["id"])
     assert "There is other active vm snapshot tasks on the instance to which the volume is " \

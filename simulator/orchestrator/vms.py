@@ -133,6 +133,7 @@ class Vms:
         vm = self.store.load(VM, vm_id)
         if vm.state != "Running":
             raise ParamError(f"Unable to reboot VM {vm_str(vm)}: it is not running")
+        self.ctx.pause("rebootVirtualMachine")
         if self.ctx.has_active_tasks(vm):
             raise CloudRuntime(f"Unable to reboot VM {vm_str(vm)} due to: {vm.instance_name} "
                                "has active VM snapshots tasks")

@@ -7,11 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
+from contract_tests.waiting import wait_until
 from driver.http.auth import signed_headers
 from tests import agentjson as aj
 
@@ -44,16 +44,13 @@ def served(tmp_path, pool):
     proc = subprocess.Popen([sys.executable, "-m", "driver.cli", "serve"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(base + "/readyz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
+
+    def ready() -> bool:
         assert proc.poll() is None, (tmp_path / "driver.log").read_text()
-        assert time.monotonic() < deadline, "driver did not become ready"
-        time.sleep(0.1)
+        return requests.get(base + "/readyz", timeout=1).status_code == 200
+
+    wait_until(ready, 30, interval=0.1, ignore=(requests.ConnectionError,),
+               message="the driver to become ready")
     yield base, pool, disk, tmp_path / "driver.log"
     proc.terminate()
     proc.wait(10)

@@ -12,8 +12,8 @@ libvirt = pytest.importorskip("libvirt")
 
 from driver.app import create_app  # noqa: E402
 from driver.hypervisors.libvirt import LibvirtHost  # noqa: E402
-from tests.conftest import AgentClient, make_disk  # noqa: E402
 from tests.integration.qemu import URI, Daemon, QemuVM, copy_image, try_connect  # noqa: E402
+from tests.support.driver import AgentClient, make_disk  # noqa: E402
 
 
 def _unavailable(reason: str) -> None:

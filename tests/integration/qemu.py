@@ -8,12 +8,12 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from typing import Any
 
 import libvirt
 import libvirt_qemu
 
+from contract_tests.waiting import wait_until
 from tests import agentjson
 
 URI = "qemu:///system"
@@ -38,16 +38,18 @@ class Daemon:
         log = open(os.path.join(self.workdir, "libvirtd.log"), "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(["/usr/sbin/libvirtd"], stdout=log, stderr=log,
                                      start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            conn = try_connect()
-            if conn is not None:
-                conn.close()
-                return
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def accepting() -> bool:
+            if proc.poll() is not None:
                 raise RuntimeError(f"libvirtd exited; see {self.workdir}/libvirtd.log")
-            time.sleep(0.2)
-        raise RuntimeError("libvirtd did not accept connections in time")
+            conn = try_connect()
+            if conn is None:
+                return False
+            conn.close()
+            return True
+
+        wait_until(accepting, timeout, interval=0.2, message="libvirtd to accept connections")
 
     def stop(self) -> None:
         if self.proc is None:
@@ -132,15 +134,8 @@ class QemuVM:
         return json.loads(out)["return"]
 
     def wait_for_agent(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.agent("guest-ping", 2)
-                return
-            except libvirt.libvirtError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        wait_until(lambda: self.agent("guest-ping", 2) is not None, timeout, interval=0.5,
+                   ignore=(libvirt.libvirtError,), message=f"the guest agent of {self.name}")
 
     def remove(self) -> None:
         try:

@@ -10,7 +10,7 @@ import pytest
 from contract_tests.client import Client, JobFailed
 from simulator.app import ThreadedServer
 from simulator.config import SimConfig
-from tests.simulator.conftest import World, control
+from tests.support.simulator import World, control
 
 pytestmark = pytest.mark.qemu
 

@@ -10,14 +10,14 @@ import libvirt
 import pytest
 
 from tests import agentjson as aj
-from tests.conftest import qemu_img
+from tests.support.driver import qemu_img
 
 pytestmark = pytest.mark.qemu
 
 
 def test_lifecycle_commands_on_real_qemu(settings, qemu_host, qemu_conn, pool):
     from driver.app import create_app
-    from tests.conftest import AgentClient
+    from tests.support.driver import AgentClient
 
     agent = AgentClient(create_app(settings.with_overrides(libvirt_domain_type="qemu"),
                                    qemu_host).test_client())

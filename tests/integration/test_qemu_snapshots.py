@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests import agentjson as aj
-from tests.conftest import pattern_is
+from tests.support.driver import pattern_is
 
 pytestmark = pytest.mark.qemu
 
@@ -112,7 +112,7 @@ def test_existing_tag_is_refused_and_changes_nothing(qemu_agent, qemu_vm):
     answer = qemu_agent.one(aj.create(vm.name, "dup", vm.volumes(), type="Disk"))
     assert answer["result"] is True  # a resend: answered, not acted on twice
     assert vm.tags(0) == ["dup"]
-    from tests.conftest import qemu_img
+    from tests.support.driver import qemu_img
 
     qemu_img("snapshot", "-c", "stray", vm.disks[0])
     answer = qemu_agent.one(aj.create(vm.name, "stray", vm.volumes()))

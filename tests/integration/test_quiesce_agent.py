@@ -8,7 +8,7 @@ import pytest
 
 from driver.app import create_app
 from tests import agentjson as aj
-from tests.conftest import AgentClient
+from tests.support.driver import AgentClient
 
 pytestmark = [pytest.mark.qemu, pytest.mark.agent]
 

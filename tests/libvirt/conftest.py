@@ -17,7 +17,7 @@ libvirt = pytest.importorskip("libvirt")
 from driver.app import create_app  # noqa: E402
 from driver.hypervisors.libvirt import LibvirtHost  # noqa: E402
 from tests import agentjson  # noqa: E402
-from tests.conftest import AgentClient, make_disk  # noqa: E402
+from tests.support.driver import AgentClient, make_disk  # noqa: E402
 
 pytestmark = pytest.mark.libvirt
 _names = itertools.count(1)

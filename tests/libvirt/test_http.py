@@ -6,7 +6,7 @@ import json
 
 from driver.http.auth import signed_headers
 from tests import agentjson as aj
-from tests.conftest import SECRET
+from tests.support.driver import SECRET
 
 
 def test_commands_need_a_valid_signature(agent, vm_factory):

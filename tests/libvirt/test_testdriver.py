@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests import agentjson as aj
-from tests.conftest import pattern_is, qemu_io
+from tests.support.driver import pattern_is, qemu_io
 
 
 def tree(agent, vm):

@@ -6,14 +6,16 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 
 import pytest
 
+from contract_tests.waiting import wait_until
 from driver.app import create_app
 from driver.core.model import Snapshot, SnapshotType
 from driver.hypervisors.simulated import SimulatedHost
 from tests import agentjson as aj
-from tests.conftest import AgentClient
+from tests.support.driver import AgentClient
 
 
 @pytest.fixture
@@ -178,9 +180,9 @@ def test_a_hung_freeze_times_out_and_the_guest_is_thawed(sim_settings, host, poo
     host.faults.add("freeze", "delay", ms=600)
     answer = agent.one(aj.create(vm.name, "h1", vm.vols, quiesce=True))
     assert answer["result"] is False and "within 0.2 s" in answer["details"]
-    import time
-
-    time.sleep(0.8)
+    # The freeze lands late (600 ms), in the quiescer's worker thread, which thaws it then.
+    wait_until(lambda: not any(t.name == f"freeze-{vm.name}" for t in threading.enumerate()),
+               5, message="the late freeze to land and be thawed")
     assert agent.ok(aj.freeze_thaw(vm.name, "status"))["details"] == "thawed"
     assert vm.tree()["count"] == 0
 

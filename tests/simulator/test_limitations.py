@@ -3,12 +3,11 @@ snapshots, with CloudStack's messages."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from contract_tests.client import ApiError, JobFailed
-from tests.simulator.conftest import control
+from contract_tests.waiting import wait_until
+from tests.support.simulator import control
 
 
 def new_volume(admin, world):
@@ -97,10 +96,8 @@ def test_vm_snapshot_and_volume_snapshot_exclude_each_other(sim, admin, world):
         "instance to which the volume is attached, please try again later.")
     assert admin.job(started["jobid"])["jobresult"]["snapshot"]["state"] == "BackedUp"
     vm_job = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
-    deadline = 100
-    while world.snapshots(vm)[0]["state"] != "Creating" and deadline:
-        deadline -= 1
-        time.sleep(0.01)
+    wait_until(lambda: world.snapshots(vm)[0]["state"] == "Creating", 10,
+               message="the snapshot job to start")
     with pytest.raises(ApiError) as err:
         admin.call("createSnapshot", volumeid=root["id"])
     assert err.value.status == 530 and err.value.errortext == (
@@ -114,12 +111,18 @@ def test_vm_snapshot_and_volume_snapshot_exclude_each_other(sim, admin, world):
 
 def test_reboot_refused_while_a_snapshot_task_runs(sim, admin, world):
     vm = world.deploy()
-    control(sim, "POST", "/jobs", {"delay_ms": 300})
-    started = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
-    while world.snapshots(vm)[0]["state"] != "Creating":
-        time.sleep(0.01)
-    control(sim, "POST", "/jobs", {"delay_ms": 0})
+    # Jobs on one VM run one at a time. A reboot that is under way when a VM snapshot is
+    # asked for finds that snapshot allocated (an active task) when it reaches its check.
+    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 1500})
     reboot = admin.call("rebootVirtualMachine", id=vm["id"])
-    admin.job(started["jobid"])
-    # jobs on one VM run one at a time: the reboot ran after the snapshot finished
-    assert admin.job(reboot["jobid"])["jobresult"]["virtualmachine"]["state"] == "Running"
+    started = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
+    with pytest.raises(JobFailed) as err:
+        admin.job(reboot["jobid"])
+    assert err.value.errortext.startswith("Unable to reboot VM VM instance {")
+    assert err.value.errortext.endswith(
+        f"due to: {vm['instancename']} has active VM snapshots tasks")
+    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 0})
+    assert admin.job(started["jobid"])["jobresult"]["vmsnapshot"]["state"] == "Ready"
+    # with no snapshot task active the reboot goes through
+    assert admin.run("rebootVirtualMachine", id=vm["id"])["virtualmachine"]["state"] == \
+        "Running"

@@ -13,6 +13,7 @@ import time
 import requests
 
 from contract_tests.client import ApiError, Client
+from contract_tests.waiting import wait_until
 
 
 def free_port() -> int:
@@ -33,15 +34,15 @@ class Process:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "--data-dir", self.data_dir, "--port",
              str(self.port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(self.url + "/client/api", timeout=1)
-                return self
-            except requests.ConnectionError:
-                assert self.proc.poll() is None, "the simulator exited"
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        proc = self.proc
+
+        def answering() -> bool:
+            assert proc.poll() is None, "the simulator exited"
+            return requests.get(self.url + "/client/api", timeout=1) is not None
+
+        wait_until(answering, 30, interval=0.1, ignore=(requests.ConnectionError,),
+                   message="the simulator to answer")
+        return self
 
     def token(self) -> str:
         with open(os.path.join(self.data_dir, "control-token")) as fh:
@@ -86,7 +87,9 @@ def test_a_killed_simulator_fails_its_running_jobs_cleanly_on_restart(tmp_path):
         done = client.run("createVMSnapshot", virtualmachineid=vm["id"])["vmsnapshot"]
         sim.control("POST", "/jobs", {"delay_ms": 5000})
         started = client.call("createVMSnapshot", virtualmachineid=vm["id"])
-        time.sleep(0.5)
+        wait_until(lambda: any(s["state"] == "Creating" for s in client.list(
+            "listVMSnapshot", "vmSnapshot", virtualmachineid=vm["id"])), 30,
+            message="the snapshot job to start")
         sim.kill()
         sim.start()
         client = sim.client()
@@ -112,16 +115,12 @@ def test_the_host_dying_between_two_steps_is_recovered(tmp_path):
         started = client.call("createVMSnapshot", virtualmachineid=vm["id"], quiescevm=True)
         # The in-process host took the worker down; gunicorn starts a new one, which
         # recovers the driver and the management state before it serves.
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                job = client.call("queryAsyncJobResult", jobid=started["jobid"])
-                if job["jobstatus"] != 0:
-                    break
-            except (requests.ConnectionError, ApiError):
-                pass
-            assert time.monotonic() < deadline, "no worker came back"
-            time.sleep(0.2)
+        def finished() -> dict | None:
+            job = client.call("queryAsyncJobResult", jobid=started["jobid"])
+            return job if job["jobstatus"] != 0 else None
+
+        job = wait_until(finished, 60, interval=0.2, message="a worker to come back",
+                         ignore=(requests.ConnectionError, ApiError))
         assert job["jobstatus"] == 2 and "restart" in job["jobresult"]["errortext"]
         state = sim.control("GET", "/state")
         host_vm = next(v for v in state["host"]["vms"] if v["name"] == vm["instancename"])

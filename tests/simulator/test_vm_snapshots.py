@@ -7,7 +7,7 @@ import re
 import pytest
 
 from contract_tests.client import ApiError, JobFailed
-from tests.simulator.conftest import control, memory, read, write
+from tests.support.simulator import control, memory, read, write
 
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
 
