@@ -28,6 +28,7 @@ quick: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 docs: setup
 	.venv/bin/sphinx-build -W -q -b html docs docs/_build/html

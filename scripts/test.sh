@@ -11,6 +11,7 @@ scripts/build-guest.sh .cache/guest
 
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 .venv/bin/sphinx-build -W -q -b html docs docs/_build/html
 VMSNAP_GUEST_DIR="$PWD/.cache/guest" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 echo "contract suite against the simulator:"
