@@ -11,7 +11,8 @@ want_test=0
 packages=(libvirt-dev pkg-config gcc python3-dev python3-venv qemu-utils make)
 if [ "$want_test" = 1 ]; then
   packages+=(libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 busybox-static
-             chromium chromium-driver)
+             chromium chromium-driver
+             ceph-mon ceph-osd ceph-common qemu-block-extra)
 fi
 
 missing=()

@@ -1,0 +1,93 @@
+"""The driver's RBD client against a real Ceph cluster: images, snapshots that are
+independent of each other (any order, branches), rollback refused while an image is held,
+sizes, and names that cannot become options."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from driver.core.errors import InvalidRequest, NotFound
+from driver.storage.rbd import Cluster, Rbd, RbdImage, check_name
+
+
+@pytest.fixture
+def rbd(ceph_cluster):
+    host, port = ceph_cluster.monitor
+    return Rbd(Cluster(monitors=f"{host}:{port}"))
+
+
+@pytest.fixture
+def image(rbd, ceph_cluster, request):
+    img = RbdImage(ceph_cluster.pool, f"t-{request.node.name[:40]}")
+    rbd.create(img, 16 << 20)
+    yield img
+    rbd.remove(img)
+
+
+def _write(cluster, image: RbdImage, byte: bytes, offset: int, length: int, tmp_path) -> None:
+    """Write ``length`` bytes of ``byte`` at ``offset`` through qemu-io's rbd driver."""
+    src = f"rbd:{image.spec}:mon_host={cluster.monitor[0]}\\:{cluster.monitor[1]}"
+    subprocess.run(["qemu-io", "-f", "raw", "-c",
+                    f"write -P {byte[0]:#x} {offset} {length}", src],
+                   check=True, capture_output=True)
+
+
+def _holds(cluster, image: RbdImage, byte: bytes, offset: int, length: int) -> bool:
+    """Whether the image holds ``length`` bytes of ``byte`` at ``offset`` (qemu-io -P)."""
+    src = f"rbd:{image.spec}:mon_host={cluster.monitor[0]}\\:{cluster.monitor[1]}"
+    proc = subprocess.run(["qemu-io", "-f", "raw", "-c",
+                           f"read -P {byte[0]:#x} {offset} {length}", src],
+                          capture_output=True, text=True, check=False)
+    return proc.returncode == 0 and "Pattern verification failed" not in proc.stdout + \
+        proc.stderr
+
+
+def test_snapshots_are_independent_and_branch(rbd, image, ceph_cluster, tmp_path):
+    _write(ceph_cluster, image, b"A", 0, 4096, tmp_path)
+    rbd.snap_create(image, "s1")
+    _write(ceph_cluster, image, b"B", 0, 4096, tmp_path)
+    rbd.snap_create(image, "s2")
+    _write(ceph_cluster, image, b"C", 0, 4096, tmp_path)
+    rbd.snap_create(image, "s3")
+    assert rbd.snapshots(image) == ["s1", "s2", "s3"]
+    rbd.snap_remove(image, "s2")  # the middle one: no merge, the others unchanged
+    rbd.snap_rollback(image, "s1")
+    assert _holds(ceph_cluster, image, b"A", 0, 4096)
+    rbd.snap_rollback(image, "s3")  # newer snapshots survive a rollback to an older one
+    assert _holds(ceph_cluster, image, b"C", 0, 4096)
+    assert not _holds(ceph_cluster, image, b"A", 0, 4096)
+    rbd.snap_remove(image, "s1")
+    rbd.snap_remove(image, "s1")  # already gone: fine
+    assert rbd.snapshots(image) == ["s3"]
+    used = rbd.used_bytes(image)
+    assert set(used) == {"s3", ""} and all(v >= 0 for v in used.values())
+
+
+def test_import_export_and_remove(rbd, ceph_cluster, tmp_path):
+    src = tmp_path / "state.bin"
+    src.write_bytes(os.urandom(3 << 20))
+    img = RbdImage(ceph_cluster.pool, "t-state")
+    rbd.import_file(str(src), img)
+    assert rbd.exists(img) and rbd.size(img) == 3 << 20
+    out = tmp_path / "back.bin"
+    rbd.export_file(img, str(out))
+    assert out.read_bytes() == src.read_bytes()
+    rbd.remove(img)
+    rbd.remove(img)  # already gone: fine
+    assert not rbd.exists(img)
+
+
+def test_rollback_of_a_missing_snapshot_says_so(rbd, image):
+    with pytest.raises(NotFound, match="Revert of rbd:"):
+        rbd.snap_rollback(image, "never-made")
+
+
+@pytest.mark.parametrize("bad", ["-x", "a/b", "a@b", "a b", "", "x\n", "--help"])
+def test_names_that_could_become_options_or_other_images_are_refused(bad):
+    with pytest.raises(InvalidRequest):
+        check_name(bad, "image")
+    with pytest.raises(InvalidRequest):
+        RbdImage.parse(f"rbd:rbd/{bad}")
