@@ -1,14 +1,24 @@
-"""Volume paths from commands, confined to the configured storage pools."""
+"""Volume paths from commands, confined to the configured storage: a file inside one of
+the ``storage_pools`` directories, or an image in one of the ``rbd_pools`` Ceph pools
+(named ``rbd:<pool>/<image>``)."""
 
 from __future__ import annotations
 
 import os
 
 from driver.core.errors import InvalidRequest
-from driver.wire.objects import VolumeObjectTO
+from driver.storage.rbd import RbdImage, check_name, is_rbd
+from driver.wire.objects import PrimaryDataStoreTO, VolumeObjectTO
 
 
-def inside(path: str, pools: list[str]) -> bool:
+def inside(path: str, pools: list[str], rbd_pools: list[str] | None = None) -> bool:
+    """Whether ``path`` is a file inside one of ``pools`` or an image of one of
+    ``rbd_pools``."""
+    if is_rbd(path):
+        try:
+            return RbdImage.parse(path).pool in (rbd_pools or [])
+        except InvalidRequest:
+            return False
     real = os.path.realpath(path)
     for pool in pools:
         root = os.path.realpath(pool)
@@ -17,13 +27,28 @@ def inside(path: str, pools: list[str]) -> bool:
     return False
 
 
-def resolve_volume(volume: VolumeObjectTO, pools: list[str]) -> str:
-    """The real path of a volume's image, or InvalidRequest if it leaves every pool."""
+def _rbd_pool(volume: VolumeObjectTO) -> str | None:
+    store = volume.dataStore
+    if isinstance(store, PrimaryDataStoreTO) and (store.poolType or "").upper() == "RBD":
+        return (store.path or "").strip("/")
+    return None
+
+
+def resolve_volume(volume: VolumeObjectTO, pools: list[str],
+                   rbd_pools: list[str] | None = None) -> str:
+    """The real path of a volume's image (``rbd:<pool>/<image>`` for a volume on an RBD
+    primary storage), or InvalidRequest if it leaves the configured storage."""
     label = volume.name or volume.uuid or "volume"
     if not volume.path:
         raise InvalidRequest(f"Volume {label} has no path")
     if "\x00" in volume.path or (volume.pool_path and "\x00" in volume.pool_path):
         raise InvalidRequest(f"Volume {label} has an invalid path")
+    rbd_pool = _rbd_pool(volume)
+    if rbd_pool is not None:
+        if rbd_pool not in (rbd_pools or []):
+            raise InvalidRequest(f"Volume {label} is on the RBD pool {rbd_pool!r}, which is "
+                                 "not configured on this driver (rbd_pools)")
+        return RbdImage(check_name(rbd_pool, "pool"), check_name(volume.path, "image")).path
     path = volume.path
     if not os.path.isabs(path):
         if not volume.pool_path:

@@ -31,6 +31,15 @@ class Settings:
     libvirt_domain_type: str = "kvm"  # domains the lifecycle commands define: kvm or qemu (TCG)
     data_dir: str = "var/driver"
     storage_pools: list[str] = field(default_factory=lambda: ["/var/lib/libvirt/images"])
+    # Ceph RBD: the pools volumes may live on, and how to reach their cluster (one cluster
+    # per driver): monitors "host:port,...", a cephx user and keyring (empty: no auth), or
+    # a ceph.conf; QEMU authenticates with the libvirt secret of usage type ceph named here.
+    rbd_pools: list[str] = field(default_factory=list)
+    ceph_monitors: str = ""
+    ceph_user: str = ""
+    ceph_keyring: str = ""
+    ceph_conf: str = ""
+    ceph_libvirt_secret: str = ""
     secret: str = ""  # shared HMAC secret; empty: read or create <data_dir>/secret
     auth_required: bool = True
     auth_window: int = 300  # seconds a signed request stays valid

@@ -19,6 +19,7 @@ from driver.paths import inside, resolve_volume
 from driver.quiesce import Quiescer
 from driver.settings import Settings
 from driver.slots import VmSlots
+from driver.storage.rbd import is_rbd
 from driver.store import SnapshotStore
 from driver.wire.commands import Answer, AnswerSchema, VMSnapshotCommand
 from driver.wire.objects import VMSnapshotTO, VolumeObjectTO
@@ -70,17 +71,25 @@ class Context:
 
     def volume_paths(self, volumes: list[VolumeObjectTO]) -> list[str]:
         """Each volume's image path, refused unless inside a configured pool."""
-        return [resolve_volume(v, self.settings.storage_pools) for v in volumes]
+        return [self.resolve(v) for v in volumes]
+
+    def resolve(self, volume: VolumeObjectTO) -> str:
+        """One volume's image path (a file in a pool, or ``rbd:<pool>/<image>``)."""
+        return resolve_volume(volume, self.settings.storage_pools, self.settings.rbd_pools)
+
+    def confined(self, path: str) -> bool:
+        """Whether a disk path is inside the configured storage."""
+        return inside(path, self.settings.storage_pools, self.settings.rbd_pools)
 
     def check_disks(self, vm: str, disks: list[DiskInfo], volume_paths: list[str]) -> None:
         """Every disk inside the pools, and the command's volumes are exactly the VM's disks."""
-        outside = [d.target for d in disks if not inside(d.path, self.settings.storage_pools)]
+        outside = [d.target for d in disks if not self.confined(d.path)]
         if outside:
             raise InvalidRequest(
                 f"Disks {', '.join(outside)} of {vm} are outside the configured storage pools"
             )
         if volume_paths:
-            have = {os.path.realpath(d.path) for d in disks}
+            have = {d.path if is_rbd(d.path) else os.path.realpath(d.path) for d in disks}
             if have != set(volume_paths):
                 raise InvalidRequest(
                     f"The volumes in the command do not match the disks of {vm}"
@@ -94,7 +103,7 @@ class Context:
             size = None
             if guest is not None and vol.path:
                 try:
-                    size = guest.stored_bytes(resolve_volume(vol, self.settings.storage_pools))
+                    size = guest.stored_bytes(self.resolve(vol))
                 except DriverError:
                     size = None
             out.append(replace(vol, size=size) if size is not None else vol)

@@ -14,7 +14,6 @@ from typing import Any
 
 from driver.core.errors import InvalidRequest, NotFound
 from driver.hypervisors.base import DiskInfo, VmSpec
-from driver.paths import inside, resolve_volume
 from driver.usecases.context import Context
 from driver.wire.commands import Answer
 from driver.wire.lifecycle import (
@@ -56,7 +55,7 @@ class Lifecycle:
         }
 
     def _path(self, volume: VolumeObjectTO) -> str:
-        return resolve_volume(volume, self.ctx.settings.storage_pools)
+        return self.ctx.resolve(volume)
 
     def _vm_op(self, vm: str, kind: str, work: Any) -> Answer:
         return self.ctx.vm_op(vm, kind, work)
@@ -166,7 +165,7 @@ class Lifecycle:
     def resize(self, cmd: ResizeVolumeCommand, raw: Any) -> Answer:
         pool = cmd.pool.get("path") if isinstance(cmd.pool, dict) else None
         path = cmd.path if cmd.path.startswith("/") else f"{pool or ''}/{cmd.path}"
-        if not inside(path, self.ctx.settings.storage_pools):
+        if not self.ctx.confined(path):
             raise InvalidRequest("The volume is outside the configured storage pools")
         if cmd.currentSize and cmd.newSize < cmd.currentSize and not cmd.shrinkOk:
             raise InvalidRequest("Shrinking the volume needs shrinkOk")

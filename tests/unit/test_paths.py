@@ -1,0 +1,44 @@
+"""Volume paths are confined to the configured storage: files inside the directory pools,
+images of the configured Ceph pools; nothing a command sends escapes them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from driver.core.errors import InvalidRequest
+from driver.paths import inside, resolve_volume
+from driver.wire.objects import PrimaryDataStoreTO, VolumeObjectTO
+
+
+def _volume(path: str, pool_path: str, pool_type: str = "Filesystem") -> VolumeObjectTO:
+    return VolumeObjectTO(name="ROOT-1", path=path, dataStore=PrimaryDataStoreTO(
+        poolType=pool_type, path=pool_path, host="10.0.0.1", port=6789))
+
+
+def test_file_volumes_resolve_inside_their_pool(tmp_path):
+    pool = str(tmp_path)
+    assert resolve_volume(_volume("root", pool), [pool]) == os.path.join(pool, "root")
+    for escape in ("../etc/passwd", "/etc/passwd", "a/../../x"):
+        with pytest.raises(InvalidRequest, match="outside the configured storage pools"):
+            resolve_volume(_volume(escape, pool), [pool])
+
+
+def test_rbd_volumes_resolve_to_images_of_configured_pools_only(tmp_path):
+    volume = _volume("3f2a-uuid", "cloudstack", "RBD")
+    assert resolve_volume(volume, [], ["cloudstack"]) == "rbd:cloudstack/3f2a-uuid"
+    with pytest.raises(InvalidRequest, match="RBD pool 'cloudstack', which is not configured"):
+        resolve_volume(volume, [str(tmp_path)], [])
+    for bad in ("-x", "a/b", "img@snap", "a b"):
+        with pytest.raises(InvalidRequest, match="Invalid RBD image name"):
+            resolve_volume(_volume(bad, "cloudstack", "RBD"), [], ["cloudstack"])
+
+
+def test_disk_paths_are_checked_against_both_kinds_of_pool(tmp_path):
+    pool = str(tmp_path)
+    assert inside(os.path.join(pool, "d"), [pool], ["rbd"])
+    assert inside("rbd:rbd/img", [pool], ["rbd"])
+    assert not inside("rbd:other/img", [pool], ["rbd"])
+    assert not inside("rbd:rbd/../x", [pool], ["rbd"])
+    assert not inside("/elsewhere/d", [pool], ["rbd"])
