@@ -4,7 +4,6 @@ per-run prefix that are all cleaned up, and guest data where the target offers i
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -18,15 +17,6 @@ from contract_tests.client import ApiError, Client
 from contract_tests.target import Plan, SimulatorProcess, Target, load_plan
 
 PLAN = pytest.StashKey[Plan]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("contract", "cloudstack-vmsnap contract suite")
-    group.addoption("--contract-config", default=os.environ.get("VMSNAP_CONTRACT_CONFIG"),
-                    help="INI file naming the target (env VMSNAP_CONTRACT_CONFIG)")
-    group.addoption("--endpoint", help="CloudStack API endpoint, e.g. http://host:8080/client/api")
-    group.addoption("--api-key", help="API key of an admin (or a user) of the target")
-    group.addoption("--secret-key", help="its secret key")
 
 
 def pytest_configure(config: pytest.Config) -> None:

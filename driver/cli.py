@@ -1,72 +1,83 @@
-"""``vmsnap-driver``: serve the driver, check the host, or run crash recovery."""
+"""vmsnap-driver: serve the driver, check the host, or run crash recovery."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from typing import Any
 
-from driver import logs
+from driver import logs, serving
 from driver.settings import Settings, load_settings
 
 log = logging.getLogger("driver.cli")
+
+DESCRIPTION = """\
+The cloudstack-vmsnap driver: executes CloudStack's VM snapshot agent commands against
+libvirt (or the simulated host). Settings come from the defaults, then the INI file
+(section [driver]), then VMSNAP_<SETTING> environment variables, then these flags."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
     overrides = {k: v for k, v in {"host": getattr(args, "host", None),
                                    "port": getattr(args, "port", None),
-                                   "libvirt_uri": args.uri, "data_dir": args.data_dir}.items()
+                                   "libvirt_uri": args.uri, "data_dir": args.data_dir,
+                                   "log_level": args.log_level}.items()
                  if v is not None}
     return settings.with_overrides(**overrides)
 
 
 def serve(settings: Settings) -> None:
-    """Run the app under gunicorn: one process (the per-VM locks live in it), many threads."""
-    from gunicorn.app.base import BaseApplication
-
+    """Run the app under gunicorn on a socket bound before anything else happens."""
     from driver.app import create_app
 
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in {"bind": f"{settings.host}:{settings.port}", "workers": 1,
-                               "worker_class": "gthread", "threads": settings.threads,
-                               "timeout": 3600, "accesslog": None,
-                               "limit_request_line": 8190}.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            # Built in the worker, never before the fork: a libvirt connection or a SQLite
-            # handle must not cross it. A worker that dies is replaced and recovers.
-            return create_app(settings)
-
+    sock = serving.listen(settings.host, settings.port)
     log.info("serving on http://%s:%d", settings.host, settings.port)
-    Server().run()
+    serving.run_gunicorn(sock, lambda: create_app(settings), threads=settings.threads,
+                         log_level=settings.log_level, limit_request_line=8190)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line, every flag with its help and default."""
+    d = Settings()
+    p = argparse.ArgumentParser(prog="vmsnap-driver", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version",
+                   version=f"%(prog)s {serving.version()}")
+    p.add_argument("--config", metavar="FILE",
+                   help="INI file with a [driver] section (default: $VMSNAP_CONFIG, or none)")
+    p.add_argument("--uri", metavar="URI",
+                   help=f"libvirt connection URI (default: {d.libvirt_uri})")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help=f"where the journal database and the secret live (default: {d.data_dir})")
+    p.add_argument("--log-level", type=str.upper, choices=serving.LOG_LEVELS,
+                   help=f"least important log lines shown (default: {d.log_level})")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p_serve = sub.add_parser("serve", help="serve the HTTP API",
+                             description="Recover, then serve the HTTP API under gunicorn.")
+    p_serve.add_argument("--host", help=f"address to listen on (default: {d.host})")
+    p_serve.add_argument("--port", type=int, help=f"port to listen on (default: {d.port})")
+    sub.add_parser("check", help="connect to the hypervisor and report its versions",
+                   description="Connect to the hypervisor; print its versions and the VMs "
+                               "the journal knows.")
+    sub.add_parser("recover", help="resolve operations a crash interrupted, then exit",
+                   description="Resolve operations a crash interrupted; one line each.")
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vmsnap-driver", description=__doc__)
-    parser.add_argument("--config", help="INI file with a [driver] section")
-    parser.add_argument("--uri", help="libvirt URI (default qemu:///system)")
-    parser.add_argument("--data-dir", help="where the journal database lives")
-    sub = parser.add_subparsers(dest="action", required=True)
-    p_serve = sub.add_parser("serve", help="serve the HTTP API")
-    p_serve.add_argument("--host")
-    p_serve.add_argument("--port", type=int)
-    sub.add_parser("check", help="connect to the hypervisor and report")
-    sub.add_parser("recover", help="resolve operations a crash interrupted, then exit")
-    args = parser.parse_args(argv)
+    """The ``vmsnap-driver`` console script."""
+    args = parser().parse_args(argv)
     try:
         settings = _settings(args)
-    except ValueError as exc:
+        logs.configure(settings.log_level, settings.log_json)
+        serving.require_backend(settings.backend)
+        if args.action == "serve":
+            serve(settings)
+            return 0
+    except (ValueError, serving.StartupError) as exc:
         print(f"vmsnap-driver: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_json)
-    if args.action == "serve":
-        serve(settings)
-        return 0
     from driver.app import build_service
     from driver.core.errors import DriverError
     from driver.recovery import recover
@@ -74,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     service = build_service(settings)
     try:
         if args.action == "check":
-            print(json.dumps({"hypervisor": service.hv.ping(), "vms": service.store.vms()}))
+            print(service.hv.ping())
+            vms = service.store.vms()
+            print(f"VMs in the journal: {', '.join(vms) if vms else 'none'}")
         else:
             for line in recover(service):
                 print(line)

@@ -25,6 +25,16 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """Plain lines; ``[vm=… snapshot=…]`` only for what the record concerns."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        parts = [f"{k}={getattr(record, k, None)}" for k in ("vm", "snapshot")
+                 if getattr(record, k, None) is not None]
+        record.context = f"[{' '.join(parts)}] " if parts else ""
+        return super().format(record)
+
+
 @contextmanager
 def log_context(vm: str | None, snapshot: str | None = None) -> Iterator[None]:
     tokens = (_vm.set(vm), _snapshot.set(snapshot))
@@ -44,9 +54,8 @@ def configure(level: str = "INFO", as_json: bool = True) -> None:
             rename_fields={"levelname": "level", "asctime": "time"},
         ))
     else:
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s [vm=%(vm)s snapshot=%(snapshot)s] %(message)s"
-        ))
+        handler.setFormatter(TextFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(context)s%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -81,6 +82,30 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
     return raw
 
 
+def read_ini(path: str, what: str, *, keep_case: bool = False) -> configparser.ConfigParser:
+    """Parse an INI file; a missing or malformed one is a ``ValueError`` saying so in one
+    line (configparser's own errors span several, with a traceback around them)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    if keep_case:
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        if not parser.read(path):
+            raise ValueError(f"cannot read {what} {path}")
+    except configparser.MissingSectionHeaderError:
+        raise ValueError(f"{path} is not an INI file: it must start with a [section] "
+                         "line") from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path} is not a valid INI file: {first}") from None
+    return parser
+
+
+def did_you_mean(word: str, known: Any, shape: str = "{!r}") -> str:
+    """`` (did you mean X?)`` for a near miss among ``known``, else nothing."""
+    close = difflib.get_close_matches(word, sorted(known), n=1)
+    return f" (did you mean {shape.format(close[0])}?)" if close else ""
+
+
 def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None,
                   section: str = "driver") -> Settings:
     """Build settings from the defaults, then the INI file, then the environment."""
@@ -89,14 +114,17 @@ def load_settings(path: str | None = None, environ: Mapping[str, str] | None = N
     values: dict[str, Any] = {}
     path = path or environ.get("VMSNAP_CONFIG")
     if path:
-        parser = configparser.ConfigParser()
-        if not parser.read(path):
-            raise ValueError(f"cannot read settings file {path}")
+        parser = read_ini(path, "settings file")
+        for name in parser.sections():
+            if name != section:
+                raise ValueError(f"unknown section [{name}] in {path}"
+                                 f"{did_you_mean(name, [section], '[{}]')}")
         if parser.has_section(section):
             known = {f.name for f in fields(Settings)}
             for key, raw in parser.items(section):
                 if key not in known:
-                    raise ValueError(f"unknown setting {key!r} in {path}")
+                    raise ValueError(f"unknown setting {key!r} in {path}"
+                                     f"{did_you_mean(key, known)}")
                 values[key] = _coerce(key, raw, getattr(defaults, key))
     for f in fields(Settings):
         env = environ.get(f"VMSNAP_{f.name.upper()}")

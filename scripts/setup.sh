@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine: Debian packages, then a virtualenv with the project installed.
 #   scripts/setup.sh          runtime (libvirt client build deps, QEMU tools)
-#   scripts/setup.sh --test   also the real hypervisor (libvirtd + QEMU) for the tests
+#   scripts/setup.sh --test   also the real hypervisor (libvirtd + QEMU) and the dev extra
+#                             (test, lint, type and docs tools) for the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,9 +32,13 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed
+# Serving needs the runtime and the libvirt binding only; the tests add the dev extra
+# (test and docs tools). One stamp per set, so either is reinstalled when setup.cfg changes.
+extras=libvirt
+[ "$want_test" = 1 ] && extras=libvirt,dev
+stamp=".venv/.installed-${extras/,/-}"
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[libvirt,test,docs]'
+  .venv/bin/pip install -q -e ".[$extras]"
   touch "$stamp"
 fi

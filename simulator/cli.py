@@ -1,65 +1,103 @@
-"""``vmsnap-simulator``: a CloudStack management server in a box."""
+"""vmsnap-simulator: a CloudStack management server in a box."""
 
 from __future__ import annotations
 
 import argparse
+import configparser
 import logging
+import os
 import sys
-from typing import Any
 
-from driver import logs
-from simulator.config import load_config
+from driver import logs, serving
+from simulator.config import SimConfig, load_config
+
+DESCRIPTION = """\
+A CloudStack management server in a box: CloudStack's API and a web UI, reaching its host
+through the cloudstack-vmsnap driver. Settings come from the defaults, then the INI file
+([simulator], [zone:NAME], ...), then VMSNAP_SIM_<SETTING> environment variables, then
+these flags."""
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line, every flag with its help and default."""
+    d = SimConfig()
+    p = argparse.ArgumentParser(prog="vmsnap-simulator", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version",
+                   version=f"%(prog)s {serving.version()}")
+    p.add_argument("--config", metavar="FILE",
+                   help="INI file ([simulator], [zone:NAME], [template:NAME], ...) "
+                        "(default: $VMSNAP_SIM_CONFIG, or none)")
+    p.add_argument("--host", help=f"address to listen on (default: {d.host})")
+    p.add_argument("--port", type=int, help=f"port to listen on (default: {d.port})")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help=f"where the state is kept (default: {d.data_dir})")
+    p.add_argument("--driver-url", metavar="URL",
+                   help="a driver to use as the host (default: an in-process driver)")
+    p.add_argument("--driver-secret", metavar="SECRET",
+                   help="the secret that driver checks signatures with (default: generated "
+                        "in DIR/driver for the in-process driver)")
+    p.add_argument("--driver-backend", choices=["simulated", "libvirt"],
+                   help="backend of the in-process driver; libvirt drives real QEMU "
+                        f"(default: {d.driver_backend})")
+    p.add_argument("--threads", type=int, default=8,
+                   help="request threads of the one server process (default: 8)")
+    p.add_argument("--log-level", type=str.upper, choices=serving.LOG_LEVELS,
+                   default="INFO", help="least important log lines shown (default: INFO)")
+    return p
+
+
+def write_client_config(config: SimConfig, endpoint: str, key: str, secret: str) -> str:
+    """``cloudstack.ini`` in the data directory, as the ``cs`` client reads it; only the
+    owner may read it (it holds the admin's secret)."""
+    path = os.path.join(config.data_dir, "cloudstack.ini")
+    ini = configparser.ConfigParser(interpolation=None)
+    ini["cloudstack"] = {"endpoint": endpoint, "key": key, "secret": secret}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        ini.write(fh)
+    return path
+
+
+def banner(config: SimConfig, key: str, secret: str, token: str, ini: str) -> str:
+    """What a newcomer needs: where to point a browser and a client, and how to log in."""
+    url = f"http://{config.host}:{config.port}"
+    return (f"web UI:         {url}/client/\n"
+            f"CloudStack API: {url}/client/api\n"
+            f"admin login:    {config.admin_username} / {config.admin_password} (domain ROOT)\n"
+            f"user login:     {config.user_username} / {config.user_password} (domain ROOT)\n"
+            f"admin apikey:   {key}\nadmin secret:   {secret}\n"
+            f"control token:  {token} (header X-Vmsnap-Sim-Token for {url}/_sim/)\n"
+            f"\nFor the cs client (or CLOUDSTACK_CONFIG={ini}):\n"
+            f"export CLOUDSTACK_ENDPOINT={url}/client/api CLOUDSTACK_KEY={key} "
+            f"CLOUDSTACK_SECRET={secret}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vmsnap-simulator", description=__doc__)
-    parser.add_argument("--config", help="INI file ([simulator], [zone:NAME], ...)")
-    parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--data-dir")
-    parser.add_argument("--driver-url", help="a driver to use as the host (default: an "
-                                             "in-process driver on the simulated host)")
-    parser.add_argument("--driver-secret")
-    parser.add_argument("--driver-backend", choices=["simulated", "libvirt"],
-                        help="backend of the in-process driver (libvirt: lab mode)")
-    parser.add_argument("--threads", type=int, default=8)
-    args = parser.parse_args(argv)
+    """The ``vmsnap-simulator`` console script."""
+    args = parser().parse_args(argv)
     try:
         config = load_config(args.config, host=args.host, port=args.port,
                              data_dir=args.data_dir, driver_url=args.driver_url,
                              driver_secret=args.driver_secret,
                              driver_backend=args.driver_backend)
-    except ValueError as exc:
+        if not config.driver_url:
+            serving.require_backend(config.driver_backend)
+        sock = serving.listen(config.host, config.port)
+    except (ValueError, serving.StartupError) as exc:
         print(f"vmsnap-simulator: {exc}", file=sys.stderr)
         return 2
-    logs.configure("INFO", as_json=False)
-    from gunicorn.app.base import BaseApplication
-
+    logs.configure(args.log_level, as_json=False)
     from simulator.app import create_app, prepare
 
     key, secret, token = prepare(config)
     url = f"http://{config.host}:{config.port}"
-    print(f"web UI:         {url}/client/\n"
-          f"CloudStack API: {url}/client/api\n"
-          f"admin login:    {config.admin_username} / {config.admin_password} (domain ROOT)\n"
-          f"user login:     {config.user_username} / {config.user_password} (domain ROOT)\n"
-          f"admin apikey:   {key}\nadmin secret:   {secret}\n"
-          f"control token:  {token} (header X-Vmsnap-Sim-Token"
-          f" for {url}/_sim/)", flush=True)
-
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for k, v in {"bind": f"{config.host}:{config.port}", "workers": 1,
-                         "worker_class": "gthread", "threads": args.threads, "timeout": 3600,
-                         "accesslog": None}.items():
-                self.cfg.set(k, v)
-
-        def load(self) -> Any:
-            # Built in the worker: a worker that dies is replaced and recovers on start.
-            return create_app(config)
-
+    ini = write_client_config(config, url + "/client/api", key, secret)
+    print(banner(config, key, secret, token, ini), flush=True)
     logging.getLogger(__name__).info("serving on %s", url)
-    Server().run()
+    # Built in the worker: a worker that dies is replaced and recovers on start.
+    serving.run_gunicorn(sock, lambda: create_app(config), threads=args.threads,
+                         log_level=args.log_level)
     return 0
 
 

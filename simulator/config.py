@@ -22,10 +22,16 @@ offers (zones, templates, offerings), from an INI file over sensible defaults.
 
 from __future__ import annotations
 
-import configparser
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from driver.settings import did_you_mean, read_ini
+
+#: ``VMSNAP_SIM_<SETTING>`` (upper case, dots as underscores) sets a ``[simulator]`` setting;
+#: the prefix keeps them apart from the driver's ``VMSNAP_<SETTING>``.
+ENV_PREFIX = "VMSNAP_SIM_"
 
 OFFERING_CHANGE_POLICIES = ("discard", "block", "restore")
 
@@ -120,30 +126,41 @@ _SCALARS = {
 }
 
 
-def load_config(path: str | None = None, **overrides: Any) -> SimConfig:
-    """Defaults, then the INI file, then keyword overrides (the command line)."""
+def env_name(key: str) -> str:
+    """The environment variable of a ``[simulator]`` setting."""
+    return ENV_PREFIX + key.replace(".", "_").upper()
+
+
+def _set(cfg: SimConfig, key: str, raw: str, where: str) -> None:
+    if key not in _SCALARS:
+        raise ValueError(f"unknown setting {key!r} in {where}{did_you_mean(key, _SCALARS)}")
+    try:
+        setattr(cfg, key.replace(".", "_"), _SCALARS[key](raw))
+    except ValueError as exc:
+        raise ValueError(f"setting {key}: {exc}") from None
+
+
+def load_config(path: str | None = None, environ: Mapping[str, str] | None = None,
+                **overrides: Any) -> SimConfig:
+    """Defaults, then the INI file (``path`` or ``$VMSNAP_SIM_CONFIG``), then
+    ``VMSNAP_SIM_*`` environment variables, then keyword overrides (the command line)."""
+    environ = os.environ if environ is None else environ
     cfg = SimConfig()
+    path = path or environ.get(ENV_PREFIX + "CONFIG")
     if path:
-        parser = configparser.ConfigParser()
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
-        if not parser.read(path):
-            raise ValueError(f"cannot read configuration file {path}")
+        parser = read_ini(path, "configuration file", keep_case=True)
         world: dict[str, list[Any]] = {"zone": [], "template": [], "service_offering": [],
                                        "disk_offering": []}
         for section in parser.sections():
             items = dict(parser.items(section))
             if section == "simulator":
                 for key, raw in items.items():
-                    if key not in _SCALARS:
-                        raise ValueError(f"unknown setting {key!r} in {path}")
-                    try:
-                        setattr(cfg, key.replace(".", "_"), _SCALARS[key](raw))
-                    except ValueError as exc:
-                        raise ValueError(f"setting {key}: {exc}") from None
+                    _set(cfg, key, raw, path)
                 continue
             kind, _, name = section.partition(":")
             if kind not in world or not name:
-                raise ValueError(f"unknown section [{section}] in {path}")
+                raise ValueError(f"unknown section [{section}] in {path}"
+                                 f"{did_you_mean(section, ['simulator', *world], '[{}]')}")
             try:
                 if kind == "zone":
                     world[kind].append(name)
@@ -164,6 +181,9 @@ def load_config(path: str | None = None, **overrides: Any) -> SimConfig:
         cfg.templates = world["template"] or cfg.templates
         cfg.service_offerings = world["service_offering"] or cfg.service_offerings
         cfg.disk_offerings = world["disk_offering"] or cfg.disk_offerings
+    for key in _SCALARS:
+        if env_name(key) in environ:
+            _set(cfg, key, environ[env_name(key)], f"${env_name(key)}")
     for key, value in overrides.items():
         if value is not None:
             setattr(cfg, key, value)

@@ -59,6 +59,11 @@ def _call(doing: str, fn: Callable[[], T]) -> T:
         raise translate(exc, doing) from None
 
 
+def _dotted(version: int) -> str:
+    """libvirt's version integers (major * 1,000,000 + minor * 1,000 + micro) as 9.0.0."""
+    return f"{version // 1_000_000}.{version // 1_000 % 1_000}.{version % 1_000}"
+
+
 class LibvirtHost(Hypervisor):
     """Owns one libvirt connection: opened lazily, reopened when it breaks."""
 
@@ -98,7 +103,8 @@ class LibvirtHost(Hypervisor):
     def ping(self) -> str:
         conn = self.conn
         return _call("Reading the hypervisor version", lambda: (
-            f"{conn.getType()} {conn.getVersion()} (libvirt {conn.getLibVersion()}) at {self.uri}"
+            f"libvirt {_dotted(conn.getLibVersion())}, "
+            f"{conn.getType()} {_dotted(conn.getVersion())} at {self.uri}"
         ))
 
     @property

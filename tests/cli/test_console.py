@@ -1,0 +1,210 @@
+"""The console scripts as a newcomer meets them: help, version, start-up errors in one line,
+the banner after the port is bound, the cs client configured from the banner, and one
+settings precedence (defaults < INI < VMSNAP_* environment < command line) for both."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from driver import cli as driver_cli
+from driver import logs
+from simulator import cli as sim_cli
+from simulator.config import load_config
+
+BIN = os.path.dirname(sys.executable)
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    """main() configures the root logger; give the next test the one it had."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize("make", [driver_cli.parser, sim_cli.parser])
+def test_help_has_no_markup_and_every_flag_says_its_default(make):
+    parser = make()
+    text = parser.format_help()
+    assert "``" not in text and "`" not in text
+    for action in parser._actions:
+        if action.dest in ("help", "version", "action"):
+            continue
+        assert action.help and "(default:" in action.help, action.dest
+
+
+@pytest.mark.parametrize("module,prog", [("driver", "vmsnap-driver"),
+                                         ("simulator", "vmsnap-simulator")])
+def test_python_dash_m_and_version(module, prog):
+    out = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    assert re.fullmatch(rf"{prog} \d+\.\d+\.\d+\S*\n", out)
+
+
+def one_line_error(capsys: Any, main: Any, argv: list[str]) -> str:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.count("\n") == 1, err
+    return err
+
+
+def test_a_port_in_use_is_one_line_before_any_banner(capsys, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        err = one_line_error(capsys, sim_cli.main, ["--port", str(port),
+                                                    "--data-dir", str(tmp_path / "d")])
+        assert err.startswith(f"vmsnap-simulator: cannot listen on 127.0.0.1:{port}: ")
+        assert "choose another --port" in err
+        err = one_line_error(capsys, driver_cli.main, ["--data-dir", str(tmp_path / "r"),
+                                                       "serve", "--port", str(port)])
+        assert err.startswith(f"vmsnap-driver: cannot listen on 127.0.0.1:{port}: ")
+    assert not (tmp_path / "d").exists()  # nothing was prepared for a server that never ran
+
+
+def test_a_file_that_is_not_ini_is_one_line(capsys, tmp_path):
+    bad = tmp_path / "world.ini"
+    bad.write_text("port: 8080\n")
+    err = one_line_error(capsys, sim_cli.main, ["--config", str(bad)])
+    assert "is not an INI file: it must start with a [section] line" in err
+    err = one_line_error(capsys, driver_cli.main, ["--config", str(bad), "check"])
+    assert "is not an INI file" in err
+    bad.write_bytes(b"[simulator]\nport = \xff\n")
+    err = one_line_error(capsys, sim_cli.main, ["--config", str(bad)])
+    assert "is not a valid INI file" in err
+
+
+def test_a_mistyped_section_is_refused_with_the_right_name(capsys, tmp_path):
+    ini = tmp_path / "driver.ini"
+    ini.write_text("[driverr]\nport = 9000\n")
+    err = one_line_error(capsys, driver_cli.main, ["--config", str(ini), "check"])
+    assert "unknown section [driverr]" in err and "(did you mean [driver]?)" in err
+    ini.write_text("[simulatr]\nport = 9000\n")
+    err = one_line_error(capsys, sim_cli.main, ["--config", str(ini)])
+    assert "unknown section [simulatr]" in err and "(did you mean [simulator]?)" in err
+    ini.write_text("[simulator]\nprot = 9000\n")
+    err = one_line_error(capsys, sim_cli.main, ["--config", str(ini)])
+    assert "unknown setting 'prot'" in err and "(did you mean 'port'?)" in err
+
+
+def test_a_missing_libvirt_binding_names_the_extra(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "libvirt", None)  # what an install without it sees
+    for main, argv in [(driver_cli.main, ["--data-dir", str(tmp_path), "serve"]),
+                       (driver_cli.main, ["--data-dir", str(tmp_path), "check"]),
+                       (sim_cli.main, ["--driver-backend", "libvirt", "--data-dir",
+                                       str(tmp_path)])]:
+        err = one_line_error(capsys, main, argv)
+        assert "pip install 'cloudstack-vmsnap[libvirt]'" in err
+
+
+def test_log_lines_name_only_the_vm_and_snapshot_they_concern():
+    logs.configure("INFO", as_json=False)
+    handler = logging.getLogger().handlers[0]
+    lines = []
+    for context in [(None, None), ("i-2-10-VM", None), ("i-2-10-VM", "s1")]:
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", None, None)
+        with logs.log_context(*context):
+            for f in handler.filters:
+                f.filter(record)  # type: ignore[union-attr]
+            lines.append(handler.format(record).split(" INFO x ")[1])
+    assert lines == ["hello", "[vm=i-2-10-VM] hello", "[vm=i-2-10-VM snapshot=s1] hello"]
+
+
+def test_check_prints_dotted_versions(capsys, tmp_path):
+    pytest.importorskip("libvirt")
+    assert driver_cli.main(["--uri", "test:///default", "--data-dir", str(tmp_path),
+                            "check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"libvirt \d+\.\d+\.\d+, TEST \d+\.\d+\.\d+ at test:///default", out[0])
+    assert out[1] == "VMs in the journal: none"
+
+
+def test_simulator_settings_precedence(tmp_path):
+    ini = tmp_path / "sim.ini"
+    ini.write_text("[simulator]\nport = 9000\nvmsnapshot.max = 3\nhost = 127.0.0.2\n")
+    env = {"VMSNAP_SIM_PORT": "9100", "VMSNAP_SIM_VMSNAPSHOT_MAX": "4"}
+    assert load_config(environ={}).port == 8080
+    assert load_config(str(ini), environ={}).port == 9000
+    cfg = load_config(str(ini), environ=env)
+    assert (cfg.port, cfg.vmsnapshot_max, cfg.host) == (9100, 4, "127.0.0.2")
+    assert load_config(str(ini), environ=env, port=9200).port == 9200
+    assert load_config(environ={"VMSNAP_SIM_CONFIG": str(ini)}).port == 9000
+    with pytest.raises(ValueError, match="setting port: .*'many'"):
+        load_config(environ={"VMSNAP_SIM_PORT": "many"})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """``vmsnap-simulator`` as a process, with its own HOME and runtime dir (where gunicorn
+    would put a control socket), until the banner's last line."""
+    tmp = tmp_path_factory.mktemp("served")
+    home, runtime = tmp / "home", tmp / "run"
+    home.mkdir()
+    runtime.mkdir()
+    port = free_port()
+    env = dict(os.environ, HOME=str(home), XDG_RUNTIME_DIR=str(runtime),
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    env.pop("CLOUDSTACK_CONFIG", None)
+    proc = subprocess.Popen([os.path.join(BIN, "vmsnap-simulator"), "--port", str(port),
+                             "--data-dir", str(tmp / "data")], cwd=tmp, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    banner = []
+    for line in proc.stdout:
+        banner.append(line)
+        if line.startswith("export CLOUDSTACK_ENDPOINT="):
+            break
+    try:
+        yield {"banner": "".join(banner), "env": env, "tmp": tmp, "port": port,
+               "home": home, "runtime": runtime}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def cs(served: dict[str, Any], script: str) -> Any:
+    out = subprocess.run(["bash", "-c", script], cwd=served["tmp"], env=served["env"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_banner_configures_the_cs_cli(served):
+    banner = served["banner"]
+    export = banner.splitlines()[-1]
+    # Exactly as the README says: paste the export line, then run cs.
+    zones = cs(served, f"{export}\ncs listZones")
+    assert [z["name"] for z in zones["zone"]] == ["zone1"]
+    ini = re.search(r"CLOUDSTACK_CONFIG=(\S+)\)", banner).group(1)
+    assert os.stat(served["tmp"] / ini).st_mode & 0o077 == 0  # it holds the secret
+    users = cs(served, f"CLOUDSTACK_CONFIG={shlex.quote(ini)} cs listUsers listall=true")
+    assert {"admin", "user"} <= {u["username"] for u in users["user"]}
+
+
+def test_the_port_is_bound_when_the_banner_shows_and_no_control_socket(served):
+    # No retry loop: the socket listens before the banner is printed.
+    resp = requests.get(f"http://127.0.0.1:{served['port']}/client/api", timeout=30)
+    assert resp.status_code == 401
+    assert not list(served["runtime"].rglob("*.ctl")) and not list(served["home"].rglob("*.ctl"))
