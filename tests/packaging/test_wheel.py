@@ -1,0 +1,92 @@
+"""The project as a user installs it: a wheel built from the source tree, installed into a
+fresh virtualenv, away from the checkout. The installed simulator serves the web UI, and
+the installed contract suite takes its documented options."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.packaging
+ROOT = Path(__file__).resolve().parents[2]
+# What a source tree holds besides the project (environments, caches, build output).
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", ".cache", ".tox", "var", "build", "dist",
+                                    "_build", "test-artifacts", "*.egg-info", "__pycache__")
+
+
+def run(*args: Any, **kw: Any) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                         timeout=600, check=False, **kw)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: Any) -> Path:
+    """The bin directory of a fresh virtualenv with the wheel (and pytest) installed."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    shutil.copytree(ROOT, tmp / "src", ignore=NOT_SOURCE)
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", tmp / "src", "-w", tmp / "dist")
+    wheel = next((tmp / "dist").glob("cloudstack_vmsnap-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"simulator/ui/static/index.html", "simulator/ui/static/app.js",
+            "simulator/py.typed", "contract_tests/plugin.py"} <= set(names)
+    run(sys.executable, "-m", "venv", tmp / "venv")
+    run(tmp / "venv" / "bin" / "pip", "install", "-q", wheel, "pytest")
+    return tmp / "venv" / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(installed: Path, tmp_path_factory: Any) -> Iterator[dict[str, str]]:
+    tmp = tmp_path_factory.mktemp("served")
+    port = free_port()
+    proc = subprocess.Popen([installed / "vmsnap-simulator", "--port", str(port),
+                             "--data-dir", tmp / "data"], cwd=tmp, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert proc.stdout is not None
+    banner = ""
+    for line in proc.stdout:
+        banner += line
+        if line.startswith("export CLOUDSTACK_ENDPOINT="):
+            break
+    try:
+        yield {"url": f"http://127.0.0.1:{port}", "banner": banner, "cwd": str(tmp)}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_the_installed_simulator_serves_the_web_ui(served):
+    page = requests.get(served["url"] + "/client/", timeout=30)
+    assert page.status_code == 200 and "Instance Snapshots" in page.text
+    for name in ("app.js", "style.css"):
+        assert requests.get(served["url"] + f"/client/static/{name}", timeout=30
+                            ).status_code == 200
+
+
+def test_the_installed_contract_suite_takes_its_options(installed, served):
+    key = re.search(r"^admin apikey:\s+(\S+)", served["banner"], re.M).group(1)
+    secret = re.search(r"^admin secret:\s+(\S+)", served["banner"], re.M).group(1)
+    out = run(installed / "pytest", "-q", "-p", "no:cacheprovider", "--pyargs",
+              "contract_tests", "--endpoint", served["url"] + "/client/api",
+              "--api-key", key, "--secret-key", secret, "-k", "bad_signature or unknown_command",
+              cwd=served["cwd"])
+    assert "2 passed" in out.stdout, out.stdout
