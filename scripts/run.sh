@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# A first login finds an instance to snapshot; VMSNAP_SIM_DEMO_INSTANCES=false or
+# --no-demo-instances starts empty.
+export VMSNAP_SIM_DEMO_INSTANCES="${VMSNAP_SIM_DEMO_INSTANCES:-true}"
 exec .venv/bin/python -m simulator.cli "$@"

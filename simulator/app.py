@@ -16,6 +16,7 @@ from simulator.agents import AgentFaults, FaultInjectingAgent
 from simulator.api import commands as _commands  # noqa: F401 - registers every command
 from simulator.api import render, server
 from simulator.config import SimConfig
+from simulator.demo import seed_demo_instances
 from simulator.errors import ApiError
 from simulator.hosts import LocalHost, build_hosts
 from simulator.orchestrator import Manager
@@ -48,6 +49,8 @@ def create_app(config: SimConfig) -> Flask:
     manager = Manager(config, store, FaultInjectingAgent(hosts.agent, AgentFaults(store)))
     manager.accounts.bootstrap()
     manager.recover()
+    if config.demo_instances:
+        seed_demo_instances(manager)
     app = Flask("simulator", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["sim.manager"] = manager

@@ -40,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--driver-backend", choices=["simulated", "libvirt"],
                    help="backend of the in-process driver; libvirt drives real QEMU "
                         f"(default: {d.driver_backend})")
+    p.add_argument("--demo-instances", action=argparse.BooleanOptionalAction,
+                   help="on a fresh start, deploy one running instance per account "
+                        "(default: off; scripts/run.sh turns it on)")
     p.add_argument("--threads", type=int, default=8,
                    help="request threads of the one server process (default: 8)")
     p.add_argument("--log-level", type=str.upper, choices=serving.LOG_LEVELS,
@@ -62,12 +65,16 @@ def write_client_config(config: SimConfig, endpoint: str, key: str, secret: str)
 def banner(config: SimConfig, key: str, secret: str, token: str, ini: str) -> str:
     """What a newcomer needs: where to point a browser and a client, and how to log in."""
     url = f"http://{config.host}:{config.port}"
+    demo = ("on: a fresh start deploys one running instance per account "
+            "(--no-demo-instances to start empty)" if config.demo_instances else
+            "off (--demo-instances deploys one per account on a fresh start)")
     return (f"web UI:         {url}/client/\n"
             f"CloudStack API: {url}/client/api\n"
             f"admin login:    {config.admin_username} / {config.admin_password} (domain ROOT)\n"
             f"user login:     {config.user_username} / {config.user_password} (domain ROOT)\n"
             f"admin apikey:   {key}\nadmin secret:   {secret}\n"
             f"control token:  {token} (header X-Vmsnap-Sim-Token for {url}/_sim/)\n"
+            f"demo instances: {demo}\n"
             f"\nFor the cs client (or CLOUDSTACK_CONFIG={ini}):\n"
             f"export CLOUDSTACK_ENDPOINT={url}/client/api CLOUDSTACK_KEY={key} "
             f"CLOUDSTACK_SECRET={secret}\n")
@@ -80,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, host=args.host, port=args.port,
                              data_dir=args.data_dir, driver_url=args.driver_url,
                              driver_secret=args.driver_secret,
-                             driver_backend=args.driver_backend)
+                             driver_backend=args.driver_backend,
+                             demo_instances=args.demo_instances)
         if not config.driver_url:
             serving.require_backend(config.driver_backend)
         sock = serving.listen(config.host, config.port)

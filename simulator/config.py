@@ -23,7 +23,7 @@ offers (zones, templates, offerings), from an INI file over sensible defaults.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,8 @@ class SimConfig:
     job_delay_ms: int = 0
     max_body_bytes: int = 1024 * 1024
     session_timeout: int = 1800
+    # On a fresh start, one running instance per account (scripts/run.sh turns it on).
+    demo_instances: bool = False
     zones: list[str] = field(default_factory=lambda: ["zone1"])
     templates: list[TemplateSpec] = field(default_factory=_default_templates)
     service_offerings: list[OfferingSpec] = field(default_factory=_default_offerings)
@@ -117,12 +119,12 @@ def _bool(raw: str) -> bool:
     raise ValueError(f"not a boolean: {raw!r}")
 
 
-_SCALARS = {
+_SCALARS: dict[str, Callable[[str], Any]] = {
     "data_dir": str, "host": str, "port": int, "admin_username": str, "admin_password": str,
     "user_username": str, "user_password": str, "driver_url": str, "driver_secret": str,
     "driver_backend": str, "libvirt_uri": str, "libvirt_domain_type": str, "vmsnapshot.max": int,
     "vmsnapshot.offering.change": str, "vmsnapshot.create.wait": int, "job_delay_ms": int,
-    "max_body_bytes": int, "session_timeout": int,
+    "max_body_bytes": int, "session_timeout": int, "demo_instances": _bool,
 }
 
 

@@ -165,7 +165,8 @@ def served(tmp_path_factory) -> Iterator[dict[str, Any]]:
     runtime.mkdir()
     port = free_port()
     env = dict(os.environ, HOME=str(home), XDG_RUNTIME_DIR=str(runtime),
-               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
+               VMSNAP_SIM_DEMO_INSTANCES="true")  # as scripts/run.sh sets it
     env.pop("CLOUDSTACK_CONFIG", None)
     proc = subprocess.Popen([os.path.join(BIN, "vmsnap-simulator"), "--port", str(port),
                              "--data-dir", str(tmp / "data")], cwd=tmp, env=env,
@@ -201,6 +202,15 @@ def test_the_banner_configures_the_cs_cli(served):
     assert os.stat(served["tmp"] / ini).st_mode & 0o077 == 0  # it holds the secret
     users = cs(served, f"CLOUDSTACK_CONFIG={shlex.quote(ini)} cs listUsers listall=true")
     assert {"admin", "user"} <= {u["username"] for u in users["user"]}
+
+
+def test_the_banner_names_the_demo_setting_and_the_demo_instances_run(served):
+    assert "demo instances: on: a fresh start deploys one running instance per account " \
+           "(--no-demo-instances to start empty)" in served["banner"]
+    export = served["banner"].splitlines()[-1]
+    vms = cs(served, f"{export}\ncs listVirtualMachines listall=true")
+    assert sorted((vm["name"], vm["state"]) for vm in vms["virtualmachine"]) == [
+        ("demo-admin", "Running"), ("demo-user", "Running")]
 
 
 def test_the_port_is_bound_when_the_banner_shows_and_no_control_socket(served):
