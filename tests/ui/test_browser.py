@@ -1,5 +1,8 @@
-"""The seed's "Using Instance Snapshots" flow in a real headless Chromium (Selenium with
-Debian's chromium and chromium-driver) against a simulator on a real HTTP server."""
+"""The web UI in a real headless Chromium (Selenium with Debian's chromium and
+chromium-driver) against a simulator on a real HTTP server: the seed's "Using Instance
+Snapshots" flow, a first instance from an empty account, the tree with its columns, the
+keyboard and screen-reader behaviour, an administrator's view, and the side effects that
+must not happen."""
 
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ from simulator.config import SimConfig
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.ui
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -45,7 +49,7 @@ def browser(tmp_path_factory):
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1280,900",
+                "--disable-sync", "--no-first-run", "--window-size=1400,900",
                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -68,124 +72,311 @@ def wait(driver, condition, timeout=20):
         raise
 
 
+NODE = '#snapshot-tree li[role="treeitem"][data-name="{}"]'
+
+
 def node(driver, name):
-    return driver.find_element(By.CSS_SELECTOR, f'#snapshot-tree button[data-name="{name}"]')
+    return driver.find_element(By.CSS_SELECTOR, NODE.format(name))
+
+
+def has_node(driver, name):
+    return bool(driver.find_elements(By.CSS_SELECTOR, NODE.format(name)))
 
 
 def tree(driver):
-    """display name -> parent's display name, read from the nested list on the page."""
+    """display name -> parent's display name, read from the nested treeitems."""
     out = {}
-    for button in driver.find_elements(By.CSS_SELECTOR, "#snapshot-tree button.node"):
-        item = button.find_element(By.XPATH, "..")
-        parents = item.find_elements(By.XPATH, "ancestor::li[@role='treeitem'][1]/button")
-        out[button.get_attribute("data-name")] = (
+    for item in driver.find_elements(By.CSS_SELECTOR, '#snapshot-tree li[role="treeitem"]'):
+        parents = item.find_elements(By.XPATH, "ancestor::li[@role='treeitem'][1]")
+        out[item.get_attribute("data-name")] = (
             parents[0].get_attribute("data-name") if parents else None)
     return out
 
 
+def row_text(driver, name):
+    return node(driver, name).find_element(By.CSS_SELECTOR, ".tree-row").text
+
+
 def click_node(driver, name):
-    wait(driver, lambda d: node(d, name).click() or True)
+    wait(driver, lambda d: node(d, name).find_element(By.CSS_SELECTOR, ".tree-name").click()
+         or True)
+    wait(driver, lambda d: d.find_element(By.ID, "snapshot-title").text == name)
 
 
 def tree_is(driver, expected):
     wait(driver, lambda d: tree(d) == expected)
 
 
-def take(driver, name, memory):
+def focused(driver):
+    return driver.switch_to.active_element
+
+
+def focused_is(driver, element_id=None, name=None):
+    def check(d):
+        el = focused(d)
+        if name is not None:
+            return el.get_attribute("data-name") == name
+        return el.get_attribute("id") == element_id
+    wait(driver, check)
+
+
+def state_of(driver, name):
+    return node(driver, name).find_element(By.CSS_SELECTOR, ".state")
+
+
+def take(driver, name, memory=True, quiesce=False, expect="Ready", description=""):
     wait(driver, ec.element_to_be_clickable((By.ID, "take-snapshot"))).click()
     wait(driver, ec.visibility_of_element_located((By.ID, "snap-name"))).send_keys(name)
+    driver.find_element(By.ID, "snap-description").send_keys(description)
     if memory:
         driver.find_element(By.ID, "snap-memory").click()
+    if quiesce:
+        driver.find_element(By.ID, "snap-quiesce").click()
     driver.find_element(By.ID, "take-ok").click()
-    wait(driver, lambda d: "Ready" in node(d, name).text if d.find_elements(
-        By.CSS_SELECTOR, f'#snapshot-tree button[data-name="{name}"]') else False)
+    wait(driver, lambda d: has_node(d, name) and state_of(d, name).text == expect)
 
 
-def confirm(driver, button_id):
+def confirm(driver, button_id, ok=True):
     wait(driver, ec.element_to_be_clickable((By.ID, button_id))).click()
     wait(driver, ec.visibility_of_element_located((By.ID, "confirm-text")))
     text = driver.find_element(By.ID, "confirm-text").text
-    driver.find_element(By.ID, "confirm-ok").click()
+    focused_is(driver, "confirm-cancel")  # the safe choice has the focus
+    driver.find_element(By.ID, "confirm-ok" if ok else "confirm-cancel").click()
     return text
 
 
-def test_the_instance_snapshot_flow(sim, browser):
-    key_user = Client(sim.endpoint)
-    key_user.login("user", "password")
-    zone = key_user.list("listZones", "zone")[0]["id"]
-    template = key_user.list("listTemplates", "template", templatefilter="featured")[0]["id"]
-    offering = key_user.list("listServiceOfferings", "serviceoffering")[0]["id"]
-    vm = key_user.run("deployVirtualMachine", zoneid=zone, templateid=template,
-                      serviceofferingid=offering, name="web-1")["virtualmachine"]
-    d = browser
-    d.get(sim.url + "/")
-    wait(d, ec.visibility_of_element_located((By.ID, "username"))).send_keys("user")
-    d.find_element(By.ID, "password").send_keys("password")
-    d.find_element(By.ID, "login-button").click()
+def log_in(driver, sim, username):
+    driver.get(sim.url + "/")
+    wait(driver, ec.visibility_of_element_located((By.ID, "username"))).send_keys(username)
+    driver.find_element(By.ID, "password").send_keys("password")
+    driver.find_element(By.ID, "login-button").click()
+    wait(driver, ec.visibility_of_element_located((By.ID, "instances-view")))
 
+
+def log_out(driver):
+    driver.find_element(By.ID, "logout").click()
+    wait(driver, ec.visibility_of_element_located((By.ID, "login-view")))
+
+
+def control(sim, path, body):
+    resp = requests.post(sim.url + "/_sim" + path, json=body, timeout=10,
+                         headers={"X-Vmsnap-Sim-Token": sim.control_token})
+    assert resp.status_code == 200, resp.text
+
+
+def test_a_first_instance_from_an_empty_account(sim, browser):
+    d = browser
+    log_in(d, sim, "user")
+    wait(d, ec.visibility_of_element_located((By.ID, "no-instances")))
+    assert "Add Instance" in d.find_element(By.ID, "no-instances").text
+    focused_is(d, "add-instance")  # nothing to open: the next step has the focus
+
+    d.find_element(By.ID, "add-instance").click()
+    wait(d, ec.visibility_of_element_located((By.ID, "add-template")))
+    focused_is(d, "add-zone")
+    Select(d.find_element(By.ID, "add-template")).select_by_visible_text(
+        "Debian 12 (with qemu-guest-agent)")
+    Select(d.find_element(By.ID, "add-offering")).select_by_index(0)
+    d.find_element(By.ID, "add-name").send_keys("web-1")
+    d.find_element(By.ID, "add-ok").click()
+    wait(d, ec.text_to_be_present_in_element((By.ID, "instance-name"), "web-1"))
+    focused_is(d, "instance-name")
+    details = d.find_element(By.ID, "instance-details").text
+    assert "Running" in details and "Debian 12 (with qemu-guest-agent)" in details
+
+    # Logging out leaves nothing of the last user in the form.
+    log_out(d)
+    assert d.find_element(By.ID, "username").get_attribute("value") == ""
+    assert d.find_element(By.ID, "password").get_attribute("value") == ""
+    focused_is(d, "username")
+
+
+def test_the_instance_snapshot_flow(sim, browser):
+    d = browser
+    log_in(d, sim, "user")
     # Instances: a list with name, state, service offering and host; open the instance.
     link = wait(d, ec.element_to_be_clickable((By.LINK_TEXT, "web-1")))
+    wait(d, lambda dr: focused(dr).text == "web-1")  # after login: the first instance
     row = link.find_element(By.XPATH, "ancestor::tr").text
     assert "Running" in row and "Small Instance" in row
+    assert not d.find_element(By.XPATH, "//th[text()='Account']").is_displayed()
     link.click()
     wait(d, ec.text_to_be_present_in_element((By.ID, "instance-name"), "web-1"))
-    d.find_element(By.ID, "view-snapshots").click()
+    focused_is(d, "instance-name")
+    # The snapshots are on the instance page itself.
     wait(d, ec.visibility_of_element_located((By.ID, "no-snapshots")))
+
+    # Cancel puts the focus back on the button that opened the dialog.
+    d.find_element(By.ID, "take-snapshot").click()
+    wait(d, ec.visibility_of_element_located((By.ID, "snap-name")))
+    d.find_element(By.ID, "take-cancel").click()
+    focused_is(d, "take-snapshot")
 
     # A chain, a revert, a branch.
     for name in ("first", "second", "third"):
-        take(d, name, memory=True)
+        take(d, name)
+        focused_is(d, name=name)  # the new snapshot has the focus
     tree_is(d, {"first": None, "second": "first", "third": "second"})
     click_node(d, "first")
     text = confirm(d, "revert-snapshot")
     assert "disks and memory go back" in text and "newer snapshots are kept" in text
     wait(d, lambda dr: node(dr, "first").get_attribute("aria-current") == "true")
-    take(d, "fourth", memory=True)
+    focused_is(d, name="first")
+    take(d, "fourth", quiesce=True, description="after the upgrade")
     tree_is(d, {"first": None, "second": "first", "third": "second", "fourth": "first"})
     wait(d, lambda dr: node(dr, "fourth").get_attribute("aria-current") == "true")
 
-    # Delete the middle one: its child is re-linked to its parent.
+    # A tree that reads as one: connector lines, the current position marked, columns.
+    assert row_text(d, "second").startswith("├─second")
+    assert row_text(d, "third").startswith("│ └─third")
+    assert row_text(d, "fourth").startswith("└─fourth")
+    fourth = row_text(d, "fourth")
+    assert "You are here" in fourth and "You are here" not in row_text(d, "first")
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", fourth)
+    assert "Disk and memory" in fourth and re.search(r"\d+(\.\d)? (B|KiB|MiB)", fourth)
+    assert re.search(r"freeze \d+\.\d ms", fourth) and fourth.endswith("after the upgrade\nReady")
+    head = d.find_element(By.CSS_SELECTOR, ".tree-head").text
+    for column in ("Created", "Type", "Size", "Freeze / guest pause", "Description", "State"):
+        assert column in head
+
+    # The ARIA tree pattern: levels, one selected node, a clean accessible name.
+    assert node(d, "third").get_attribute("aria-level") == "3"
+    assert node(d, "fourth").accessible_name == "fourth"
+    click_node(d, "second")
+    assert [n.get_attribute("data-name") for n in d.find_elements(
+        By.CSS_SELECTOR, '#snapshot-tree [aria-selected="true"]')] == ["second"]
+    keys = [(Keys.ARROW_DOWN, "third"), (Keys.ARROW_LEFT, "second"), (Keys.ARROW_LEFT, "first"),
+            (Keys.ARROW_RIGHT, "second"), (Keys.END, "fourth"), (Keys.HOME, "first"),
+            (Keys.ARROW_UP, "first")]
+    for key, expected in keys:
+        focused(d).send_keys(key)
+        focused_is(d, name=expected)
+        assert node(d, expected).get_attribute("aria-selected") == "true"
+        wait(d, lambda dr, e=expected: dr.find_element(By.ID, "snapshot-title").text == e)
+    assert [n.get_attribute("tabindex") for n in d.find_elements(
+        By.CSS_SELECTOR, '#snapshot-tree li[role="treeitem"]')].count("0") == 1
+
+    # Delete the middle one: its child is re-linked to its parent; the focus stays in the tree.
     click_node(d, "second")
     text = confirm(d, "delete-snapshot")
     assert '"third"' in text and 're-linked to "first"' in text
-    wait(d, lambda dr: not dr.find_elements(By.CSS_SELECTOR,
-                                            '#snapshot-tree button[data-name="second"]'))
+    wait(d, lambda dr: not has_node(dr, "second"))
     tree_is(d, {"first": None, "third": "first", "fourth": "first"})
+    focused_is(d, name="first")
     wait(d, ec.element_to_be_clickable((By.ID, "take-snapshot")))
     click_node(d, "third")
-    wait(d, lambda dr: dr.find_element(By.ID, "snapshot-title").text == "third")
     wait(d, ec.invisibility_of_element_located((By.ID, "progress")))
     os.makedirs(ARTIFACTS, exist_ok=True)
+    d.execute_script("document.getElementById('instance-name').scrollIntoView()")
     d.save_screenshot(os.path.join(ARTIFACTS, "ui-snapshot-tree.png"))
 
-    # A revert across power states (a running VM, a disk-only snapshot) is disabled, with
-    # the reason on hover.
+    # A revert across power states (a running VM, a disk-only snapshot) is disabled, and
+    # the reason is there to read, not only on hover.
     take(d, "disk-only", memory=False)
     click_node(d, "disk-only")
-    wait(d, lambda dr: dr.find_element(By.ID, "snapshot-title").text == "disk-only")
     wait(d, lambda dr: "only revert to a snapshot with memory" in dr.find_element(
-        By.ID, "revert-wrap").get_attribute("title"))
+        By.ID, "revert-reason").text)
+    assert d.find_element(By.ID, "revert-reason").is_displayed()
     assert not d.find_element(By.ID, "revert-snapshot").is_enabled()
 
-    # While a slow snapshot runs, Take Instance Snapshot is disabled with the reason.
-    requests.post(sim.url + "/_sim/jobs", json={"delay_ms": 4000}, timeout=10,
-                  headers={"X-Vmsnap-Sim-Token": sim.control_token})
+    # While a slow snapshot runs: the progress line is the new job's from its first moment,
+    # the state is shown as transitional, and the actions that would interfere are disabled.
+    control(sim, "/jobs", {"delay_ms": 4000})
     try:
         wait(d, ec.element_to_be_clickable((By.ID, "take-snapshot"))).click()
         wait(d, ec.visibility_of_element_located((By.ID, "snap-name"))).send_keys("slow")
         d.find_element(By.ID, "take-ok").click()
+        progress = d.find_element(By.ID, "progress")
+        assert progress.is_displayed() and progress.text.startswith("Take Instance Snapshot")
         wait(d, lambda dr: "Take Instance Snapshot: in progress" in dr.find_element(
             By.ID, "progress").text and "Creating" in dr.find_element(By.ID, "progress").text)
-        assert not d.find_element(By.ID, "take-snapshot").is_enabled()
-        assert "in progress" in d.find_element(By.ID, "take-wrap").get_attribute("title")
+        wait(d, lambda dr: has_node(dr, "slow") and "state-active" in state_of(
+            dr, "slow").get_attribute("class"))
+        for button in ("take-snapshot", "attach-volume", "change-offering"):
+            assert not d.find_element(By.ID, button).is_enabled(), button
+        assert "in progress" in d.find_element(By.ID, "take-reason").text
         assert re.search(r"\d+\.\d s$", d.find_element(By.ID, "progress").text)
         wait(d, lambda dr: dr.find_element(By.ID, "take-snapshot").is_enabled(), timeout=30)
     finally:
-        requests.post(sim.url + "/_sim/jobs", json={"delay_ms": 0}, timeout=10,
-                      headers={"X-Vmsnap-Sim-Token": sim.control_token})
+        control(sim, "/jobs", {"delay_ms": 0})
 
-    # A forbidden action shows CloudStack's message.
+    # A failed snapshot shows as Error, in its own colour.
+    vm_id = re.search(r"#/instances/([^/]+)", d.current_url).group(1)
+    control(sim, "/faults", {"step": "capture", "action": "fail", "vm": vm_id, "count": 1})
+    take(d, "broken", memory=False, expect="Error")
+    colours = {n: state_of(d, n).value_of_css_property("background-color")
+               for n in ("broken", "third")}
+    assert colours["broken"] != colours["third"]
+    assert "state-Error" in state_of(d, "broken").get_attribute("class")
+    wait(d, ec.visibility_of_element_located((By.ID, "error")))
+
+    # A forbidden action shows CloudStack's message, and leaves no volume behind.
+    user = Client(sim.endpoint)
+    user.login("user", "password")
+    volumes = len(user.list("listVolumes", "volume"))
     wait(d, ec.element_to_be_clickable((By.ID, "attach-volume"))).click()
-    error = wait(d, ec.visibility_of_element_located((By.ID, "error")))
-    assert error.text == (f"Unable to attach volume to VM web-1/{vm['id']}, please specify a VM "
-                          "that does not have VM snapshots")
+    wait(d, lambda dr: dr.find_element(By.ID, "error-text").text.startswith(
+        "Unable to attach volume to VM web-1/"))
+    assert d.find_element(By.ID, "error-text").text == (
+        f"Unable to attach volume to VM web-1/{vm_id}, please specify a VM that does not "
+        "have VM snapshots")
+    for _ in range(2):
+        d.find_element(By.ID, "attach-volume").click()
+        wait(d, ec.visibility_of_element_located((By.ID, "error")))
+    wait(d, ec.element_to_be_clickable((By.ID, "attach-volume")))
+    assert len(user.list("listVolumes", "volume")) == volumes
+    focused_is(d, "attach-volume")
+
+    # An error quoting an internal record reads as one line; the raw text is folded.
+    d.find_element(By.ID, "change-offering").click()
+    wait(d, ec.visibility_of_element_located((By.ID, "offering-select")))
+    focused_is(d, "offering-select")
+    d.find_element(By.ID, "offering-ok").click()
+    summary = wait(d, ec.visibility_of_element_located((By.ID, "error-text"))).text
+    assert summary.startswith("Unable to upgrade virtual machine VM instance i-")
+    assert "{" not in summary and "in state Running" in summary
+    details = d.find_element(By.ID, "error-details")
+    assert details.is_displayed() and details.get_attribute("open") is None
+    details.find_element(By.TAG_NAME, "summary").click()
+    assert '"instanceName"' in d.find_element(By.ID, "error-full").text
+    log_out(d)
+
+
+def test_quiesce_without_a_guest_agent_is_warned_before_ok(sim, browser):
+    user = Client(sim.endpoint)
+    user.login("user", "password")
+    template = next(t["id"] for t in user.list("listTemplates", "template",
+                                               templatefilter="featured")
+                    if not t["guestagent"])
+    vm = user.run("deployVirtualMachine", name="no-agent", templateid=template,
+                  zoneid=user.list("listZones", "zone")[0]["id"],
+                  serviceofferingid=user.list("listServiceOfferings",
+                                              "serviceoffering")[0]["id"])["virtualmachine"]
+    d = browser
+    log_in(d, sim, "user")
+    d.get(f"{sim.url}/client/#/instances/{vm['id']}")
+    wait(d, ec.text_to_be_present_in_element((By.ID, "instance-name"), "no-agent"))
+    wait(d, ec.element_to_be_clickable((By.ID, "take-snapshot"))).click()
+    wait(d, ec.visibility_of_element_located((By.ID, "snap-quiesce")))
+    assert not d.find_element(By.ID, "quiesce-warning").is_displayed()
+    d.find_element(By.ID, "snap-quiesce").click()
+    warning = d.find_element(By.ID, "quiesce-warning")
+    assert warning.is_displayed() and "no guest agent" in warning.text
+    d.find_element(By.ID, "snap-quiesce").click()
+    assert not warning.is_displayed()
+    d.find_element(By.ID, "take-cancel").click()
+    log_out(d)
+
+
+def test_an_administrator_sees_every_account(sim, browser):
+    d = browser
+    log_in(d, sim, "admin")
+    link = wait(d, ec.element_to_be_clickable((By.LINK_TEXT, "web-1")))
+    assert d.find_element(By.XPATH, "//th[text()='Account']").is_displayed()
+    assert d.find_element(By.XPATH, "//th[text()='Domain']").is_displayed()
+    cells = [c.text for c in link.find_elements(By.XPATH, "ancestor::tr/td")]
+    assert cells[-2:] == ["user", "ROOT"]
+    link.click()
+    wait(d, lambda dr: has_node(dr, "fourth"))  # another account's snapshots
+    assert "Account\nuser" in d.find_element(By.ID, "instance-details").text
+    log_out(d)

@@ -4,6 +4,7 @@
 const ACTIVE = ["Allocated", "Creating", "Reverting", "Expunging"];
 const $ = (id) => document.getElementById(id);
 const state = { key: sessionStorage.getItem("sessionkey"), user: sessionStorage.getItem("user"),
+                admin: sessionStorage.getItem("admin") === "1",
                 vm: null, snapshots: [], selected: null, busy: false, policy: "discard",
                 hideTimer: 0 };
 
@@ -23,20 +24,42 @@ async function api(command, params = {}) {
   return inner;
 }
 
+// Lists everything the caller may see: an administrator sees every account's resources.
+function scope(params = {}) { return state.admin ? { listall: true, ...params } : params; }
+
+// CloudStack's texts embed records as JSON (`VM instance {"id":3,...}`): the summary names
+// the record instead, the full text stays one click away.
+function summarize(text) {
+  return text.replace(/\{"[^{}]*\}/g, (blob) => {
+    try {
+      const rec = JSON.parse(blob);
+      return rec.instanceName || rec.name || rec.uuid || "…";
+    } catch (e) { return "…"; }
+  });
+}
+
 function showError(err) {
   const box = $("error");
-  box.textContent = err ? (err.message || String(err)) : "";
   box.hidden = !err;
+  if (!err) return;
+  const text = err.message || String(err);
+  const summary = summarize(text);
+  $("error-text").textContent = summary;
+  const details = summary !== text || err.code;
+  $("error-details").hidden = !details;
+  $("error-details").open = false;
+  $("error-full").textContent = `${text}${err.code ? `\n(error code ${err.code})` : ""}`;
 }
 
 // Runs an async job and follows it, showing its state and elapsed time; never blocks the page.
 async function runJob(label, command, params, stateOf) {
   showError(null);
-  const started = await api(command, params);
   const box = $("progress");
-  const t0 = performance.now();
   clearTimeout(state.hideTimer);  // an earlier job's "done" must not hide this one
+  box.textContent = `${label}: starting`;  // never the previous job's last words
   box.hidden = false;
+  const started = await api(command, params).catch((err) => { box.hidden = true; throw err; });
+  const t0 = performance.now();
   for (;;) {
     const job = await api("queryAsyncJobResult", { jobid: started.jobid });
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
@@ -56,14 +79,17 @@ function show(view) {
   for (const id of ["login-view", "instances-view", "instance-view"]) $(id).hidden = id !== view;
   $("nav").hidden = view === "login-view";
   $("whoami").textContent = state.user ? `Signed in as ${state.user}` : "";
+  document.body.classList.toggle("admin", state.admin);
 }
 
 function logout() {
   if (state.key) api("logout").catch(() => {});
-  state.key = null; state.user = null;
+  state.key = null; state.user = null; state.admin = false; state.vm = null;
   sessionStorage.clear();
+  $("login-form").reset();  // the next person at this screen must not find the password
   location.hash = "#/login";
   show("login-view");
+  $("username").focus();
 }
 
 async function login(event) {
@@ -72,9 +98,12 @@ async function login(event) {
   try {
     const res = await api("login", { username: $("username").value, password: $("password").value,
                                      domain: $("domain").value || "ROOT" });
-    state.key = res.sessionkey; state.user = res.username;
+    state.key = res.sessionkey; state.user = res.username; state.admin = res.type === "1";
     sessionStorage.setItem("sessionkey", state.key); sessionStorage.setItem("user", state.user);
+    sessionStorage.setItem("admin", state.admin ? "1" : "0");
+    $("password").value = "";
     state.policy = (await api("listCapabilities", {})).capability.vmsnapshotofferingchange || "discard";
+    state.focusAfterRoute = true;
     if (location.hash === "#/instances") route(); else location.hash = "#/instances";
   } catch (err) { showError(err); }
 }
@@ -84,9 +113,9 @@ function cell(row, text) { const td = document.createElement("td"); td.textConte
 async function showInstances() {
   show("instances-view");
   const body = $("instances").querySelector("tbody");
-  body.replaceChildren();
-  const res = await api("listVirtualMachines", {});
+  const res = await api("listVirtualMachines", scope());
   const vms = res.virtualmachine || [];
+  body.replaceChildren();
   $("no-instances").hidden = vms.length > 0;
   for (const vm of vms) {
     const row = document.createElement("tr");
@@ -94,8 +123,10 @@ async function showInstances() {
     link.href = `#/instances/${vm.id}`; link.textContent = vm.name;
     cell(row, "").append(link);
     cell(row, vm.state); cell(row, vm.serviceofferingname); cell(row, vm.hostname || "—");
+    if (state.admin) { cell(row, vm.account).className = "admin-only"; cell(row, vm.domain).className = "admin-only"; }
     body.append(row);
   }
+  if (state.focusAfterRoute) (body.querySelector("a") || $("add-instance")).focus();
 }
 
 function fields(dl, pairs) {
@@ -108,12 +139,14 @@ function fields(dl, pairs) {
   }
 }
 
+// A disabled button says why in visible text next to it (and to screen readers through
+// aria-describedby); the hover title stays for pointer users.
 function disable(button, wrap, reason) {
   button.disabled = Boolean(reason);
-  // A disabled button gets no hover events: the reason sits on its wrapper too.
   wrap.title = reason || "";
-  button.title = reason || "";
-  button.setAttribute("aria-description", reason || "");
+  const why = $(button.getAttribute("aria-describedby"));
+  why.textContent = reason ? `${button.textContent} is unavailable: ${reason}` : "";
+  why.hidden = !reason;
 }
 
 function fmtBytes(n) {
@@ -123,26 +156,43 @@ function fmtBytes(n) {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+function fmtDate(iso) { return iso ? iso.replace("T", " ").replace(/[+-]\d{4}$/, "") : ""; }
+function typeText(s) { return s.type === "DiskAndMemory" ? "Disk and memory" : "Disk"; }
+
+function fmtMs(ms) { return `${Number(ms).toFixed(1)} ms`; }
+
+// The freeze window (a quiesced snapshot) and the guest pause (a memory snapshot), as known.
+function pauses(s) {
+  const parts = [];
+  if (s.quiescevm && s.freezewindowms !== undefined) parts.push(`freeze ${fmtMs(s.freezewindowms)}`);
+  if (s.guestpausems !== undefined) parts.push(`pause ${fmtMs(s.guestpausems)}`);
+  return parts.join(" · ");
+}
+
 async function loadInstance(id) {
-  const res = await api("listVirtualMachines", { id });
+  const res = await api("listVirtualMachines", scope({ id }));
   const vm = (res.virtualmachine || [])[0];
   if (!vm) throw new ApiError("This instance does not exist or is not yours.");
   state.vm = vm;
-  const snaps = await api("listVMSnapshot", { virtualmachineid: id });
+  const snaps = await api("listVMSnapshot", scope({ virtualmachineid: id }));
   state.snapshots = snaps.vmSnapshot || [];
   return vm;
 }
 
-async function showInstance(id, withSnapshots) {
+async function showInstance(id, focusTree) {
   show("instance-view");
+  const opened = !state.vm || state.vm.id !== id;
+  if (opened) state.selected = null;
   const vm = await loadInstance(id);
   $("instance-name").textContent = vm.name;
   fields($("instance-details"), [["State", vm.state], ["Service offering", vm.serviceofferingname],
     ["Template", vm.templatename], ["Host", vm.hostname], ["Zone", vm.zonename],
-    ["Guest agent", vm.guestagent ? "yes" : "no"], ["Created", vm.created]]);
+    ["Account", state.admin ? vm.account : ""], ["Domain", state.admin ? vm.domain : ""],
+    ["Guest agent", vm.guestagent ? "yes" : "no"], ["Created", fmtDate(vm.created)]]);
+  renderTree();
   refreshButtons();
-  $("snapshots-panel").hidden = !withSnapshots;
-  if (withSnapshots) renderTree();
+  if (focusTree) focusSelected();
+  else if (opened || state.focusAfterRoute) $("instance-name").focus();
 }
 
 function inProgress() {
@@ -156,52 +206,129 @@ function refreshButtons() {
   disable($("take-snapshot"), $("take-wrap"), busy || notUp);
   $("start-vm").disabled = vm.state !== "Stopped" || state.busy;
   $("stop-vm").disabled = vm.state !== "Running" || state.busy;
-  if (state.selected) renderDetail();
+  $("attach-volume").disabled = state.busy;
+  $("change-offering").disabled = state.busy;
+  renderDetail();
 }
 
+// The tree: nested treeitems (ARIA tree pattern) whose rows share the columns of the head;
+// connector lines are drawn per row from the item's ancestry, so columns stay aligned.
 function renderTree() {
   const tree = $("snapshot-tree");
+  const hadFocus = tree.contains(document.activeElement);
   tree.replaceChildren();
   $("no-snapshots").hidden = state.snapshots.length > 0;
+  $("tree-table").hidden = state.snapshots.length === 0;
+  const ids = new Set(state.snapshots.map((s) => s.id));
   const byParent = new Map();
   for (const s of [...state.snapshots].reverse()) {  // oldest first
-    const key = s.parent || "";
+    // Snapshots whose parent is not listed (it failed or is being deleted) show as roots.
+    const key = s.parent && ids.has(s.parent) ? s.parent : "";
     if (!byParent.has(key)) byParent.set(key, []);
     byParent.get(key).push(s);
   }
-  const ids = new Set(state.snapshots.map((s) => s.id));
-  const build = (parentId, container) => {
-    for (const s of byParent.get(parentId) || []) {
+  if (!ids.has(state.selected)) state.selected = (state.snapshots.find((s) => s.current) || state.snapshots[0] || {}).id || null;
+  const build = (parentId, container, level, guides) => {
+    const kids = byParent.get(parentId) || [];
+    kids.forEach((s, i) => {
+      const last = i === kids.length - 1;
       const li = document.createElement("li");
       li.setAttribute("role", "treeitem");
-      li.dataset.id = s.id;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "node" + (state.selected === s.id ? " selected" : "");
-      button.dataset.name = s.displayname;
-      button.textContent = `${s.displayname} — ${s.state}, ${s.type === "DiskAndMemory" ? "disk and memory" : "disk"}`;
+      li.setAttribute("aria-level", String(level));
+      li.setAttribute("aria-setsize", String(kids.length));
+      li.setAttribute("aria-posinset", String(i + 1));
+      li.setAttribute("aria-selected", String(state.selected === s.id));
+      li.tabIndex = state.selected === s.id ? 0 : -1;
+      li.dataset.id = s.id; li.dataset.name = s.displayname;
+      li.id = `node-${s.id}`;
+      if (s.current) li.setAttribute("aria-current", "true");
+      li.setAttribute("aria-labelledby", `name-${s.id}`);
+      li.setAttribute("aria-describedby", `cols-${s.id}`);
+      const row = document.createElement("div");
+      row.className = "tree-row" + (state.selected === s.id ? " selected" : "") + (s.current ? " current" : "");
+      const first = document.createElement("span");
+      first.className = "tree-name";
+      const lines = document.createElement("span");
+      lines.className = "connectors"; lines.setAttribute("aria-hidden", "true");
+      lines.textContent = guides.map((more) => (more ? "│ " : "  ")).join("") + (level > 1 ? (last ? "└─" : "├─") : "");
+      const name = document.createElement("span");
+      name.id = `name-${s.id}`; name.textContent = s.displayname;
+      first.append(lines, name);
       if (s.current) {
-        button.setAttribute("aria-current", "true");
-        const badge = document.createElement("span"); badge.className = "badge"; badge.textContent = "current";
-        button.append(badge);
+        const here = document.createElement("span");
+        here.className = "here"; here.setAttribute("aria-hidden", "true");
+        here.textContent = "◀ You are here";
+        first.append(here);
       }
-      button.addEventListener("click", () => { state.selected = s.id; renderTree(); });
-      li.append(button);
-      const children = byParent.get(s.id);
-      if (children) {
+      const cols = document.createElement("span");
+      cols.id = `cols-${s.id}`; cols.className = "tree-cols";
+      const stateCell = document.createElement("span");
+      stateCell.className = `state state-${s.state}${ACTIVE.includes(s.state) ? " state-active" : ""}`;
+      stateCell.textContent = s.state;
+      for (const [cls, text, label] of [["created", fmtDate(s.created), "created"], ["type", typeText(s), ""],
+        ["size", fmtBytes(s.physicalsize), "size"], ["pauses", pauses(s), ""],
+        ["description", s.description || "", ""]]) {
+        const c = document.createElement("span"); c.className = `col-${cls}`; c.textContent = text;
+        if (label && text) c.setAttribute("aria-label", `${label} ${text}`);
+        cols.append(c);
+      }
+      cols.append(stateCell);
+      row.append(first, cols);
+      li.append(row);
+      container.append(li);
+      if (byParent.get(s.id)) {
         const group = document.createElement("ul"); group.setAttribute("role", "group");
         li.setAttribute("aria-expanded", "true");
-        build(s.id, group); li.append(group);
+        build(s.id, group, level + 1, level > 1 ? [...guides, !last] : guides);
+        li.append(group);
       }
-      container.append(li);
-    }
+    });
   };
-  build("", tree);
-  // Snapshots whose parent is not listed (it failed or is being deleted) show as roots.
-  for (const s of state.snapshots) if (s.parent && !ids.has(s.parent) && !tree.querySelector(`[data-id="${s.id}"]`)) {
-    byParent.set("orphan", [s]); build("orphan", tree);
+  build("", tree, 1, []);
+  if (hadFocus) focusSelected();
+}
+
+function items() { return [...$("snapshot-tree").querySelectorAll('li[role="treeitem"]')]; }
+
+function focusSelected() {
+  const li = state.selected && $(`node-${state.selected}`);
+  if (li) li.focus(); else $("snapshots-title").focus();
+}
+
+function select(id, focus = true) {
+  state.selected = id;
+  for (const li of items()) {
+    const on = li.dataset.id === id;
+    li.setAttribute("aria-selected", String(on)); li.tabIndex = on ? 0 : -1;
+    li.firstElementChild.classList.toggle("selected", on);
   }
+  if (focus) focusSelected();
   renderDetail();
+}
+
+// Arrow keys as the ARIA tree pattern has them (every node is expanded).
+function treeKey(event) {
+  const list = items();
+  const at = list.findIndex((li) => li.dataset.id === state.selected);
+  const li = list[at];
+  if (!li) return;
+  let next = null;
+  switch (event.key) {
+    case "ArrowDown": next = list[at + 1]; break;
+    case "ArrowUp": next = list[at - 1]; break;
+    case "Home": next = list[0]; break;
+    case "End": next = list[list.length - 1]; break;
+    case "ArrowRight": next = li.querySelector('ul[role="group"] > li[role="treeitem"]'); break;
+    case "ArrowLeft": next = li.parentElement.closest('li[role="treeitem"]'); break;
+    case "Enter": case " ": {  // to the node's actions
+      const action = [$("revert-snapshot"), $("delete-snapshot")].find((b) => !b.disabled);
+      if (action) action.focus();
+      break;
+    }
+    default: return;
+  }
+  event.preventDefault();
+  if (next) select(next.dataset.id);
 }
 
 function selectedSnapshot() { return state.snapshots.find((s) => s.id === state.selected); }
@@ -209,13 +336,14 @@ function selectedSnapshot() { return state.snapshots.find((s) => s.id === state.
 function renderDetail() {
   const s = selectedSnapshot();
   $("snapshot-detail").hidden = !s;
-  if (!s) return;
+  if (!s || !state.vm) return;
   $("snapshot-title").textContent = s.displayname;
   fields($("snapshot-fields"), [["Internal name", s.name], ["State", s.state],
-    ["Type", s.type === "DiskAndMemory" ? "Disk and memory" : "Disk"], ["Current", s.current ? "yes" : "no"],
-    ["Parent", s.parentName], ["Created", s.created], ["Description", s.description],
+    ["Type", typeText(s)], ["Current", s.current ? "yes" : "no"],
+    ["Parent", s.parentName], ["Created", fmtDate(s.created)], ["Description", s.description],
     ["Size on storage", fmtBytes(s.physicalsize)],
-    ["Freeze window", s.quiescevm && s.freezewindowms !== undefined ? `${s.freezewindowms} ms` : ""]]);
+    ["Freeze window", s.quiescevm && s.freezewindowms !== undefined ? fmtMs(s.freezewindowms) : ""],
+    ["Guest pause", s.guestpausems !== undefined ? fmtMs(s.guestpausems) : ""]]);
   const vm = state.vm;
   let revertWhy = "";
   if (inProgress()) revertWhy = "A snapshot operation is in progress on this instance.";
@@ -237,29 +365,40 @@ function confirmDialog(title, text) {
     const dialog = $("confirm-dialog");
     $("confirm-title").textContent = title; $("confirm-text").textContent = text;
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
     dialog.showModal();
+    $("confirm-cancel").focus();  // the safe choice first
   });
 }
 
-async function act(fn) {
+// Runs a user action on the open instance; afterwards focus goes to `after()` (a tree node,
+// a button), so keyboard users are not dropped at the top of the page.
+async function act(fn, after) {
   state.busy = true; refreshButtons();
+  $("progress").focus({ preventScroll: true });
   try { await fn(); } catch (err) { showError(err); } finally {
     state.busy = false;
-    if (state.vm) await showInstance(state.vm.id, !$("snapshots-panel").hidden).catch(showError);
+    if (state.vm) await showInstance(state.vm.id, false).catch(showError);
+    const target = after ? after() : null;
+    if (target) target.focus(); else focusSelected();
   }
 }
 
 function snapshotState() {
   return async () => {
-    const res = await api("listVMSnapshot", { virtualmachineid: state.vm.id });
+    const res = await api("listVMSnapshot", scope({ virtualmachineid: state.vm.id }));
     const fresh = res.vmSnapshot || [];
     const changed = JSON.stringify(fresh) !== JSON.stringify(state.snapshots);
     state.snapshots = fresh;
     // Re-render only what changed, so focus and hover are not lost on every poll.
-    if (changed && !$("snapshots-panel").hidden) renderTree();
+    if (changed) { renderTree(); refreshButtons(); }
     const active = state.snapshots.find((s) => ACTIVE.includes(s.state));
     return active ? `${active.displayname}: ${active.state}` : "";
   };
+}
+
+function quiesceWarning() {
+  $("quiesce-warning").hidden = !($("snap-quiesce").checked && !state.vm.guestagent);
 }
 
 function takeSnapshot() {
@@ -268,6 +407,7 @@ function takeSnapshot() {
   $("memory-row").hidden = !running;
   $("snap-memory").checked = false; $("snap-quiesce").checked = false;
   $("snap-name").value = ""; $("snap-description").value = "";
+  quiesceWarning();
   $("take-dialog").showModal();
   $("snap-name").focus();
 }
@@ -279,16 +419,21 @@ async function submitSnapshot(event) {
                    snapshotmemory: state.vm.state === "Running" && $("snap-memory").checked };
   if ($("snap-name").value) params.name = $("snap-name").value;
   if ($("snap-description").value) params.description = $("snap-description").value;
-  await act(() => runJob("Take Instance Snapshot", "createVMSnapshot", params, snapshotState()));
+  let made = null;
+  await act(async () => {
+    made = (await runJob("Take Instance Snapshot", "createVMSnapshot", params, snapshotState())).vmsnapshot;
+    state.selected = made.id;
+  });
 }
 
 async function revertSnapshot() {
   const s = selectedSnapshot();
   const what = s.type === "DiskAndMemory" ? "disks and memory go" : "disks go";
   const ok = await confirmDialog("Revert to this snapshot?",
-    `The instance's ${what} back to "${s.displayname}" (${s.created}). Changes made since are ` +
+    `The instance's ${what} back to "${s.displayname}" (${fmtDate(s.created)}). Changes made since are ` +
     "lost; newer snapshots are kept, and the next snapshot will branch from this one.");
   if (ok) await act(() => runJob("Revert", "revertToVMSnapshot", { vmsnapshotid: s.id }, snapshotState()));
+  else focusSelected();
 }
 
 async function deleteSnapshot() {
@@ -301,8 +446,9 @@ async function deleteSnapshot() {
     `Snapshot "${s.displayname}" is deleted. ${kept}Every other snapshot still restores exactly what it captured.`);
   if (ok) await act(async () => {
     await runJob("Delete", "deleteVMSnapshot", { vmsnapshotid: s.id }, snapshotState());
-    state.selected = null;
+    state.selected = s.parent || null;
   });
+  else focusSelected();
 }
 
 async function attachVolume() {
@@ -311,11 +457,18 @@ async function attachVolume() {
     const offering = offerings.find((o) => !o.iscustomized);
     const created = await runJob("Create volume", "createVolume",
       { name: `${state.vm.name}-data`, diskofferingid: offering.id, zoneid: state.vm.zoneid });
-    await runJob("Attach volume", "attachVolume", { id: created.volume.id, virtualmachineid: state.vm.id });
-  });
+    try {
+      await runJob("Attach volume", "attachVolume", { id: created.volume.id, virtualmachineid: state.vm.id });
+    } catch (err) {
+      // A refused attach must not leave the volume made for it behind.
+      await api("deleteVolume", { id: created.volume.id }).catch(() => {});
+      throw err;
+    }
+  }, () => $("attach-volume"));
 }
 
 async function changeOffering() {
+  const opener = $("change-offering");
   const offerings = (await api("listServiceOfferings", {})).serviceoffering || [];
   const select = $("offering-select");
   select.replaceChildren(...offerings.filter((o) => o.id !== state.vm.serviceofferingid).map((o) => {
@@ -329,11 +482,59 @@ async function changeOffering() {
     ? "This instance has snapshots: the change will be refused until they are deleted."
     : `Changing the offering deletes this instance's snapshots with memory: ${memory.map((s) => `"${s.displayname}"`).join(", ")}. Disk-only snapshots are kept.`;
   const dialog = $("offering-dialog");
+  dialog.returnValue = "";
   dialog.addEventListener("close", async () => {
-    if (dialog.returnValue !== "ok") return;
-    await act(() => api("changeServiceForVirtualMachine", { id: state.vm.id, serviceofferingid: select.value }));
+    if (dialog.returnValue !== "ok") { opener.focus(); return; }
+    await act(() => api("changeServiceForVirtualMachine", { id: state.vm.id, serviceofferingid: select.value }),
+      () => $("change-offering"));
   }, { once: true });
   dialog.showModal();
+  select.focus();
+}
+
+function options(select, list, label) {
+  select.replaceChildren(...list.map((x) => {
+    const opt = document.createElement("option"); opt.value = x.id; opt.textContent = label(x); return opt;
+  }));
+}
+
+// CloudStack's deploy wizard, reduced: zone, template, compute offering, name.
+async function addInstance() {
+  showError(null);
+  try {
+    const zones = (await api("listZones", {})).zone || [];
+    options($("add-zone"), zones, (z) => z.name);
+    const fill = async () => {
+      const zoneid = $("add-zone").value;
+      const templates = (await api("listTemplates", { templatefilter: "executable", zoneid })).template ||
+        (await api("listTemplates", { templatefilter: "featured", zoneid })).template || [];
+      options($("add-template"), templates, (t) => `${t.name}${t.guestagent === false ? " — no guest agent" : ""}`);
+    };
+    await fill();
+    $("add-zone").onchange = () => fill().catch(showError);
+    const offerings = (await api("listServiceOfferings", {})).serviceoffering || [];
+    options($("add-offering"), offerings, (o) => `${o.name} (${o.cpunumber} CPU, ${o.memory} MiB)`);
+    $("add-name").value = "";
+    $("add-dialog").showModal();
+    $("add-zone").focus();
+  } catch (err) { showError(err); }
+}
+
+async function submitInstance(event) {
+  event.preventDefault();
+  $("add-dialog").close();
+  const params = { zoneid: $("add-zone").value, templateid: $("add-template").value,
+                   serviceofferingid: $("add-offering").value };
+  if ($("add-name").value) params.name = $("add-name").value;
+  $("add-instance").disabled = true;
+  try {
+    const res = await runJob("Add Instance", "deployVirtualMachine", params);
+    state.focusAfterRoute = true;
+    location.hash = `#/instances/${res.virtualmachine.id}`;
+  } catch (err) {
+    showError(err);
+    $("add-instance").focus();
+  } finally { $("add-instance").disabled = false; }
 }
 
 async function route() {
@@ -344,6 +545,7 @@ async function route() {
     if (parts[0] === "instances" && parts[1]) await showInstance(parts[1], parts[2] === "snapshots");
     else await showInstances();
   } catch (err) { showError(err); }
+  state.focusAfterRoute = false;
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -352,13 +554,26 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("take-snapshot").addEventListener("click", takeSnapshot);
   $("take-form").addEventListener("submit", submitSnapshot);
   $("take-cancel").addEventListener("click", () => $("take-dialog").close());
-  $("view-snapshots").addEventListener("click", () => { location.hash = `#/instances/${state.vm.id}/snapshots`; });
+  $("take-dialog").addEventListener("close", () => { if (!state.busy) $("take-snapshot").focus(); });
+  $("snap-quiesce").addEventListener("change", quiesceWarning);
+  $("view-snapshots").addEventListener("click", () => {
+    if (location.hash.endsWith("/snapshots")) focusSelected();
+    else location.hash = `#/instances/${state.vm.id}/snapshots`;
+  });
+  $("snapshot-tree").addEventListener("keydown", treeKey);
+  $("snapshot-tree").addEventListener("click", (event) => {
+    const li = event.target.closest('li[role="treeitem"]');
+    if (li) select(li.dataset.id);
+  });
   $("revert-snapshot").addEventListener("click", revertSnapshot);
   $("delete-snapshot").addEventListener("click", deleteSnapshot);
-  $("start-vm").addEventListener("click", () => act(() => runJob("Start", "startVirtualMachine", { id: state.vm.id })));
-  $("stop-vm").addEventListener("click", () => act(() => runJob("Stop", "stopVirtualMachine", { id: state.vm.id })));
+  $("start-vm").addEventListener("click", () => act(() => runJob("Start", "startVirtualMachine", { id: state.vm.id }), () => $("stop-vm")));
+  $("stop-vm").addEventListener("click", () => act(() => runJob("Stop", "stopVirtualMachine", { id: state.vm.id }), () => $("start-vm")));
   $("attach-volume").addEventListener("click", attachVolume);
   $("change-offering").addEventListener("click", changeOffering);
+  $("add-instance").addEventListener("click", addInstance);
+  $("add-form").addEventListener("submit", submitInstance);
+  $("add-cancel").addEventListener("click", () => { $("add-dialog").close(); $("add-instance").focus(); });
   window.addEventListener("hashchange", route);
   if (state.key) {
     try { state.policy = (await api("listCapabilities", {})).capability.vmsnapshotofferingchange || "discard"; }
