@@ -19,6 +19,11 @@ from urllib.parse import unquote
 TIMESTAMP = "X-Vmsnap-Timestamp"
 SIGNATURE = "X-Vmsnap-Signature"
 NONCE = "X-Vmsnap-Nonce"
+#: What ``sign`` signs, in its order: the OpenAPI document says it in these words.
+SIGNATURE_DESCRIPTION = (
+    f"hex HMAC-SHA256, keyed with the shared secret, of the {TIMESTAMP} value (Unix seconds), "
+    f"the {NONCE} value (unique per request, at most 64 characters), the upper-case method, "
+    "the (decoded) path and the raw body, joined by newlines")
 
 
 def sign(secret: str, timestamp: str, nonce: str, method: str, path: str, body: bytes) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from driver import __version__
+from driver.http.auth import SIGNATURE_DESCRIPTION
 from driver.wire.commands import COMMANDS
 
 _ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
@@ -27,8 +28,7 @@ def document() -> dict[str, Any]:
         "info": {"title": "cloudstack-vmsnap driver", "version": __version__},
         "components": {"securitySchemes": {"hmac": {
             "type": "apiKey", "in": "header", "name": "X-Vmsnap-Signature",
-            "description": "hex HMAC-SHA256 of timestamp, method, path and body, with "
-                           "X-Vmsnap-Timestamp",
+            "description": SIGNATURE_DESCRIPTION,
         }}},
         "paths": {
             "/v1/commands": {"post": {
