@@ -218,3 +218,23 @@ def test_the_port_is_bound_when_the_banner_shows_and_no_control_socket(served):
     resp = requests.get(f"http://127.0.0.1:{served['port']}/client/api", timeout=30)
     assert resp.status_code == 401
     assert not list(served["runtime"].rglob("*.ctl")) and not list(served["home"].rglob("*.ctl"))
+
+
+def test_the_first_ten_minutes_with_cs(served):
+    """docs/first-ten-minutes.rst, "With cs": deploy, two snapshots, a revert."""
+    export = served["banner"].splitlines()[-1]
+
+    def run(command):
+        return cs(served, f"{export}\ncs {command}")
+
+    zone = run("listZones")["zone"][0]["id"]
+    template = next(t["id"] for t in run("listTemplates templatefilter=featured")["template"]
+                    if t["guestagent"])
+    offering = run("listServiceOfferings")["serviceoffering"][0]["id"]
+    vm = run(f"deployVirtualMachine zoneid={zone} templateid={template} "
+             f"serviceofferingid={offering} name=web-1")["virtualmachine"]["id"]
+    first = run(f"createVMSnapshot virtualmachineid={vm} snapshotmemory=true name=first")
+    run(f"createVMSnapshot virtualmachineid={vm} snapshotmemory=true name=second")
+    run(f"revertToVMSnapshot vmsnapshotid={first['vmsnapshot']['id']}")
+    listed = run(f"listVMSnapshot virtualmachineid={vm}")["vmSnapshot"]
+    assert {s["displayname"]: s["current"] for s in listed} == {"first": True, "second": False}
