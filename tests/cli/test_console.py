@@ -22,6 +22,7 @@ from driver import cli as driver_cli
 from driver import logs
 from simulator import cli as sim_cli
 from simulator.config import load_config
+from tests.support.console import served_simulator
 
 BIN = os.path.dirname(sys.executable)
 
@@ -149,40 +150,20 @@ def test_simulator_settings_precedence(tmp_path):
         load_config(environ={"VMSNAP_SIM_PORT": "many"})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[dict[str, Any]]:
     """``vmsnap-simulator`` as a process, with its own HOME and runtime dir (where gunicorn
-    would put a control socket), until the banner's last line."""
+    would put a control socket), as ``scripts/run.sh`` starts it."""
     tmp = tmp_path_factory.mktemp("served")
     home, runtime = tmp / "home", tmp / "run"
     home.mkdir()
     runtime.mkdir()
-    port = free_port()
     env = dict(os.environ, HOME=str(home), XDG_RUNTIME_DIR=str(runtime),
                PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
                VMSNAP_SIM_DEMO_INSTANCES="true")  # as scripts/run.sh sets it
     env.pop("CLOUDSTACK_CONFIG", None)
-    proc = subprocess.Popen([os.path.join(BIN, "vmsnap-simulator"), "--port", str(port),
-                             "--data-dir", str(tmp / "data")], cwd=tmp, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    banner = []
-    for line in proc.stdout:
-        banner.append(line)
-        if line.startswith("export CLOUDSTACK_ENDPOINT="):
-            break
-    try:
-        yield {"banner": "".join(banner), "env": env, "tmp": tmp, "port": port,
-               "home": home, "runtime": runtime}
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    with served_simulator(os.path.join(BIN, "vmsnap-simulator"), tmp, env) as served:
+        yield {**served, "env": env, "tmp": tmp, "home": home, "runtime": runtime}
 
 
 def cs(served: dict[str, Any], script: str) -> Any:

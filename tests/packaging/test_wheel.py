@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import zipfile
@@ -17,6 +16,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from tests.support.console import served_simulator
 
 pytestmark = pytest.mark.packaging
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,31 +48,13 @@ def installed(tmp_path_factory: Any) -> Path:
     return tmp / "venv" / "bin"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def served(installed: Path, tmp_path_factory: Any) -> Iterator[dict[str, str]]:
+def served(installed: Path, tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
+    """The installed console script, run away from the checkout."""
     tmp = tmp_path_factory.mktemp("served")
-    port = free_port()
-    proc = subprocess.Popen([installed / "vmsnap-simulator", "--port", str(port),
-                             "--data-dir", tmp / "data"], cwd=tmp, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    assert proc.stdout is not None
-    banner = ""
-    for line in proc.stdout:
-        banner += line
-        if line.startswith("export CLOUDSTACK_ENDPOINT="):
-            break
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "banner": banner, "cwd": str(tmp)}
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with served_simulator(installed / "vmsnap-simulator", tmp, env) as served:
+        yield {**served, "cwd": str(tmp)}
 
 
 def test_the_installed_simulator_serves_the_web_ui(served):
