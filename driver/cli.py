@@ -40,18 +40,13 @@ def serve(settings: Settings) -> None:
 def parser() -> argparse.ArgumentParser:
     """The command line, every flag with its help and default."""
     d = Settings()
-    p = argparse.ArgumentParser(prog="vmsnap-driver", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version",
-                   version=f"%(prog)s {serving.version()}")
-    p.add_argument("--config", metavar="FILE",
-                   help="INI file with a [driver] section (default: $VMSNAP_CONFIG, or none)")
+    p = serving.parser("vmsnap-driver", DESCRIPTION, log_level=d.log_level,
+                       config_help="INI file with a [driver] section "
+                                   "(default: $VMSNAP_CONFIG, or none)")
     p.add_argument("--uri", metavar="URI",
                    help=f"libvirt connection URI (default: {d.libvirt_uri})")
     p.add_argument("--data-dir", metavar="DIR",
                    help=f"where the journal database and the secret live (default: {d.data_dir})")
-    p.add_argument("--log-level", type=str.upper, choices=serving.LOG_LEVELS,
-                   help=f"least important log lines shown (default: {d.log_level})")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     p_serve = sub.add_parser("serve", help="serve the HTTP API",
                              description="Recover, then serve the HTTP API under gunicorn.")

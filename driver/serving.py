@@ -3,6 +3,7 @@ socket bound before anything is printed, and gunicorn without its control socket
 
 from __future__ import annotations
 
+import argparse
 import errno
 import importlib
 import socket
@@ -24,6 +25,20 @@ def version() -> str:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def parser(prog: str, description: str, *, config_help: str, log_level: str,
+           log_level_default: str | None = None) -> argparse.ArgumentParser:
+    """A console script's parser with the flags both share: ``--version``, ``--config`` and
+    ``--log-level`` (``log_level`` is the default the help names)."""
+    p = argparse.ArgumentParser(prog=prog, description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    p.add_argument("--config", metavar="FILE", help=config_help)
+    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
+                   default=log_level_default,
+                   help=f"least important log lines shown (default: {log_level})")
+    return p
 
 
 def require_backend(backend: str) -> None:

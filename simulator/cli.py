@@ -21,13 +21,10 @@ these flags."""
 def parser() -> argparse.ArgumentParser:
     """The command line, every flag with its help and default."""
     d = SimConfig()
-    p = argparse.ArgumentParser(prog="vmsnap-simulator", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version",
-                   version=f"%(prog)s {serving.version()}")
-    p.add_argument("--config", metavar="FILE",
-                   help="INI file ([simulator], [zone:NAME], [template:NAME], ...) "
-                        "(default: $VMSNAP_SIM_CONFIG, or none)")
+    p = serving.parser("vmsnap-simulator", DESCRIPTION, log_level="INFO",
+                       log_level_default="INFO",
+                       config_help="INI file ([simulator], [zone:NAME], [template:NAME], ...) "
+                                   "(default: $VMSNAP_SIM_CONFIG, or none)")
     p.add_argument("--host", help=f"address to listen on (default: {d.host})")
     p.add_argument("--port", type=int, help=f"port to listen on (default: {d.port})")
     p.add_argument("--data-dir", metavar="DIR",
@@ -45,8 +42,6 @@ def parser() -> argparse.ArgumentParser:
                         "(default: off; scripts/run.sh turns it on)")
     p.add_argument("--threads", type=int, default=8,
                    help="request threads of the one server process (default: 8)")
-    p.add_argument("--log-level", type=str.upper, choices=serving.LOG_LEVELS,
-                   default="INFO", help="least important log lines shown (default: INFO)")
     return p
 
 
