@@ -122,7 +122,8 @@ def bench_http_vs_direct(reps: int) -> dict[str, Any]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: requests.get(base + "/readyz", timeout=1).ok, 60, interval=0.1,
-               ignore=(requests.ConnectionError,), message="the driver to become ready")
+               ignore=(requests.ConnectionError, requests.Timeout),
+               message="the driver to become ready")
 
     def post(command: dict[str, Any]) -> None:
         data = aj.body(command)

@@ -152,7 +152,8 @@ class SimulatorProcess:
         try:
             wait_until(lambda: requests.get(url + "/client/api", timeout=1) is not None,
                        max(1.0, deadline - time.monotonic()), interval=0.1,
-                       ignore=(requests.ConnectionError,), message="the simulator to answer")
+                       ignore=(requests.ConnectionError, requests.Timeout),
+                       message="the simulator to answer")
         except TimeoutError as exc:
             raise RuntimeError(str(exc)) from None
         return self

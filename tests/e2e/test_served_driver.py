@@ -49,7 +49,7 @@ def served(tmp_path, pool):
         assert proc.poll() is None, (tmp_path / "driver.log").read_text()
         return requests.get(base + "/readyz", timeout=1).status_code == 200
 
-    wait_until(ready, 30, interval=0.1, ignore=(requests.ConnectionError,),
+    wait_until(ready, 30, interval=0.1, ignore=(requests.ConnectionError, requests.Timeout),
                message="the driver to become ready")
     yield base, pool, disk, tmp_path / "driver.log"
     proc.terminate()

@@ -33,6 +33,26 @@ def run(*args: Any, **kw: Any) -> subprocess.CompletedProcess[str]:
     return out
 
 
+def check_wheel(wheel: zipfile.ZipFile) -> None:
+    """The UI's files, the type marker, the plugin, the license; test and docs tools only
+    in extras (serving installs none of them)."""
+    names = set(wheel.namelist())
+    assert {"simulator/ui/static/index.html", "simulator/ui/static/app.js",
+            "simulator/ui/static/style.css", "driver/py.typed", "simulator/py.typed",
+            "contract_tests/py.typed", "contract_tests/plugin.py"} <= names
+    assert any(n.endswith("/LICENSE") and ".dist-info/" in n for n in names)
+    meta = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "[pytest11]" in entry_points and "contract_tests.plugin" in entry_points
+    assert "License-Expression: Apache-2.0" in meta or "License: Apache-2.0" in meta
+    requires = [line for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    for tool in ("pytest", "sphinx", "selenium", "mypy", "ruff"):
+        needed = [r for r in requires if r.split()[1].startswith(tool)]
+        assert needed and all('extra == "dev"' in r or 'extra == "test"' in r
+                              or 'extra == "docs"' in r for r in needed), tool
+        assert any('extra == "dev"' in r for r in needed), tool
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: Any) -> Path:
     """The bin directory of a fresh virtualenv with the wheel (and pytest) installed."""
@@ -40,9 +60,7 @@ def installed(tmp_path_factory: Any) -> Path:
     shutil.copytree(ROOT, tmp / "src", ignore=NOT_SOURCE)
     run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", tmp / "src", "-w", tmp / "dist")
     wheel = next((tmp / "dist").glob("cloudstack_vmsnap-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
-    assert {"simulator/ui/static/index.html", "simulator/ui/static/app.js",
-            "simulator/py.typed", "contract_tests/plugin.py"} <= set(names)
+    check_wheel(zipfile.ZipFile(wheel))
     run(sys.executable, "-m", "venv", tmp / "venv")
     run(tmp / "venv" / "bin" / "pip", "install", "-q", wheel, "pytest")
     return tmp / "venv" / "bin"

@@ -40,7 +40,9 @@ class Process:
             assert proc.poll() is None, "the simulator exited"
             return requests.get(self.url + "/client/api", timeout=1) is not None
 
-        wait_until(answering, 30, interval=0.1, ignore=(requests.ConnectionError,),
+        # The port listens before the app is loaded: an early request waits, or times out.
+        wait_until(answering, 30, interval=0.1,
+                   ignore=(requests.ConnectionError, requests.Timeout),
                    message="the simulator to answer")
         return self
 
@@ -120,7 +122,7 @@ def test_the_host_dying_between_two_steps_is_recovered(tmp_path):
             return job if job["jobstatus"] != 0 else None
 
         job = wait_until(finished, 60, interval=0.2, message="a worker to come back",
-                         ignore=(requests.ConnectionError, ApiError))
+                         ignore=(requests.ConnectionError, requests.Timeout, ApiError))
         assert job["jobstatus"] == 2 and "restart" in job["jobresult"]["errortext"]
         state = sim.control("GET", "/state")
         host_vm = next(v for v in state["host"]["vms"] if v["name"] == vm["instancename"])

@@ -235,6 +235,11 @@ def test_the_instance_snapshot_flow(sim, browser):
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", fourth)
     assert "Disk and memory" in fourth and re.search(r"\d+(\.\d)? (B|KiB|MiB)", fourth)
     assert re.search(r"freeze \d+\.\d ms", fourth) and fourth.endswith("after the upgrade\nReady")
+    # A host that reports the guest pause of a memory snapshot: shown beside the freeze window.
+    assert d.execute_script("return pauses({quiescevm: true, freezewindowms: 5.4, "
+                            "guestpausems: 80})") == "freeze 5.4 ms · pause 80.0 ms"
+    assert d.execute_script("return pauses({quiescevm: false, guestpausems: 7})") == \
+        "pause 7.0 ms"
     head = d.find_element(By.CSS_SELECTOR, ".tree-head").text
     for column in ("Created", "Type", "Size", "Freeze / guest pause", "Description", "State"):
         assert column in head
