@@ -218,6 +218,9 @@ def test_the_instance_snapshot_flow(sim, browser):
         focused_is(d, name=name)  # the new snapshot has the focus
     tree_is(d, {"first": None, "second": "first", "third": "second"})
     click_node(d, "first")
+    confirm(d, "revert-snapshot", ok=False)  # Cancel: back in the tree, nothing reverted
+    focused_is(d, name="first")
+    assert node(d, "third").get_attribute("aria-current") == "true"
     text = confirm(d, "revert-snapshot")
     assert "disks and memory go back" in text and "newer snapshots are kept" in text
     wait(d, lambda dr: node(dr, "first").get_attribute("aria-current") == "true")
