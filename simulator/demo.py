@@ -5,14 +5,14 @@ it on)."""
 from __future__ import annotations
 
 import logging
-import os
 
 from simulator.models import VM, Account, ServiceOffering, Template, User, Zone
 from simulator.orchestrator import Manager
 from simulator.orchestrator.core import Caller
 
 log = logging.getLogger(__name__)
-MARKER = "demo-seeded"
+# Kept with the records it concerns, in the store's settings (never listed by the API).
+MARKER = "simulator.demo_instances.seeded"
 
 
 def demo_name(account: Account) -> str:
@@ -22,15 +22,13 @@ def demo_name(account: Account) -> str:
 
 
 def seed_demo_instances(manager: Manager) -> list[VM]:
-    """Deploy and start one instance per account, once in the life of the data directory:
+    """Deploy and start one instance per account, once in the life of the store:
     a restart, or a world whose instances were all deleted, is not a fresh start. The
     marker is written first, so a crash half-way leaves what recovery cleans up, not a
     second round of demo instances."""
-    marker = os.path.join(manager.config.data_dir, MARKER)
-    if os.path.exists(marker) or manager.store.find(VM, include_removed=True):
+    if manager.store.setting(MARKER) or manager.store.find(VM, include_removed=True):
         return []
-    with open(marker, "w") as fh:
-        fh.write("demo instances were deployed in this data directory\n")
+    manager.store.set_setting(MARKER, "true")
     zone = manager.store.find(Zone)[0]
     templates = [t for t in manager.store.find(Template) if t.zone_id == zone.id]
     template = next((t for t in templates if t.guest_agent), templates[0])

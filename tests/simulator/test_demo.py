@@ -5,6 +5,7 @@ from __future__ import annotations
 from contract_tests.client import Client
 from simulator.app import ThreadedServer
 from simulator.config import SimConfig
+from simulator.demo import MARKER, seed_demo_instances
 
 
 def instances(server: ThreadedServer, username: str) -> list[tuple[str, str]]:
@@ -30,3 +31,16 @@ def test_one_running_demo_instance_per_account_on_a_fresh_start_only(tmp_path):
 def test_off_by_default(tmp_path):
     with ThreadedServer(SimConfig(data_dir=str(tmp_path))) as server:
         assert instances(server, "user") == []
+
+
+def test_the_marker_is_written_before_the_first_deploy(tmp_path):
+    """A crash after the marker and before any VM record must not seed a second round."""
+    with ThreadedServer(SimConfig(data_dir=str(tmp_path))) as server:
+        manager = server.manager
+        manager.store.set_setting(MARKER, "true")
+        assert seed_demo_instances(manager) == []
+        manager.store.set_setting(MARKER, "")
+        assert sorted(vm.name for vm in seed_demo_instances(manager)) == [
+            "demo-admin", "demo-user"]
+        assert manager.store.setting(MARKER) == "true"
+        assert seed_demo_instances(manager) == []
