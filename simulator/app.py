@@ -57,6 +57,10 @@ def create_app(config: SimConfig) -> Flask:
     app.extensions["sim.renderer"] = render.Renderer(store)
     app.extensions["sim.host"] = hosts.local
     app.extensions["sim.control_token"] = control_token(config)
+    if config.ssh_port:
+        from simulator.ssh import SshGateway
+
+        app.extensions["sim.ssh"] = SshGateway(manager, config).start()
     app.register_blueprint(server.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(ui.bp)
@@ -113,6 +117,9 @@ class ThreadedServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(10)
+        gateway = self.app.extensions.get("sim.ssh")
+        if gateway is not None:
+            gateway.stop()
         self.manager.jobs.wait_idle(10)
         self.manager.jobs.shutdown()
 

@@ -8,11 +8,14 @@ offers (zones, templates, offerings), from an INI file over sensible defaults.
     admin_password = password
     vmsnapshot.max = 10
     vmsnapshot.offering.change = discard
+    ssh_port = 2222
 
     [zone:zone1]
     [template:Debian 12]
     size_gb = 2
     guest_agent = true
+    username = root
+    password = password
     [service_offering:Small Instance]
     cpus = 1
     memory = 512
@@ -42,6 +45,8 @@ class TemplateSpec:
     size_gb: int = 2
     guest_agent: bool = True
     ostype: str = "Debian GNU/Linux 12 (64-bit)"
+    username: str = "root"  # the image's login, for SSH into the guest
+    password: str = "password"  # noqa: S105 - as CloudStack's test templates ship
 
 
 @dataclass
@@ -96,6 +101,9 @@ class SimConfig:
     session_timeout: int = 1800
     # On a fresh start, one running instance per account (scripts/run.sh turns it on).
     demo_instances: bool = False
+    # SSH into guests: 0 = off; else each running VM listens on its address at this port
+    # (22 needs CAP_NET_BIND_SERVICE, i.e. root).
+    ssh_port: int = 0
     zones: list[str] = field(default_factory=lambda: ["zone1"])
     templates: list[TemplateSpec] = field(default_factory=_default_templates)
     service_offerings: list[OfferingSpec] = field(default_factory=_default_offerings)
@@ -125,6 +133,7 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "driver_backend": str, "libvirt_uri": str, "libvirt_domain_type": str, "vmsnapshot.max": int,
     "vmsnapshot.offering.change": str, "vmsnapshot.create.wait": int, "job_delay_ms": int,
     "max_body_bytes": int, "session_timeout": int, "demo_instances": _bool,
+    "ssh_port": int,
 }
 
 
@@ -170,7 +179,8 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
                     world[kind].append(TemplateSpec(
                         name, int(items.get("size_gb", 2)),
                         _bool(items.get("guest_agent", "true")),
-                        items.get("ostype", "Debian GNU/Linux 12 (64-bit)")))
+                        items.get("ostype", "Debian GNU/Linux 12 (64-bit)"),
+                        items.get("username", "root"), items.get("password", "password")))
                 elif kind == "service_offering":
                     world[kind].append(OfferingSpec(name, int(items.get("cpus", 1)),
                                                     int(items.get("memory", 512)),
@@ -189,6 +199,8 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
     for key, value in overrides.items():
         if value is not None:
             setattr(cfg, key, value)
+    if not 0 <= cfg.ssh_port <= 65535:
+        raise ValueError("ssh_port must be 0 (off) or a TCP port")
     if cfg.vmsnapshot_offering_change not in OFFERING_CHANGE_POLICIES:
         raise ValueError("vmsnapshot.offering.change must be discard, block or restore")
     return cfg

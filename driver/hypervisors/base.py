@@ -112,6 +112,10 @@ class Guest(ABC):
     def read_file(self, path: str, name: str) -> bytes | None:
         raise Unsupported(f"guest files are not supported on {self.name}'s host")
 
+    def list_files(self, path: str, prefix: str) -> list[str]:
+        """The names of the files on a disk's filesystem that start with ``prefix``."""
+        raise Unsupported(f"guest files are not supported on {self.name}'s host")
+
     def set_memory(self, key: str, value: str) -> None:
         """Put a marker into the running guest's memory."""
         raise Unsupported(f"guest memory markers are not supported on {self.name}'s host")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
 from driver.core.errors import InvalidRequest, NotFound
@@ -203,6 +204,8 @@ class Lifecycle:
             return Answer()
         if cmd.op == "read":
             return Answer(payload=_encode(guest.read(path, cmd.offset, cmd.length)))
+        if cmd.op == "list_files":  # a JSON list of the file names under ``path``
+            return Answer(payload=json.dumps(guest.list_files(path, cmd.path or "")))
         if not cmd.path:
             raise InvalidRequest(f"{cmd.op} needs a file path")
         if cmd.op == "write_file":

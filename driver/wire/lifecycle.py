@@ -171,8 +171,8 @@ COMMAND_TYPES: tuple[CommandType, ...] = (
         API + "storage.ResizeVolumeAnswer"),
     CommandType(GUEST_DATA, _command_schema(
         GuestDataCommand, op=mf.String(required=True, validate=validate.OneOf(
-            ["write", "read", "write_file", "read_file", "delete_file", "set_memory",
-             "get_memory"])),
+            ["write", "read", "write_file", "read_file", "delete_file", "list_files",
+             "set_memory", "get_memory"])),
         deviceId=mf.Integer(load_default=0, validate=validate.Range(min=0)),
         offset=mf.Integer(load_default=0, validate=validate.Range(min=0)),
         length=mf.Integer(load_default=0, validate=validate.Range(min=0, max=16 << 20)),

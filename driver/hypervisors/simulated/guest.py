@@ -210,6 +210,16 @@ class SimulatedGuest(Guest):
                              (self.name,)).fetchone()[0]
             return self.store.read_key(c, live, path, f"f:{name}")
 
+    def list_files(self, path: str, prefix: str) -> list[str]:
+        with self.store.tx() as c:
+            self._disk(c, path)
+            live = c.execute("SELECT live_layer FROM vms WHERE name=?",
+                             (self.name,)).fetchone()[0]
+            # LIKE treats _ and % as wildcards: filter the exact prefix again below.
+            found = self.store.visible_keys(c, live, path, f"f:{prefix}")
+        return sorted(k[2:] for k, v in found.items()
+                      if v is not None and k.startswith(f"f:{prefix}"))
+
     def set_memory(self, key: str, value: str) -> None:
         with self.store.tx() as c:
             vm = c.execute("SELECT * FROM vms WHERE name=?", (self.name,)).fetchone()

@@ -1,0 +1,234 @@
+"""The SSH gateway: every running VM answers SSH on its own loopback address (its NIC
+address) at the configured port, with its template's user and password, and gets a
+:class:`~simulator.ssh.shell.Shell` over its own files.
+
+It follows the VM records: a listener opens when a VM is Running and closes when it is not
+(stopped, destroyed, on a host that is down). The server runs on its own asyncio loop in a
+thread; each shell command runs in a worker thread, since it sends agent commands."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import asyncssh
+
+from simulator.config import SimConfig, TemplateSpec
+from simulator.models import VM, ServiceOffering, Template
+from simulator.orchestrator import wire
+from simulator.ssh.files import GuestFiles
+from simulator.ssh.shell import Machine, Result, Shell
+
+log = logging.getLogger(__name__)
+GUEST_NETWORK = ipaddress.IPv4Network("127.10.0.0/16")  # one loopback address per VM
+HOST_KEY = "ssh_host_ed25519_key"
+
+
+def guest_address(vm: VM) -> str:
+    """The VM's address on the simulated guest network (in 127.0.0.0/8, so it needs no
+    interface: Linux answers the whole range on ``lo``)."""
+    return str(GUEST_NETWORK.network_address + 256 + vm.id)
+
+
+def template_login(config: SimConfig, template_name: str) -> tuple[str, str]:
+    """The user and password a template's image ships with."""
+    spec = next((t for t in config.templates if t.name == template_name), None)
+    spec = spec or TemplateSpec(template_name)
+    return spec.username, spec.password
+
+
+@dataclass
+class _Listener:
+    address: str
+    server: Any
+    booted: float
+
+
+class _Auth(asyncssh.SSHServer):
+    """Password authentication against the VM's template login, in constant time."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self._username = username.encode()
+        self._password = password.encode()
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        user_ok = hmac.compare_digest(username.encode(), self._username)
+        return hmac.compare_digest(password.encode(), self._password) and user_ok
+
+
+class SshGateway:
+    """SSH endpoints for the VMs of one simulator (``ssh_port`` > 0 turns it on)."""
+
+    def __init__(self, manager: Any, config: SimConfig, *, interval: float = 0.25) -> None:
+        self.manager = manager
+        self.config = config
+        self.port = config.ssh_port
+        self.interval = interval
+        self._listeners: dict[int, _Listener] = {}
+        self._failed: set[tuple[int, str]] = set()  # bind errors already logged
+        self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ssh")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="ssh-gateway", daemon=True)
+        self._ready = threading.Event()
+
+    # --- life -------------------------------------------------------------------------------
+
+    def start(self) -> SshGateway:
+        self._thread.start()
+        self._ready.wait(30)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(10)
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
+    def endpoint(self, vm_id: int) -> tuple[str, int] | None:
+        """Where VM ``vm_id`` answers SSH now, if it does."""
+        listener = self._listeners.get(vm_id)
+        return (listener.address, self.port) if listener else None
+
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        key = await self._loop.run_in_executor(self._workers, self._host_key)
+        self._ready.set()
+        while not self._stopping.is_set():
+            try:
+                await self._reconcile(key)
+            except Exception:  # a bad round must not end the gateway
+                log.exception("ssh gateway: reconcile failed")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            except TimeoutError:
+                pass
+        for vm_id in list(self._listeners):
+            await self._close(vm_id)
+
+    def _host_key(self) -> asyncssh.SSHKey:
+        """The gateway's host key, made once and kept in the data directory (0600)."""
+        path = os.path.join(self.config.data_dir, HOST_KEY)
+        if not os.path.exists(path):
+            key = asyncssh.generate_private_key("ssh-ed25519")
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(key.export_private_key())
+            os.replace(path + ".tmp", path)
+        return asyncssh.read_private_key(path)
+
+    # --- following the VM records -----------------------------------------------------------
+
+    def _wanted(self) -> dict[int, tuple[str, str, str]]:
+        """Running VMs: id -> (address, user, password)."""
+        out = {}
+        for vm in self.manager.store.find(VM, state="Running"):
+            template = self.manager.store.get(Template, vm.template_id)
+            user, password = template_login(self.config, template.name if template else "")
+            out[vm.id] = (guest_address(vm), user, password)
+        return out
+
+    async def _reconcile(self, key: asyncssh.SSHKey) -> None:
+        assert self._loop is not None
+        wanted = await self._loop.run_in_executor(self._workers, self._wanted)
+        for vm_id in [v for v in self._listeners if v not in wanted]:
+            await self._close(vm_id)
+        for vm_id, (address, user, password) in wanted.items():
+            if vm_id in self._listeners:
+                continue
+            try:
+                server = await asyncssh.create_server(
+                    partial(_Auth, user, password), address, self.port,
+                    server_host_keys=[key], process_factory=partial(self._session, vm_id),
+                    encoding="utf-8", errors="surrogateescape", login_timeout=30,
+                    reuse_address=True)
+            except OSError as exc:
+                if (vm_id, str(exc)) not in self._failed:  # say it once, retry quietly
+                    self._failed.add((vm_id, str(exc)))
+                    log.warning("ssh gateway: cannot listen on %s:%s for VM %s: %s",
+                                address, self.port, vm_id, exc)
+                continue
+            self._listeners[vm_id] = _Listener(address, server, time.time())
+
+    async def _close(self, vm_id: int) -> None:
+        listener = self._listeners.pop(vm_id)
+        listener.server.close()
+        await listener.server.wait_closed()
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    def _shell(self, vm_id: int, user: str, booted: float) -> Shell:
+        vm = self.manager.store.load(VM, vm_id)
+        offering = self.manager.store.get(ServiceOffering, vm.service_offering_id)
+        files = GuestFiles(self.manager.send, partial(wire.guest_data, vm))
+        return Shell(files, user, Machine(vm.name, offering.memory if offering else 512,
+                                          booted))
+
+    async def _session(self, vm_id: int, process: asyncssh.SSHServerProcess[str]) -> None:
+        assert self._loop is not None
+        listener = self._listeners.get(vm_id)
+        user = process.get_extra_info("username")
+        try:
+            shell = await self._loop.run_in_executor(
+                self._workers, self._shell, vm_id, user,
+                listener.booted if listener else time.time())
+            if process.subsystem:
+                process.stderr.write(f"subsystem {process.subsystem} is not available\n")
+                process.exit(1)
+            elif process.command is not None:
+                result = await self._loop.run_in_executor(self._workers, shell.run,
+                                                          process.command)
+                self._write(process, result)
+                process.exit(result.status)
+            else:
+                await self._interactive(process, shell)
+        except (asyncssh.Error, ConnectionError, BrokenPipeError):
+            process.close()
+
+    async def _interactive(self, process: asyncssh.SSHServerProcess[str], shell: Shell) -> None:
+        assert self._loop is not None
+        process.stdout.write("Debian GNU/Linux 12 (simulated guest)\n" + shell.prompt)
+        while True:
+            try:
+                line = await process.stdin.readline()
+            except asyncssh.TerminalSizeChanged:
+                continue
+            except asyncssh.BreakReceived:
+                process.stdout.write("\n" + shell.prompt)
+                continue
+            if not line:  # end of input
+                process.exit(0)
+                return
+            result = await self._loop.run_in_executor(self._workers, shell.run,
+                                                      line.rstrip("\n"))
+            self._write(process, result)
+            if shell.exit_status is not None:
+                process.exit(shell.exit_status)
+                return
+            process.stdout.write(shell.prompt)
+
+    @staticmethod
+    def _write(process: asyncssh.SSHServerProcess[str], result: Result) -> None:
+        if result.out:
+            process.stdout.write(result.out.decode("utf-8", "surrogateescape"))
+        if result.err:
+            process.stderr.write(result.err.decode("utf-8", "surrogateescape"))

@@ -1,0 +1,157 @@
+"""SSH into simulated guests with a real SSH client (paramiko) over loopback: the files a
+shell writes are the guest's own, so a snapshot and a revert bring them back."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import paramiko
+import pytest
+
+from contract_tests.client import Client
+from simulator.app import ThreadedServer
+from simulator.config import SimConfig
+from simulator.models import VM
+from simulator.ssh.server import guest_address
+from tests.simulator.conftest import World, control
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ssh_sim(tmp_path_factory: Any) -> Iterator[ThreadedServer]:
+    config = SimConfig(data_dir=str(tmp_path_factory.mktemp("sim")), ssh_port=free_port())
+    server = ThreadedServer(config).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def world(ssh_sim: ThreadedServer) -> World:
+    key, secret = ssh_sim.manager.admin_keys()
+    return World(Client(ssh_sim.endpoint, key, secret, poll=0.01))
+
+
+def endpoint(sim: ThreadedServer, vm: dict[str, Any], *, present: bool = True
+             ) -> tuple[str, int] | None:
+    """Wait (bounded) until the gateway has, or no longer has, a listener for ``vm``."""
+    record = sim.manager.store.by_uuid(VM, vm["id"])
+    assert record is not None
+    gateway = sim.app.extensions["sim.ssh"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = gateway.endpoint(record.id)
+        if (found is not None) == present:
+            return found  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError(f"no SSH listener change for {vm['id']}")
+
+
+def connect(sim: ThreadedServer, vm: dict[str, Any], password: str = "password"
+            ) -> paramiko.SSHClient:
+    found = endpoint(sim, vm)
+    assert found is not None
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a test guest
+    client.connect(found[0], port=found[1], username="root", password=password,
+                   allow_agent=False, look_for_keys=False, timeout=20)
+    return client
+
+
+def run(client: paramiko.SSHClient, command: str) -> tuple[str, str, int]:
+    _, stdout, stderr = client.exec_command(command, timeout=30)
+    out, err = stdout.read().decode(), stderr.read().decode()
+    return out, err, stdout.channel.recv_exit_status()
+
+
+def test_the_listener_is_on_the_vms_own_loopback_address(ssh_sim: ThreadedServer,
+                                                         world: World) -> None:
+    vm = world.deploy()
+    record = ssh_sim.manager.store.by_uuid(VM, vm["id"])
+    assert record is not None
+    found = endpoint(ssh_sim, vm)
+    assert found == (guest_address(record), ssh_sim.manager.config.ssh_port)
+    assert found[0].startswith("127.10.")
+
+
+def test_write_snapshot_delete_revert_read_back(ssh_sim: ThreadedServer, world: World) -> None:
+    """What CloudStack's test_vm_snapshots does: the file comes back with the revert."""
+    vm = world.deploy()
+    data = "d0e5b4c1" * 12
+    with connect(ssh_sim, vm) as ssh:
+        assert run(ssh, f"echo {data} > /tmp/random.data") == ("", "", 0)
+        assert run(ssh, "cat /tmp/random.data") == (data + "\n", "", 0)
+    snap = world.snapshot(vm, snapshotmemory=False, name="TestSnapshot")
+    assert snap["state"] == "Ready"
+    with connect(ssh_sim, vm) as ssh:
+        assert run(ssh, "rm -rf /tmp/random.data")[2] == 0
+        out, err, status = run(ssh, "ls /tmp/random.data")
+        assert out == "" and status == 2
+        assert "No such file or directory" in err
+    world.client.run("stopVirtualMachine", id=vm["id"])
+    endpoint(ssh_sim, vm, present=False)  # a stopped guest does not answer
+    world.client.run("revertToVMSnapshot", vmsnapshotid=snap["id"])
+    world.client.run("startVirtualMachine", id=vm["id"])
+    with connect(ssh_sim, vm) as ssh:
+        assert run(ssh, "cat /tmp/random.data") == (data + "\n", "", 0)
+
+
+def test_the_shell_writes_the_files_the_control_plane_sees(ssh_sim: ThreadedServer,
+                                                          world: World) -> None:
+    vm = world.deploy()
+    with connect(ssh_sim, vm) as ssh:
+        assert run(ssh, "mkdir -p /root/a/b && echo one > /root/a/b/f && "
+                        "echo two >> /root/a/b/f")[2] == 0
+    seen = control(ssh_sim, "POST", f"/vms/{vm['id']}/guest",
+                   {"op": "read_file", "path": "/root/a/b/f"})
+    assert base64.b64decode(seen["data"]) == b"one\ntwo\n"
+    control(ssh_sim, "POST", f"/vms/{vm['id']}/guest", {
+        "op": "write_file", "path": "/root/from-outside",
+        "data": base64.b64encode(b"\x00\xffbinary").decode()})
+    with connect(ssh_sim, vm) as ssh:
+        out, _, _ = run(ssh, "md5sum /root/from-outside")
+        assert out == hashlib.md5(b"\x00\xffbinary").hexdigest() + "  /root/from-outside\n"  # noqa: S324
+        assert run(ssh, "cd /root && ls") == ("a\nfrom-outside\n", "", 0)
+        assert run(ssh, "ls -a a")[0] == ".\n..\nb\n"
+
+
+def test_a_wrong_password_is_refused(ssh_sim: ThreadedServer, world: World) -> None:
+    vm = world.deploy()
+    with pytest.raises(paramiko.AuthenticationException):
+        connect(ssh_sim, vm, password="wrong")
+
+
+def test_what_a_person_at_the_prompt_uses(ssh_sim: ThreadedServer, world: World) -> None:
+    vm = world.deploy()
+    with connect(ssh_sim, vm) as ssh:
+        assert run(ssh, "uptime")[0].startswith(" ")
+        assert "load average" in run(ssh, "uptime")[0]
+        free = run(ssh, "free -m")[0].splitlines()
+        assert free[1].split()[:2] == ["Mem:", "512"]  # the service offering's memory
+        assert run(ssh, "whoami; pwd; hostname") == (f"root\n/root\n{vm['name']}\n", "", 0)
+        assert run(ssh, "sync && echo ok || echo no") == ("ok\n", "", 0)
+        assert run(ssh, "nosuchthing")[1:] == ("sh: 1: nosuchthing: not found\n", 127)
+        assert run(ssh, "cat /nope")[1:] == ("cat: /nope: No such file or directory\n", 1)
+        assert run(ssh, "echo 'a b' \"$HOME\" | wc -c") == ("10\n", "", 0)
+        assert run(ssh, "echo x > /no/such/dir/f")[2] == 2
+        assert run(ssh, "exit 3")[2] == 3
+        channel = ssh.invoke_shell()
+        channel.settimeout(20)
+        channel.send(b"cd /tmp\npwd\nexit\n")
+        received = b""
+        while not channel.exit_status_ready() or channel.recv_ready():
+            chunk = channel.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        assert b"/tmp\r\n" in received
+        assert b"root@" in received
