@@ -37,7 +37,7 @@ def ssh_sim(tmp_path_factory: Any) -> Iterator[ThreadedServer]:
 
 @pytest.fixture(scope="module")
 def world(ssh_sim: ThreadedServer) -> World:
-    key, secret = ssh_sim.manager.admin_keys()
+    key, secret = ssh_sim.manager.accounts.admin_keys()
     return World(Client(ssh_sim.endpoint, key, secret, poll=0.01))
 
 
