@@ -58,6 +58,20 @@ class TimedClient(Client):
             self.latencies.append(time.perf_counter() - t)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its children."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def worker_pid(master: int) -> int:
+    """The gunicorn worker (the master's one child), where requests and jobs run."""
+    with open(f"/proc/{master}/task/{master}/children") as fh:
+        return int(fh.read().split()[0])
+
+
 def serve(data_dir: str, port: int, threads: int) -> tuple[subprocess.Popen[str], str, str]:
     """``vmsnap-simulator`` in its own process; its endpoint's admin key and secret."""
     proc = subprocess.Popen(
@@ -115,20 +129,28 @@ def _group(endpoint: str, key: str, secret: str, vms: list[str], start: float, s
 
 
 def load(endpoint: str, key: str, secret: str, vms: list[str], procs: int, seconds: float,
-         poll: float, work: str) -> dict[str, Any]:
+         poll: float, work: str, server: int) -> dict[str, Any]:
     start = time.time() + 2.0  # every client begins together, after the processes are up
     groups = [vms[i::procs] for i in range(procs)]
     with ProcessPoolExecutor(procs) as pool:
-        results = list(pool.map(_group, *zip(*[
-            (endpoint, key, secret, g, start, seconds, poll, work) for g in groups],
-            strict=True)))
+        futures = [pool.submit(_group, endpoint, key, secret, g, start, seconds, poll, work)
+                   for g in groups]
+        time.sleep(max(0.0, start - time.time()))
+        cpu = cpu_seconds(server)
+        results = [f.result() for f in futures]
+        cpu = cpu_seconds(server) - cpu
     latencies = [x for r in results for x in r["latencies"]]
     ready = [x for r in results for x in r["ready"]]
+    jobs = sum(r["jobs"] for r in results)
     out = {"API requests": len(latencies), "API p50 ms": pct(latencies, 0.5),
            "API p99 ms": pct(latencies, 0.99),
-           "requests/s": round(len(latencies) / seconds, 1)}
+           "requests/s": round(len(latencies) / seconds, 1),
+           "server CPU s": round(cpu, 2), "server CPU share of one core": round(cpu / seconds, 2),
+           "server CPU ms per request": round(1000 * cpu / max(1, len(latencies)), 2)}
     if work == "snapshots":
-        out.update({"jobs/s": round(sum(r["jobs"] for r in results) / seconds, 1),
+        out.update({"jobs/s": round(jobs / seconds, 1),
+                    "server CPU ms per job (with its requests)": round(
+                        1000 * cpu / max(1, jobs), 2),
                     "create -> Ready p50 ms": pct(ready, 0.5),
                     "create -> Ready p99 ms": pct(ready, 0.99)})
     return out
@@ -143,10 +165,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="the server's threads")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp()
-    proc, key, secret = serve(data_dir, free_port(), args.threads)
+    port = free_port()
+    proc, key, secret = serve(data_dir, port, args.threads)
     try:
-        endpoint = proc.args[4]  # type: ignore[index]
-        endpoint = f"http://127.0.0.1:{endpoint}/client/api"
+        endpoint = f"http://127.0.0.1:{port}/client/api"
+        server = worker_pid(proc.pid)
         admin = Client(endpoint, key, secret, poll=0.01)
         zone = admin.list("listZones", "zone")[0]["id"]
         template = admin.list("listTemplates", "template", templatefilter="featured")[0]["id"]
@@ -158,9 +181,9 @@ def main() -> None:
             "clients": args.clients, "seconds": args.seconds, "poll s": args.poll,
             "load before": os.getloadavg()[0],
             "floor: listZones": load(endpoint, key, secret, vms, args.procs, args.seconds / 2,
-                                     args.poll, "list"),
+                                     args.poll, "list", server),
             "snapshot work": load(endpoint, key, secret, vms, args.procs, args.seconds,
-                                  args.poll, "snapshots"),
+                                  args.poll, "snapshots", server),
             "load after": os.getloadavg()[0],
         }
     finally:

@@ -3,6 +3,7 @@ kind and id, with its uuid, owner, VM and state in indexed columns and the rest 
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid as uuidlib
 from dataclasses import asdict, fields
@@ -25,11 +26,24 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE UNIQUE INDEX IF NOT EXISTS objects_uuid ON objects (kind, uuid);
 CREATE INDEX IF NOT EXISTS objects_vm ON objects (kind, vm_id, removed);
 CREATE INDEX IF NOT EXISTS objects_account ON objects (kind, account_id, removed);
+-- Callers are found by API key or session key on every request.
+CREATE INDEX IF NOT EXISTS objects_api_key ON objects (kind, json_extract(data, '$.api_key'));
+CREATE INDEX IF NOT EXISTS objects_key ON objects (kind, json_extract(data, '$.key'));
 CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 T = TypeVar("T")
+
+
+def _field_names(cls: Any) -> frozenset[str]:
+    """A model's field names (asked for every row loaded, so worked out once)."""
+    return _names_of(cls)
+
+
+@functools.cache
+def _names_of(cls: Any) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
 
 
 class Store(SQLiteFile):
@@ -74,13 +88,13 @@ class Store(SQLiteFile):
     @staticmethod
     def _load(cls: type[T], data: str) -> T:
         values = json.loads(data)
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)
         return cls(**{k: v for k, v in values.items() if k in names})
 
     def get(self, cls: type[T], id: int | None) -> T | None:
         if id is None:
             return None
-        with self.tx() as c:
+        with self.read() as c:
             row = c.execute("SELECT data FROM objects WHERE kind=? AND id=?",
                             (cls.__name__, id)).fetchone()
         return self._load(cls, row[0]) if row else None
@@ -93,7 +107,7 @@ class Store(SQLiteFile):
         return obj
 
     def by_uuid(self, cls: type[T], uuid: str) -> T | None:
-        with self.tx() as c:
+        with self.read() as c:
             row = c.execute("SELECT data FROM objects WHERE kind=? AND uuid=?",
                             (cls.__name__, uuid)).fetchone()
         return self._load(cls, row[0]) if row else None
@@ -109,9 +123,21 @@ class Store(SQLiteFile):
         if not include_removed:
             sql += " AND removed=0"
         sql += " ORDER BY id"
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(sql, args).fetchall()
         return [self._load(cls, r[0]) for r in rows]
+
+    def find_by(self, cls: type[T], name: str, value: Any) -> list[T]:
+        """Non-removed objects whose field ``name`` equals ``value`` (indexed for ``api_key``
+        and ``key``, the look-ups every request makes)."""
+        if name not in _field_names(cls):
+            raise ValueError(f"{cls.__name__} has no field {name}")
+        with self.read() as c:
+            # No ORDER BY in SQL: with it the planner prefers the primary key to the index.
+            rows = c.execute(f"SELECT id, data FROM objects WHERE kind=?"  # noqa: S608
+                             f" AND json_extract(data, '$.{name}')=? AND removed=0",
+                             (cls.__name__, value)).fetchall()
+        return [self._load(cls, r[1]) for r in sorted(rows, key=lambda r: r[0])]
 
     def page(self, cls: type[T], *, vm_id: int | None = None,
              account_id: int | None = None, states: set[str] | None = None,
@@ -128,7 +154,7 @@ class Store(SQLiteFile):
             where += f" AND state IN ({','.join('?' * len(states))})"
             args.extend(sorted(states))
         order = "DESC" if newest_first else "ASC"
-        with self.tx() as c:
+        with self.read() as c:
             total = c.execute(f"SELECT COUNT(*) FROM objects WHERE {where}",  # noqa: S608
                               args).fetchone()[0]
             rows = c.execute(
@@ -139,7 +165,7 @@ class Store(SQLiteFile):
     # --- settings ---------------------------------------------------------------------------
 
     def setting(self, name: str) -> str | None:
-        with self.tx() as c:
+        with self.read() as c:
             row = c.execute("SELECT value FROM settings WHERE name=?", (name,)).fetchone()
         return row[0] if row else None
 
@@ -156,7 +182,7 @@ class Store(SQLiteFile):
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
-        with self.tx() as c:
+        with self.read() as c:
             for row in c.execute("SELECT kind, data FROM objects ORDER BY kind, id"):
                 out.setdefault(row[0], []).append(json.loads(row[1]))
         return out

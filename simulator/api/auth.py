@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -19,24 +20,29 @@ def _java_quote(value: str) -> str:
     return quote(value, safe="*-._").replace("~", "%7E")
 
 
-def _variants(pairs: list[tuple[str, str]]) -> set[str]:
-    """The canonical strings a correct client may have signed."""
+def _variants(pairs: list[tuple[str, str]]) -> Iterator[str]:
+    """The canonical strings a correct client may have signed, most common first (Java's
+    encoding, as CloudStack's own clients sign), each once."""
     ordered = sorted(pairs, key=lambda kv: kv[0])
-    out = set()
+    seen = set()
     for quote_value in (_java_quote, lambda v: quote(v, safe="*-._~"),
                         lambda v: quote(v, safe="-._~")):
         for quote_key in (lambda k: k, lambda k: quote(k, safe="-._~")):
-            out.add("&".join(f"{quote_key(k)}={quote_value(v)}" for k, v in ordered).lower())
-    return out
+            text = "&".join(f"{quote_key(k)}={quote_value(v)}" for k, v in ordered).lower()
+            if text not in seen:
+                seen.add(text)
+                yield text
 
 
 def signature_ok(pairs: list[tuple[str, str]], secret: str, signature: str) -> bool:
-    """Compare against every variant in constant time (no early exit on a match)."""
-    ok = False
+    """Each comparison is constant-time. Variants are tried in turn and the first match
+    ends the search: that reveals only which encoding the client used, which the request
+    itself shows; a wrong signature is compared against every variant."""
     for text in _variants(pairs):
         digest = hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()
-        ok |= hmac.compare_digest(base64.b64encode(digest).decode(), signature)
-    return ok
+        if hmac.compare_digest(base64.b64encode(digest).decode(), signature):
+            return True
+    return False
 
 
 def parse_expires(value: str) -> datetime:

@@ -161,18 +161,19 @@ class VmSnapshots:
                 detail = f" due to {answer.details}" if answer.details else ""
                 raise CloudRuntime(f"Failed to create vm snapshot: [{snap_str(snap)}] due to: "
                                    f"Creating VM snapshot: {snap.name} failed{detail}")
-            self._move(snap, Event.OPERATION_SUCCEEDED)
-            snap.freeze_window_ms = answer.freezeWindowMs
-            before = sum(v.chain_size or 0 for v in self.ctx.attached(vm))
-            self._update_chain_sizes(vm, answer)
-            if any(to.size is not None for to in answer.volumeTOs or []):
-                after = sum(v.chain_size or 0 for v in self.ctx.attached(vm))
-                snap.physical_size = max(0, after - before)
-            self.store.save(snap)
-            tree = self.tree(vm)
-            tree.make_current(snap.id)
-            self._store_tree(vm, tree)
-            return self.store.load(VMSnapshot, snap_id)
+            with self.store.tx():  # one commit for the snapshot, its volumes and the tree
+                self._move(snap, Event.OPERATION_SUCCEEDED)
+                snap.freeze_window_ms = answer.freezeWindowMs
+                before = sum(v.chain_size or 0 for v in self.ctx.attached(vm))
+                self._update_chain_sizes(vm, answer)
+                if any(to.size is not None for to in answer.volumeTOs or []):
+                    after = sum(v.chain_size or 0 for v in self.ctx.attached(vm))
+                    snap.physical_size = max(0, after - before)
+                self.store.save(snap)
+                tree = self.tree(vm)
+                tree.make_current(snap.id)
+                self._store_tree(vm, tree)
+                return self.store.load(VMSnapshot, snap_id)
 
     # --- revert -----------------------------------------------------------------------------
 
@@ -268,14 +269,15 @@ class VmSnapshots:
                 self._move(snap, Event.OPERATION_FAILED)
                 self.store.save(snap)
                 return False
-            tree = self.tree(vm)
-            tree.remove(snap.id)
-            self._store_tree(vm, tree)
-            self._move(snap, Event.OPERATION_SUCCEEDED)
-            snap.current = False
-            snap.removed = time.time()
-            self.store.save(snap)
-            self._update_chain_sizes(vm, answer)
+            with self.store.tx():  # one commit for the tree, the record and the volumes
+                tree = self.tree(vm)
+                tree.remove(snap.id)
+                self._store_tree(vm, tree)
+                self._move(snap, Event.OPERATION_SUCCEEDED)
+                snap.current = False
+                snap.removed = time.time()
+                self.store.save(snap)
+                self._update_chain_sizes(vm, answer)
             return True
 
     def delete_all_vm_snapshots(self, vm: VM, only_type: str | None = None,
