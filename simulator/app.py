@@ -45,7 +45,7 @@ def prepare(config: SimConfig) -> tuple[str, str, str]:
 
 def create_app(config: SimConfig) -> Flask:
     store = Store(config.database)
-    hosts = build_hosts(config)
+    hosts = build_hosts(config, store)
     manager = Manager(config, store, FaultInjectingAgent(hosts.agent, AgentFaults(store)))
     manager.accounts.bootstrap()
     manager.recover()
@@ -56,6 +56,7 @@ def create_app(config: SimConfig) -> Flask:
     app.extensions["sim.manager"] = manager
     app.extensions["sim.renderer"] = render.Renderer(store)
     app.extensions["sim.host"] = hosts.local
+    app.extensions["sim.hosts"] = hosts
     app.extensions["sim.control_token"] = control_token(config)
     if config.ssh_port:
         from simulator.ssh import SshGateway

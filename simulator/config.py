@@ -21,6 +21,18 @@ offers (zones, templates, offerings), from an INI file over sensible defaults.
     memory = 512
     [disk_offering:Small]
     size_gb = 5
+
+    # A zone with several hosts (without these, each zone gets one in-process host).
+    [pod:pod1]
+    zone = zone1
+    [cluster:cluster1]
+    pod = pod1
+    [host:kvm1]
+    cluster = cluster1
+    url = http://127.0.0.1:8250
+    secret = the-driver-secret
+    [host:kvm2]
+    cluster = cluster1
 """
 
 from __future__ import annotations
@@ -61,6 +73,42 @@ class OfferingSpec:
 class DiskOfferingSpec:
     name: str
     size_gb: int = 5  # 0 = custom size
+
+
+@dataclass
+class PodSpec:
+    name: str
+    zone: str
+
+
+@dataclass
+class ClusterSpec:
+    name: str
+    pod: str
+
+
+@dataclass
+class HostSpec:
+    """A KVM host: reached through a driver at ``url`` (signed with ``secret``), or, with no
+    URL, a simulated host with its driver in this process."""
+
+    name: str
+    cluster: str
+    url: str = ""
+    secret: str = ""
+
+
+@dataclass
+class Layout:
+    """Every pod, cluster and host, defaults filled in."""
+
+    pods: list[PodSpec]
+    clusters: list[ClusterSpec]
+    hosts: list[HostSpec]
+
+    def zone_of(self, host: HostSpec) -> str:
+        cluster = next(c for c in self.clusters if c.name == host.cluster)
+        return next(p.zone for p in self.pods if p.name == cluster.pod)
 
 
 def _default_templates() -> list[TemplateSpec]:
@@ -105,6 +153,10 @@ class SimConfig:
     # (22 needs CAP_NET_BIND_SERVICE, i.e. root).
     ssh_port: int = 0
     zones: list[str] = field(default_factory=lambda: ["zone1"])
+    # Declared pods, clusters and hosts; see :meth:`layout` for the defaults.
+    pods: list[PodSpec] = field(default_factory=list)
+    clusters: list[ClusterSpec] = field(default_factory=list)
+    hosts: list[HostSpec] = field(default_factory=list)
     templates: list[TemplateSpec] = field(default_factory=_default_templates)
     service_offerings: list[OfferingSpec] = field(default_factory=_default_offerings)
     disk_offerings: list[DiskOfferingSpec] = field(default_factory=_default_disk_offerings)
@@ -116,6 +168,41 @@ class SimConfig:
     @property
     def pool(self) -> str:
         return os.path.abspath(os.path.join(self.data_dir, "pool"))
+
+    def layout(self) -> Layout:
+        """The declared world with its defaults: a zone with no pod gets ``<zone>-pod1``, a
+        pod with no cluster ``<pod>-cluster1``; with no host declared, each zone gets one,
+        ``kvm-<zone>-1``, reached through ``driver_url`` or in this process. A host names its
+        cluster (it may leave it out when there is only one)."""
+        pods = list(self.pods) + [PodSpec(f"{z}-pod1", z) for z in self.zones
+                                  if not any(p.zone == z for p in self.pods)]
+        clusters = list(self.clusters) + [
+            ClusterSpec(f"{p.name}-cluster1", p.name) for p in pods
+            if not any(c.pod == p.name for c in self.clusters)]
+        hosts = list(self.hosts)
+        if not hosts:
+            for zone in self.zones:
+                pod = next(p for p in pods if p.zone == zone)
+                cluster = next(c for c in clusters if c.pod == pod.name)
+                hosts.append(HostSpec(f"kvm-{zone}-1", cluster.name, self.driver_url,
+                                      self.driver_secret))
+        for pod in pods:
+            if pod.zone not in self.zones:
+                raise ValueError(f"pod {pod.name}: no zone {pod.zone!r}")
+        for cluster in clusters:
+            if not any(p.name == cluster.pod for p in pods):
+                raise ValueError(f"cluster {cluster.name}: no pod {cluster.pod!r}")
+        for i, host in enumerate(hosts):
+            if not host.cluster:
+                if len(clusters) != 1:
+                    raise ValueError(f"host {host.name}: name its cluster")
+                hosts[i] = HostSpec(host.name, clusters[0].name, host.url, host.secret)
+            elif not any(c.name == host.cluster for c in clusters):
+                raise ValueError(f"host {host.name}: no cluster {host.cluster!r}")
+        names = [h.name for h in hosts]
+        if len(set(names)) != len(names):
+            raise ValueError("two hosts have the same name")
+        return Layout(pods, clusters, hosts)
 
 
 def _bool(raw: str) -> bool:
@@ -161,7 +248,8 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
     if path:
         parser = read_ini(path, "configuration file", keep_case=True)
         world: dict[str, list[Any]] = {"zone": [], "template": [], "service_offering": [],
-                                       "disk_offering": []}
+                                       "disk_offering": [], "pod": [], "cluster": [],
+                                       "host": []}
         for section in parser.sections():
             items = dict(parser.items(section))
             if section == "simulator":
@@ -181,24 +269,35 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
                         _bool(items.get("guest_agent", "true")),
                         items.get("ostype", "Debian GNU/Linux 12 (64-bit)"),
                         items.get("username", "root"), items.get("password", "password")))
+                elif kind == "pod":
+                    world[kind].append(PodSpec(name, items["zone"]))
+                elif kind == "cluster":
+                    world[kind].append(ClusterSpec(name, items["pod"]))
+                elif kind == "host":
+                    world[kind].append(HostSpec(name, items.get("cluster", ""),
+                                                items.get("url", ""), items.get("secret", "")))
                 elif kind == "service_offering":
                     world[kind].append(OfferingSpec(name, int(items.get("cpus", 1)),
                                                     int(items.get("memory", 512)),
                                                     int(items.get("speed", 1000))))
                 else:
                     world[kind].append(DiskOfferingSpec(name, int(items.get("size_gb", 5))))
+            except KeyError as exc:
+                raise ValueError(f"section [{section}]: {exc.args[0]} is required") from None
             except ValueError as exc:
                 raise ValueError(f"section [{section}]: {exc}") from None
         cfg.zones = world["zone"] or cfg.zones
         cfg.templates = world["template"] or cfg.templates
         cfg.service_offerings = world["service_offering"] or cfg.service_offerings
         cfg.disk_offerings = world["disk_offering"] or cfg.disk_offerings
+        cfg.pods, cfg.clusters, cfg.hosts = world["pod"], world["cluster"], world["host"]
     for key in _SCALARS:
         if env_name(key) in environ:
             _set(cfg, key, environ[env_name(key)], f"${env_name(key)}")
     for key, value in overrides.items():
         if value is not None:
             setattr(cfg, key, value)
+    cfg.layout()  # refuses a world whose pods, clusters and hosts do not fit together
     if not 0 <= cfg.ssh_port <= 65535:
         raise ValueError("ssh_port must be 0 (off) or a TCP port")
     if cfg.vmsnapshot_offering_change not in OFFERING_CHANGE_POLICIES:

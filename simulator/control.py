@@ -60,8 +60,7 @@ def reset() -> Response:
     manager.jobs.wait_idle()
     with manager.lock:
         manager.store.reset()
-        host = _host()
-        if host is not None:
+        for host in current_app.extensions["sim.hosts"].locals:
             host.reset()
         manager.accounts.bootstrap()
     key, secret = manager.accounts.admin_keys()

@@ -72,9 +72,31 @@ class Zone:
 
 
 @dataclass
+class Pod:
+    name: str
+    zone_id: int
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class Cluster:
+    name: str
+    zone_id: int
+    pod_id: int
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
 class Host:
     name: str
     zone_id: int
+    pod_id: int | None = None
+    cluster_id: int | None = None
+    url: str = ""  # the driver's URL; empty for the in-process simulated host
+    status: str = "Up"  # Down while its agent does not answer
+    created: float = field(default_factory=now)
     id: int = 0
     uuid: str = ""
 

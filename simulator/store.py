@@ -29,6 +29,9 @@ CREATE INDEX IF NOT EXISTS objects_account ON objects (kind, account_id, removed
 -- Callers are found by API key or session key on every request.
 CREATE INDEX IF NOT EXISTS objects_api_key ON objects (kind, json_extract(data, '$.api_key'));
 CREATE INDEX IF NOT EXISTS objects_key ON objects (kind, json_extract(data, '$.key'));
+-- Every agent command is routed to the host of the VM it names.
+CREATE INDEX IF NOT EXISTS objects_instance_name ON objects
+    (kind, json_extract(data, '$.instance_name'));
 CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -128,8 +131,8 @@ class Store(SQLiteFile):
         return [self._load(cls, r[0]) for r in rows]
 
     def find_by(self, cls: type[T], name: str, value: Any) -> list[T]:
-        """Non-removed objects whose field ``name`` equals ``value`` (indexed for ``api_key``
-        and ``key``, the look-ups every request makes)."""
+        """Non-removed objects whose field ``name`` equals ``value`` (indexed for ``api_key``,
+        ``key`` and ``instance_name``, the look-ups every request or agent command makes)."""
         if name not in _field_names(cls):
             raise ValueError(f"{cls.__name__} has no field {name}")
         with self.read() as c:

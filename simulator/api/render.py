@@ -15,9 +15,11 @@ from simulator.models import (
     VM,
     Account,
     AsyncJob,
+    Cluster,
     DiskOffering,
     Domain,
     Host,
+    Pod,
     ServiceOffering,
     Tag,
     Template,
@@ -160,9 +162,27 @@ class Renderer:
                 "networktype": "Advanced", "securitygroupsenabled": False,
                 "localstorageenabled": True}
 
+    def _pod(self, pod_id: int | None) -> dict[str, Any]:
+        pod = self._get(Pod, pod_id)
+        return {"podid": pod.uuid if pod else None, "podname": pod.name if pod else None}
+
     def host(self, h: Host) -> dict[str, Any]:
-        return {"id": h.uuid, "name": h.name, "state": "Up", "type": "Routing",
-                "hypervisor": "KVM", "resourcestate": "Enabled", **self._zone(h.zone_id)}
+        cluster = self._get(Cluster, h.cluster_id)
+        return _clean({
+            "id": h.uuid, "name": h.name, "state": h.status, "type": "Routing",
+            "hypervisor": "KVM", "resourcestate": "Enabled", "created": date(h.created),
+            "clusterid": cluster.uuid if cluster else None,
+            "clustername": cluster.name if cluster else None, "clustertype": "CloudManaged",
+            "islocalstorageactive": False, **self._pod(h.pod_id), **self._zone(h.zone_id)})
+
+    def cluster(self, c: Cluster) -> dict[str, Any]:
+        return {"id": c.uuid, "name": c.name, "hypervisortype": "KVM",
+                "clustertype": "CloudManaged", "allocationstate": "Enabled",
+                "managedstate": "Managed", **self._pod(c.pod_id), **self._zone(c.zone_id)}
+
+    def pod(self, p: Pod) -> dict[str, Any]:
+        return {"id": p.uuid, "name": p.name, "allocationstate": "Enabled",
+                **self._zone(p.zone_id)}
 
     def template(self, t: Template) -> dict[str, Any]:
         return {"id": t.uuid, "name": t.name, "displaytext": t.name, "isready": True,

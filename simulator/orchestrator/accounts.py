@@ -10,9 +10,11 @@ import time
 
 from simulator.models import (
     Account,
+    Cluster,
     DiskOffering,
     Domain,
     Host,
+    Pod,
     ServiceOffering,
     Session,
     Template,
@@ -58,9 +60,15 @@ class Accounts:
             user = self.store.add(Account(self.config.user_username, root.id, type=0))
             self.add_user(user, self.config.user_username, self.config.user_password,
                           firstname="Regular", lastname="User")
+            layout = self.config.layout()
             for name in self.config.zones:
                 zone = self.store.add(Zone(name))
-                self.store.add(Host(f"kvm-{name}-1", zone.id))
+                for p in (p for p in layout.pods if p.zone == name):
+                    pod = self.store.add(Pod(p.name, zone.id))
+                    for c in (c for c in layout.clusters if c.pod == p.name):
+                        cluster = self.store.add(Cluster(c.name, zone.id, pod.id))
+                        for h in (h for h in layout.hosts if h.cluster == c.name):
+                            self.store.add(Host(h.name, zone.id, pod.id, cluster.id, h.url))
                 for t in self.config.templates:
                     self.store.add(Template(t.name, zone.id, t.size_gb << 30, t.ostype,
                                             t.guest_agent))

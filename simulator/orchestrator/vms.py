@@ -9,6 +9,7 @@ from simulator.models import VM, ServiceOffering, Template, Volume
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, Context, vm_str
 from simulator.orchestrator.vmsnapshots import VmSnapshots
+from simulator.placement import choose_host
 
 
 class Vms:
@@ -22,9 +23,8 @@ class Vms:
         self.vm_snapshots = vm_snapshots
 
     def _host_id(self, zone_id: int) -> int:
-        from simulator.models import Host
-
-        return next(h.id for h in self.store.find(Host) if h.zone_id == zone_id)
+        """The host the new VM is placed on, for good (see :mod:`simulator.placement`)."""
+        return choose_host(self.store, zone_id).id
 
     def allocate_vm(self, caller: Caller, zone_id: int, template: Template,
                     offering: ServiceOffering, name: str | None,

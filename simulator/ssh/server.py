@@ -23,7 +23,7 @@ from typing import Any
 import asyncssh
 
 from simulator.config import SimConfig, TemplateSpec
-from simulator.models import VM, ServiceOffering, Template
+from simulator.models import VM, Host, ServiceOffering, Template
 from simulator.orchestrator import wire
 from simulator.ssh.files import GuestFiles
 from simulator.ssh.shell import Machine, Result, Shell
@@ -141,7 +141,10 @@ class SshGateway:
     def _wanted(self) -> dict[int, tuple[str, str, str]]:
         """Running VMs: id -> (address, user, password)."""
         out = {}
+        down = {h.id for h in self.manager.store.find(Host) if h.status != "Up"}
         for vm in self.manager.store.find(VM, state="Running"):
+            if vm.host_id in down:  # its host does not answer, nor does the guest
+                continue
             template = self.manager.store.get(Template, vm.template_id)
             user, password = template_login(self.config, template.name if template else "")
             out[vm.id] = (guest_address(vm), user, password)

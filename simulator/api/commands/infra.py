@@ -6,7 +6,16 @@ from typing import Any
 
 from simulator.api.registry import P, api
 from simulator.api.server import Request
-from simulator.models import DiskOffering, Host, ServiceOffering, Template, Zone
+from simulator.models import (
+    VM,
+    Cluster,
+    DiskOffering,
+    Host,
+    Pod,
+    ServiceOffering,
+    Template,
+    Zone,
+)
 
 
 def _by_id(req: Request, items: list[Any]) -> list[Any]:
@@ -23,10 +32,48 @@ def list_zones(req: Request) -> dict[str, Any]:
     return req.listing("zone", _by_id(req, req.manager.store.find(Zone)), req.render.zone)
 
 
+def _placed(req: Request, items: list[Any], *scopes: tuple[str, type, str]) -> list[Any]:
+    """``items`` in the zone, pod or cluster the request names (an unknown id: none)."""
+    for param, cls, attr in scopes:
+        if wanted := req.params.text(param):
+            found = req.manager.store.by_uuid(cls, wanted)
+            items = [i for i in items if found is not None and getattr(i, attr) == found.id]
+    return items
+
+
 @api("listHosts", "Lists hosts.", admin=True, package="admin.host", response="host",
-     params=[P("id", "uuid"), P("name"), P("zoneid", "uuid"), P("type")])
+     params=[P("id", "uuid"), P("name"), P("zoneid", "uuid"), P("podid", "uuid"),
+             P("clusterid", "uuid"), P("type"), P("state"), P("virtualmachineid", "uuid")])
 def list_hosts(req: Request) -> dict[str, Any]:
-    return req.listing("host", _by_id(req, req.manager.store.find(Host)), req.render.host)
+    items = _placed(req, _by_id(req, req.manager.store.find(Host)),
+                    ("zoneid", Zone, "zone_id"), ("podid", Pod, "pod_id"),
+                    ("clusterid", Cluster, "cluster_id"))
+    if (kind := req.params.text("type")) and kind.lower() != "routing":
+        items = []
+    if state := req.params.text("state"):
+        items = [h for h in items if h.status.lower() == state.lower()]
+    if vm_id := req.params.text("virtualmachineid"):
+        vm = req.manager.store.by_uuid(VM, vm_id)
+        items = [h for h in items if vm is not None and h.id == vm.host_id]
+    return req.listing("host", items, req.render.host)
+
+
+@api("listClusters", "Lists clusters.", admin=True, package="admin.cluster",
+     response="cluster", params=[P("id", "uuid"), P("name"), P("zoneid", "uuid"),
+                                 P("podid", "uuid"), P("hypervisor")])
+def list_clusters(req: Request) -> dict[str, Any]:
+    items = _placed(req, _by_id(req, req.manager.store.find(Cluster)),
+                    ("zoneid", Zone, "zone_id"), ("podid", Pod, "pod_id"))
+    if (hypervisor := req.params.text("hypervisor")) and hypervisor.lower() != "kvm":
+        items = []
+    return req.listing("cluster", items, req.render.cluster)
+
+
+@api("listPods", "Lists all Pods.", admin=True, package="admin.pod", response="pod",
+     params=[P("id", "uuid"), P("name"), P("zoneid", "uuid")])
+def list_pods(req: Request) -> dict[str, Any]:
+    items = _placed(req, _by_id(req, req.manager.store.find(Pod)), ("zoneid", Zone, "zone_id"))
+    return req.listing("pod", items, req.render.pod)
 
 
 @api("listTemplates", "List all public, private, and privileged templates.",
