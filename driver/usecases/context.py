@@ -21,6 +21,7 @@ from driver.settings import Settings
 from driver.slots import VmSlots
 from driver.storage.rbd import is_rbd
 from driver.store import SnapshotStore
+from driver.wire.base import schema_of
 from driver.wire.commands import Answer, AnswerSchema, VMSnapshotCommand
 from driver.wire.objects import VMSnapshotTO, VolumeObjectTO
 
@@ -121,7 +122,7 @@ class Context:
             stored = self.journal.replay(kind, vm, snapshot) if kind != "revert" else None
             if stored is not None:
                 log.info("answered a resent %s from the journal", kind)
-                return AnswerSchema().load(stored)
+                return schema_of(AnswerSchema).load(stored)
             op_id = self.journal.begin(kind, vm, snapshot, journal_copy(raw))
             try:
                 answer = work(op_id)
@@ -135,7 +136,7 @@ class Context:
                 self.metrics.failures.labels(kind, "Internal").inc()
             else:
                 log.info("%s succeeded", kind)
-            self.journal.finish(op_id, answer.result, AnswerSchema().dump(answer))
+            self.journal.finish(op_id, answer.result, schema_of(AnswerSchema).dump(answer))
             slot.answer = answer
             return answer
 

@@ -7,6 +7,7 @@ types...). They are kept in ``extra`` and written back unchanged, so an answer e
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from dataclasses import fields as dc_fields
@@ -14,6 +15,14 @@ from typing import Any, ClassVar
 
 from marshmallow import INCLUDE, Schema, ValidationError, post_dump, post_load, validate
 from marshmallow import fields as mf
+
+
+@functools.cache
+def schema_of(cls: type[Schema]) -> Schema:
+    """One shared instance per schema class: building a schema deep-copies every declared
+    field, which cost more than the load itself on every command. Loads and dumps keep no
+    state on the instance, so threads share it."""
+    return cls()
 
 
 class WireSchema(Schema):
@@ -57,14 +66,14 @@ class Wrapped(mf.Field):
             return {cls: body}
         if not isinstance(body, dict):
             raise ValidationError(f"{cls} must be an object")
-        return schema().load(body)
+        return schema_of(schema).load(body)
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
         if value is None or isinstance(value, dict):
             return value
         for cls, schema in self.schemas.items():
             if isinstance(value, schema.__model__):  # type: ignore[attr-defined]
-                return {cls: schema().dump(value)}
+                return {cls: schema_of(schema).dump(value)}
         raise ValidationError(f"cannot serialize {type(value).__name__}")
 
 

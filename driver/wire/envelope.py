@@ -9,6 +9,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from driver.wire.base import schema_of
 from driver.wire.commands import COMMANDS, GENERIC_ANSWER, Answer, AnswerSchema, CommandType
 
 # Gson nests a snapshot's whole ancestor chain in ``parent``; CPython's json codec counts
@@ -80,7 +81,8 @@ def decode_commands(body: bytes | str) -> list[Decoded]:
             decoded.append(Decoded(name, ctype, error=f"Invalid {ctype.short}: not an object"))
             continue
         try:
-            decoded.append(Decoded(name, ctype, command=ctype.schema().load(value), raw=value))
+            command = schema_of(ctype.schema).load(value)
+            decoded.append(Decoded(name, ctype, command=command, raw=value))
         except ValidationError as exc:
             text = _validation_text(exc.messages)
             decoded.append(Decoded(name, ctype, error=f"Invalid {ctype.short}: {text}"))
@@ -93,13 +95,13 @@ def answer_class(item: Decoded) -> str:
 
 def encode_answers(answers: list[tuple[str, Answer]]) -> str:
     """Encode ``(answer class name, answer)`` pairs as the response array."""
-    schema = AnswerSchema()
+    schema = schema_of(AnswerSchema)
     return json.dumps([{name: schema.dump(ans)} for name, ans in answers])
 
 
 def decode_answers(body: bytes | str) -> list[tuple[str, Answer]]:
     """Decode a response body (used by clients of the driver, such as the simulator)."""
-    schema = AnswerSchema()
+    schema = schema_of(AnswerSchema)
     try:
         return [(name, schema.load(value)) for name, value in _elements(body)]
     except ValidationError as exc:
@@ -110,7 +112,7 @@ def encode_command(name: str, command: Any) -> dict[str, Any]:
     """One ``{class name: body}`` element for a command object, checked against the schema
     the driver decodes it with, so a malformed command fails where it is built."""
     ctype = COMMANDS[name]
-    schema = ctype.schema()
+    schema = schema_of(ctype.schema)
     body: dict[str, Any] = schema.dump(command)
     errors = schema.validate(body)
     if errors:
