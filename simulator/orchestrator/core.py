@@ -7,6 +7,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -62,6 +64,67 @@ def snap_str(snap: Any) -> str:
             f'"vmId":{snap.vm_id}}}')
 
 
+class ManagementLock:
+    """The manager's lock. ``with lock:`` is exclusive (and reentrant): every check-then-change
+    that may reach beyond one VM. ``with lock.vm(vm_id):`` is for a section that reads and
+    changes only one VM's own records (its VM snapshots, its volumes' chain sizes): sections
+    of different VMs run side by side, one at a time per VM, and none while an exclusive
+    section runs. An exclusive section waiting goes first (no starvation); a thread inside
+    the exclusive lock may enter a VM section freely, never the other way round."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._shared = 0
+        self._waiting = 0  # exclusive sections waiting
+        self._vms: dict[int, threading.RLock] = {}
+        self._local = threading.local()
+
+    def __enter__(self) -> ManagementLock:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            if getattr(self._local, "shared", 0):
+                raise RuntimeError("the exclusive lock cannot be taken inside a VM section")
+            self._waiting += 1
+            while self._owner is not None or self._shared:
+                self._cond.wait()
+            self._waiting -= 1
+            self._owner, self._depth = me, 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+    @contextmanager
+    def vm(self, vm_id: int) -> Iterator[None]:
+        if self._owner == threading.get_ident():  # the exclusive lock covers every VM
+            yield
+            return
+        nested = getattr(self._local, "shared", 0)
+        with self._cond:
+            while self._owner is not None or (self._waiting and not nested):
+                self._cond.wait()
+            self._shared += 1
+            per_vm = self._vms.setdefault(vm_id, threading.RLock())
+        self._local.shared = nested + 1
+        try:
+            with per_vm:
+                yield
+        finally:
+            self._local.shared = nested
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+
 class Context:
     """State, settings, look-ups and the agent; every part of the manager is given one."""
 
@@ -70,7 +133,7 @@ class Context:
         self.store = store
         self.agent = agent
         self.jobs = Jobs(store)
-        self.lock = threading.RLock()  # every check-then-change of management state
+        self.lock = ManagementLock()  # every check-then-change of management state
         os.makedirs(config.pool, exist_ok=True)
 
     # --- look-ups ---------------------------------------------------------------------------

@@ -88,6 +88,12 @@ class VmSnapshots:
             name = f"{base}_{n}"
         return name
 
+    def _vm_of(self, snap_id: int) -> int:
+        """The VM a snapshot belongs to (it never changes), to lock that VM's section; 0 if
+        there is no such snapshot (the section then says so in its own words)."""
+        found = self.store.get(VMSnapshot, snap_id)
+        return found.vm_id if found is not None else 0
+
     # --- create -----------------------------------------------------------------------------
 
     def allocate_vm_snapshot(self, caller: Caller, vm: VM, name: str | None,
@@ -95,7 +101,7 @@ class VmSnapshots:
                              quiesce: bool) -> VMSnapshot:
         """The synchronous part of createVMSnapshot; errors come back as HTTP 530."""
         try:
-            with self.lock:
+            with self.lock.vm(vm.id):
                 return self._allocate(vm, name, description, memory, quiesce)
         except ApiError as exc:
             raise CloudRuntime(f"Failed to create vm snapshot: {exc.text}",
@@ -136,7 +142,8 @@ class VmSnapshots:
 
     def take_vm_snapshot(self, snap_id: int) -> VMSnapshot:
         """The createVMSnapshot job: Creating, the agent command, then Ready or Error."""
-        with self.lock:
+        vm_id = self._vm_of(snap_id)
+        with self.lock.vm(vm_id):
             found = self.store.get(VMSnapshot, snap_id)
             vm = self.store.get(VM, found.vm_id) if found else None
             if found is None or vm is None:
@@ -153,7 +160,7 @@ class VmSnapshots:
         self.ctx.pause("createVMSnapshot")
         answer = self.ctx.send(command, timeout=max(60, 2 * int(self.ctx.setting(
             "vmsnapshot.create.wait"))))
-        with self.lock:
+        with self.lock.vm(vm_id):
             snap = self.store.load(VMSnapshot, snap_id)
             if not answer.result:
                 self._move(snap, Event.OPERATION_FAILED)
@@ -236,7 +243,7 @@ class VmSnapshots:
 
     def delete_vm_snapshot(self, snap_id: int) -> None:
         """The deleteVMSnapshot job."""
-        with self.lock:
+        with self.lock.vm(self._vm_of(snap_id)):
             found = self.store.get(VMSnapshot, snap_id)
             if found is None or found.removed:
                 raise ParamError(f"unable to find the vm snapshot with id {snap_id}")
@@ -258,12 +265,12 @@ class VmSnapshots:
     def _delete_on_host(self, vm: VM, snap: VMSnapshot) -> bool:
         """Send the delete of an Expunging snapshot; on success re-link the tree and remove
         the record, else Error."""
-        with self.lock:
+        with self.lock.vm(vm.id):
             command = wire.vm_snapshot_command(
                 "DeleteVMSnapshotCommand", vm,
                 wire.snapshot_to(snap, self.ancestors(snap), quiesce=True), self.volume_tos(vm))
         answer = self.ctx.send(command)
-        with self.lock:
+        with self.lock.vm(vm.id):
             snap = self.store.load(VMSnapshot, snap.id)
             if not answer.result:
                 self._move(snap, Event.OPERATION_FAILED)
