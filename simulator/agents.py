@@ -103,6 +103,8 @@ class AgentFaults:
 
     def take(self, command: str) -> dict[str, Any] | None:
         """The oldest fault for ``command`` (its short class name), used up once."""
+        if not any(f["command"].lower() == command.lower() for f in self.all()):
+            return None  # the usual case: a read, without taking the store's write lock
         with self.store.tx():
             faults = self.all()
             for fault in faults:

@@ -13,7 +13,7 @@ from driver.core.model import Event, State, transition
 from driver.core.tree import SnapshotTree
 from driver.wire.objects import VolumeObjectTO
 from simulator.errors import ApiError, CloudRuntime, ParamError
-from simulator.models import VM, VMSnapshot
+from simulator.models import VM, VMSnapshot, Volume
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import ACTIVE, Caller, Context, snap_str, vm_str
 
@@ -39,16 +39,27 @@ class VmSnapshots:
         return SnapshotTree.build(
             ((s.id, s.parent_id if s.parent_id in ids else None) for s in snaps), current)
 
-    def _store_tree(self, vm: VM, tree: SnapshotTree[int]) -> None:
-        """Write the tree's parent links and current pointer back to the records it holds."""
+    def _relinked(self, vm: VM, tree: SnapshotTree[int], *,
+                  mine: VMSnapshot | None = None) -> list[VMSnapshot]:
+        """The records of ``vm``'s snapshots whose parent link or current flag ``tree``
+        changes, changed but not saved (``mine`` stands in for its stored record)."""
         links = tree.links()
+        out = []
         for snap in self.ctx.snapshots_of(vm):
+            if mine is not None and snap.id == mine.id:
+                snap = mine
             if snap.id not in links:
                 continue
             parent, current = links[snap.id], tree.current == snap.id
             if (snap.parent_id, snap.current) != (parent, current):
                 snap.parent_id, snap.current = parent, current
-                self.store.save(snap)
+                out.append(snap)
+        return out
+
+    def _store_tree(self, vm: VM, tree: SnapshotTree[int]) -> None:
+        """Write the tree's parent links and current pointer back to the records it holds."""
+        for snap in self._relinked(vm, tree):
+            self.store.save(snap)
 
     @staticmethod
     def _move(snap: VMSnapshot, event: Event) -> None:
@@ -71,13 +82,20 @@ class VmSnapshots:
     def volume_tos(self, vm: VM) -> list[VolumeObjectTO]:
         return [wire.volume_to(v, vm, self.config.pool) for v in self.ctx.attached(vm)]
 
-    def _update_chain_sizes(self, vm: VM, answer: Any) -> None:
+    def _resized(self, vm: VM, answer: Any) -> list[Volume]:
+        """``vm``'s volumes with the chain sizes the answer reports (not saved)."""
         by_uuid = {to.uuid: to for to in answer.volumeTOs or []}
+        out = []
         for volume in self.ctx.attached(vm):
             to = by_uuid.get(volume.uuid)
             if to is not None and to.size is not None:
                 volume.chain_size = to.size
-                self.store.save(volume)
+                out.append(volume)
+        return out
+
+    def _update_chain_sizes(self, vm: VM, answer: Any) -> None:
+        for volume in self._resized(vm, answer):
+            self.store.save(volume)
 
     def _internal_name(self, vm: VM) -> str:
         base = f"{vm.instance_name}_VS_{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
@@ -168,19 +186,22 @@ class VmSnapshots:
                 detail = f" due to {answer.details}" if answer.details else ""
                 raise CloudRuntime(f"Failed to create vm snapshot: [{snap_str(snap)}] due to: "
                                    f"Creating VM snapshot: {snap.name} failed{detail}")
-            with self.store.tx():  # one commit for the snapshot, its volumes and the tree
-                self._move(snap, Event.OPERATION_SUCCEEDED)
-                snap.freeze_window_ms = answer.freezeWindowMs
-                before = sum(v.chain_size or 0 for v in self.ctx.attached(vm))
-                self._update_chain_sizes(vm, answer)
-                if any(to.size is not None for to in answer.volumeTOs or []):
-                    after = sum(v.chain_size or 0 for v in self.ctx.attached(vm))
-                    snap.physical_size = max(0, after - before)
-                self.store.save(snap)
-                tree = self.tree(vm)
-                tree.make_current(snap.id)
-                self._store_tree(vm, tree)
-                return self.store.load(VMSnapshot, snap_id)
+            self._move(snap, Event.OPERATION_SUCCEEDED)
+            snap.freeze_window_ms = answer.freezeWindowMs
+            sizes = {v.id: v.chain_size or 0 for v in self.ctx.attached(vm)}
+            resized = self._resized(vm, answer)
+            if any(to.size is not None for to in answer.volumeTOs or []):
+                after = sizes | {v.id: v.chain_size or 0 for v in resized}
+                snap.physical_size = max(0, sum(after.values()) - sum(sizes.values()))
+            tree = self.tree(vm)
+            tree.make_current(snap.id)
+            relinked = [r for r in self._relinked(vm, tree, mine=snap) if r.id != snap.id]
+            # Everything is read first (the VM's section keeps it still); the store's write
+            # lock is then held only for one short commit of every change.
+            with self.store.tx():
+                for record in [*resized, *relinked, snap]:
+                    self.store.save(record)
+            return snap
 
     # --- revert -----------------------------------------------------------------------------
 
@@ -276,15 +297,16 @@ class VmSnapshots:
                 self._move(snap, Event.OPERATION_FAILED)
                 self.store.save(snap)
                 return False
-            with self.store.tx():  # one commit for the tree, the record and the volumes
-                tree = self.tree(vm)
-                tree.remove(snap.id)
-                self._store_tree(vm, tree)
-                self._move(snap, Event.OPERATION_SUCCEEDED)
-                snap.current = False
-                snap.removed = time.time()
-                self.store.save(snap)
-                self._update_chain_sizes(vm, answer)
+            tree = self.tree(vm)
+            tree.remove(snap.id)
+            relinked = self._relinked(vm, tree)
+            self._move(snap, Event.OPERATION_SUCCEEDED)
+            snap.current = False
+            snap.removed = time.time()
+            resized = self._resized(vm, answer)
+            with self.store.tx():  # read first, then one short commit (as in the create)
+                for record in [*relinked, snap, *resized]:
+                    self.store.save(record)
             return True
 
     def delete_all_vm_snapshots(self, vm: VM, only_type: str | None = None,
