@@ -149,6 +149,9 @@ class SimConfig:
     session_timeout: int = 1800
     # On a fresh start, one running instance per account (scripts/run.sh turns it on).
     demo_instances: bool = False
+    # Jobs running at once (each VM's jobs still run one at a time). Jobs spend most of
+    # their time waiting on the host and on SQLite, so more than the cores pay off.
+    job_threads: int = 32
     # SSH into guests: 0 = off; else each running VM listens on its address at this port
     # (22 needs CAP_NET_BIND_SERVICE, i.e. root).
     ssh_port: int = 0
@@ -220,7 +223,7 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "driver_backend": str, "libvirt_uri": str, "libvirt_domain_type": str, "vmsnapshot.max": int,
     "vmsnapshot.offering.change": str, "vmsnapshot.create.wait": int, "job_delay_ms": int,
     "max_body_bytes": int, "session_timeout": int, "demo_instances": _bool,
-    "ssh_port": int,
+    "ssh_port": int, "job_threads": int,
 }
 
 
@@ -298,6 +301,8 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
         if value is not None:
             setattr(cfg, key, value)
     cfg.layout()  # refuses a world whose pods, clusters and hosts do not fit together
+    if not 1 <= cfg.job_threads <= 1024:
+        raise ValueError("job_threads must be between 1 and 1024")
     if not 0 <= cfg.ssh_port <= 65535:
         raise ValueError("ssh_port must be 0 (off) or a TCP port")
     if cfg.vmsnapshot_offering_change not in OFFERING_CHANGE_POLICIES:

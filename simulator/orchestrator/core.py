@@ -132,7 +132,7 @@ class Context:
         self.config = config
         self.store = store
         self.agent = agent
-        self.jobs = Jobs(store)
+        self.jobs = Jobs(store, config.job_threads)
         self.lock = ManagementLock()  # every check-then-change of management state
         os.makedirs(config.pool, exist_ok=True)
 
