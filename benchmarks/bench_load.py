@@ -6,9 +6,11 @@ deleteVMSnapshot, poll again. The simulator is served as users run it (``vmsnap-
 gunicorn, in-process driver on the simulated host) in its own process; the clients run in
 ``--procs`` processes of threads so that one client process's interpreter lock does not
 become the bottleneck being measured. Reported: the latency of every API request (p50, p99),
-jobs finished per second, and create -> Ready per snapshot. Side by side, the same clients
-calling ``listZones`` (a synchronous call that touches the store once) give the floor of the
-served API on this machine at this moment.
+jobs finished per second, create -> Ready per snapshot, and the CPU the server process used
+per request and per job (robust to other load on the machine, unlike the latencies). Side
+by side, the same clients calling ``listZones`` (a synchronous call that touches the store
+once) give the floor of the served API on this machine at this moment, and one client alone
+gives the cost of a job without queueing.
 """
 
 from __future__ import annotations
@@ -184,6 +186,10 @@ def main() -> None:
                                      args.poll, "list", server),
             "snapshot work": load(endpoint, key, secret, vms, args.procs, args.seconds,
                                   args.poll, "snapshots", server),
+            # The same work by one client alone, polling every 2 ms: the cost of a job
+            # itself, without the queueing and polling of the load.
+            "one client alone": load(endpoint, key, secret, vms[:1], 1, args.seconds / 2,
+                                     0.002, "snapshots", server),
             "load after": os.getloadavg()[0],
         }
     finally:

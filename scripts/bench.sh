@@ -8,3 +8,5 @@ echo "driver:"
 .venv/bin/python -m benchmarks.bench_driver "$@"
 echo "simulator:"
 .venv/bin/python -m benchmarks.bench_simulator
+echo "simulator under load:"
+.venv/bin/python -m benchmarks.bench_load
