@@ -4,6 +4,7 @@ with CloudStack's messages."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from simulator.errors import ParamError
@@ -88,6 +89,24 @@ class Params:
         if size is not None and size <= 0:
             size = None
         return (page or 1), size
+
+    def check(self, declared: Sequence[Any]) -> None:
+        """Hold the request to the command's declared parameters (``registry.Param``): the
+        required ones present, no value longer than its declared length."""
+        for param in declared:
+            low = param.name.lower()
+            if param.type == "map":
+                present = bool(self.maps.get(low)) or bool(self.values.get(low))
+            else:
+                present = bool(self.values.get(low))
+            if param.required and not present:
+                raise self._missing(param.name)
+            value = self.values.get(low)
+            if value is not None and param.type == "string" and len(value) > param.length:
+                # CloudStack checks the declared length before the command runs (431).
+                raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
+                                 f"invalid value. Value greater than max allowed length "
+                                 f"{param.length} for param: {param.name}")
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)

@@ -114,8 +114,9 @@ def handle() -> Response:
         if api is None or (api.admin and not caller.is_admin):
             raise Unsupported(f"The given command:{command} does not exist or it is not "
                               f"available for user with id:{caller.user.uuid}")
-        req = Request(manager, caller, Params(api.name, pairs), api,
-                      current_app.extensions["sim.renderer"])
+        params = Params(api.name, pairs)
+        params.check(api.params)
+        req = Request(manager, caller, params, api, current_app.extensions["sim.renderer"])
         payload = api.handler(req)
         return render.respond(api.name, payload, as_json=as_json)
     except ApiError as exc:

@@ -33,7 +33,8 @@ def test_the_cs_client_drives_the_whole_feature(sim, world):
     with pytest.raises(cs.CloudStackApiException) as err:
         api.createVMSnapshot(virtualmachineid=vm_id, snapshotmemory=True,
                              name="x" * 256, fetch_result=False)
-    assert err.value.error["errorcode"] == 530
+    assert err.value.error["errorcode"] == 431  # the declared length, checked first
+    assert "max allowed length 255 for param: name" in err.value.error["errortext"]
     api.destroyVirtualMachine(id=vm_id, expunge=True)
     assert api.listVMSnapshot(virtualmachineid=vm_id) == {}
 

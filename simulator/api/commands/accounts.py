@@ -141,9 +141,4 @@ def list_apis(req: Request) -> dict[str, Any]:
     items = [a for a in APIS.values() if (req.caller.is_admin or not a.admin)
              and (not name or a.name.lower() == name.lower())]
     items.sort(key=lambda a: a.name)
-    return req.listing("api", items, lambda a: {
-        "name": a.name, "description": a.description, "isasync": a.is_async,
-        "since": "4.2.0", "type": "", "related": "",
-        "params": [{"name": p.name, "type": p.type, "required": p.required,
-                    "description": p.description, "length": 255} for p in a.params],
-        "response": [{"name": a.response}] if a.response else []})
+    return req.listing("api", items, lambda a: a.describe())
