@@ -118,7 +118,10 @@ class ServiceOffering:
     cpunumber: int = 1
     cpuspeed: int = 1000
     memory: int = 512  # MiB
+    display_text: str = ""
+    offer_ha: bool = False
     created: float = field(default_factory=now)
+    removed: float | None = None
     id: int = 0
     uuid: str = ""
 
@@ -127,7 +130,9 @@ class ServiceOffering:
 class DiskOffering:
     name: str
     disksize: int = 5  # GiB; 0 = custom
+    display_text: str = ""
     created: float = field(default_factory=now)
+    removed: float | None = None
     id: int = 0
     uuid: str = ""
 
@@ -148,6 +153,9 @@ class VM:
     host_id: int
     state: str = "Stopped"
     guest_agent: bool = True
+    display_name: str = ""  # free text; the host name is ``name``
+    keypair: str | None = None
+    userdata: str | None = None
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0
@@ -186,6 +194,7 @@ class VolumeSnapshot:
     domain_id: int
     zone_id: int
     vm_id: int | None = None
+    vm_snapshot_id: int | None = None  # taken from a VM snapshot's copy of the volume
     state: str = "Allocated"
     physical_size: int = 0
     created: float = field(default_factory=now)
@@ -241,5 +250,102 @@ class AsyncJob:
     proc_status: int = 0
     created: float = field(default_factory=now)
     completed: float | None = None
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class OsType:
+    description: str
+    category_id: int = 1
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class StoragePool:
+    """A primary storage pool of a zone: where its volumes live."""
+
+    name: str
+    zone_id: int
+    path: str
+    type: str = "Filesystem"  # CloudStack's StoragePoolType name
+    capacity: int = 1 << 40
+    created: float = field(default_factory=now)
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class Network:
+    """An account's isolated guest network; VMs get their default NIC on it."""
+
+    name: str
+    account_id: int
+    domain_id: int
+    zone_id: int
+    cidr: str
+    gateway: str
+    netmask: str
+    state: str = "Implemented"
+    created: float = field(default_factory=now)
+    removed: float | None = None
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class Nic:
+    vm_id: int
+    network_id: int
+    ip_address: str
+    mac_address: str
+    device_id: int = 0
+    is_default: bool = True
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class PublicIp:
+    address: str
+    account_id: int
+    domain_id: int
+    zone_id: int
+    network_id: int | None
+    state: str = "Allocated"
+    source_nat: bool = False
+    allocated: float = field(default_factory=now)
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class NetworkRule:
+    """A firewall, egress firewall or port forwarding rule, kept as a record."""
+
+    purpose: str  # Firewall, EgressFirewall, PortForwarding
+    account_id: int
+    network_id: int | None
+    protocol: str
+    ip_id: int | None = None
+    start_port: int | None = None
+    end_port: int | None = None
+    private_port: int | None = None
+    private_end_port: int | None = None
+    vm_id: int | None = None
+    cidrs: str = ""
+    state: str = "Active"
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class ResourceLimit:
+    """An account's limit on one resource type (CloudStack's numbering); -1 is unlimited."""
+
+    account_id: int
+    resource_type: int
+    max: int
     id: int = 0
     uuid: str = ""

@@ -56,7 +56,8 @@ APIS: dict[str, Api] = {}
 
 def api(name: str, description: str, *, is_async: bool = False, admin: bool = False,
         open: bool = False, params: list[Param] | None = None, response: str = "",
-        package: str = "user", since: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        package: str = "user", since: str = ""
+        ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a command. ``response`` names its response object (see ``schema.OBJECTS``);
     async commands without one answer ``success``."""
     if response:

@@ -19,8 +19,14 @@ from simulator.models import (
     DiskOffering,
     Domain,
     Host,
+    Network,
+    NetworkRule,
+    Nic,
+    OsType,
     Pod,
+    PublicIp,
     ServiceOffering,
+    StoragePool,
     Tag,
     Template,
     User,
@@ -112,7 +118,7 @@ class Renderer:
         offering = self._get(ServiceOffering, vm.service_offering_id)
         host = self._get(Host, vm.host_id)
         _, snapshot_count = self.store.page(VMSnapshot, vm_id=vm.id, limit=0)
-        return _clean({
+        out = _clean({
             "id": vm.uuid, "name": vm.name, "displayname": vm.name,
             "instancename": vm.instance_name, "state": vm.state,
             "templateid": template.uuid if template else None,
@@ -126,9 +132,100 @@ class Renderer:
             "hostname": host.name if host and vm.state == "Running" else None,
             "hypervisor": "KVM", "created": date(vm.created), **self._zone(vm.zone_id),
             **self._owner(vm.account_id), "guestagent": vm.guest_agent,
-            "vmsnapshotcount": snapshot_count, "nic": [],
+            "ostypeid": self._ostype_id(template.ostype) if template else None,
+            "passwordenabled": False, "keypair": vm.keypair, "userdata": vm.userdata,
+            "vmsnapshotcount": snapshot_count,
+            "nic": [self.nic(n) for n in self.store.find(Nic, vm_id=vm.id)],
             "tags": self.tags("UserVm", vm.id),
         })
+        if vm.display_name:
+            out["displayname"] = vm.display_name
+        return out
+
+    def nic(self, n: Nic) -> dict[str, Any]:
+        network = self._get(Network, n.network_id)
+        vm = self._get(VM, n.vm_id)
+        return _clean({
+            "id": n.uuid, "networkid": network.uuid if network else None,
+            "networkname": network.name if network else None, "ipaddress": n.ip_address,
+            "netmask": network.netmask if network else None,
+            "gateway": network.gateway if network else None, "macaddress": n.mac_address,
+            "isdefault": n.is_default, "traffictype": "Guest", "type": "Isolated",
+            "deviceid": str(n.device_id), "virtualmachineid": vm.uuid if vm else None,
+        })
+
+    def _ostype_id(self, description: str) -> str | None:
+        return next((o.uuid for o in self.store.find(OsType) if o.description == description),
+                    None)
+
+    def ostype(self, o: OsType) -> dict[str, Any]:
+        return {"id": o.uuid, "description": o.description, "name": o.description,
+                "oscategoryid": str(o.category_id), "isuserdefined": False}
+
+    def network(self, n: Network) -> dict[str, Any]:
+        return _clean({
+            "id": n.uuid, "name": n.name, "displaytext": n.name, "state": n.state,
+            "type": "Isolated", "traffictype": "Guest", "cidr": n.cidr, "gateway": n.gateway,
+            "netmask": n.netmask, "isdefault": True,
+            "networkofferingname": "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            "created": date(n.created), **self._zone(n.zone_id), **self._owner(n.account_id),
+        })
+
+    def public_ip(self, ip: PublicIp) -> dict[str, Any]:
+        network = self._get(Network, ip.network_id)
+        return _clean({
+            "id": ip.uuid, "ipaddress": ip.address, "state": ip.state,
+            "allocated": date(ip.allocated), "issourcenat": ip.source_nat,
+            "isstaticnat": False, "forvirtualnetwork": True,
+            "associatednetworkid": network.uuid if network else None,
+            "associatednetworkname": network.name if network else None,
+            **self._zone(ip.zone_id), **self._owner(ip.account_id),
+        })
+
+    def firewall_rule(self, r: NetworkRule) -> dict[str, Any]:
+        ip = self._get(PublicIp, r.ip_id)
+        network = self._get(Network, r.network_id)
+        return _clean({
+            "id": r.uuid, "protocol": r.protocol, "startport": r.start_port,
+            "endport": r.end_port, "cidrlist": r.cidrs,
+            "ipaddressid": ip.uuid if ip else None, "ipaddress": ip.address if ip else None,
+            "networkid": network.uuid if network else None,
+            "traffictype": "Egress" if r.purpose == "EgressFirewall" else "Ingress",
+            "state": r.state,
+        })
+
+    def port_forwarding_rule(self, r: NetworkRule) -> dict[str, Any]:
+        ip = self._get(PublicIp, r.ip_id)
+        vm = self._get(VM, r.vm_id)
+        network = self._get(Network, r.network_id)
+        nic = next(iter(self.store.find(Nic, vm_id=vm.id)), None) if vm else None
+        return _clean({
+            "id": r.uuid, "protocol": r.protocol, "publicport": str(r.start_port),
+            "publicendport": str(r.end_port), "privateport": str(r.private_port),
+            "privateendport": str(r.private_end_port),
+            "ipaddressid": ip.uuid if ip else None, "ipaddress": ip.address if ip else None,
+            "virtualmachineid": vm.uuid if vm else None,
+            "virtualmachinename": vm.name if vm else None,
+            "virtualmachinedisplayname": (vm.display_name or vm.name) if vm else None,
+            "vmguestip": nic.ip_address if nic else None,
+            "networkid": network.uuid if network else None, "cidrlist": r.cidrs,
+            "state": r.state,
+        })
+
+    def storage_pool(self, p: StoragePool) -> dict[str, Any]:
+        volumes = [v for v in self.store.find(Volume) if v.zone_id == p.zone_id]
+        allocated = sum(v.size for v in volumes)
+        return {"id": p.uuid, "name": p.name, "type": p.type, "state": "Up", "scope": "ZONE",
+                "path": p.path, "hypervisor": "KVM", "disksizetotal": p.capacity,
+                "disksizeused": sum(v.chain_size or 0 for v in volumes) or allocated,
+                "disksizeallocated": allocated, "created": date(p.created),
+                **self._zone(p.zone_id)}
+
+    def resource_limit(self, account_id: int, resource_type: int, name: str,
+                       max: int) -> dict[str, Any]:
+        account = self._get(Account, account_id)
+        return {"resourcetype": str(resource_type), "resourcetypename": name, "max": max,
+                "accountid": account.uuid if account else None, **self._owner(account_id)}
 
     def volume(self, v: Volume) -> dict[str, Any]:
         vm = self._get(VM, v.vm_id) if v.vm_id else None
@@ -139,14 +236,19 @@ class Renderer:
             "vmstate": vm.state if vm else None, "deviceid": v.device_id,
             "diskofferingid": offering.uuid if offering else None,
             "diskofferingname": offering.name if offering else None,
-            "created": date(v.created), "storage": "primary", "storagetype": "shared",
+            "created": date(v.created), **self._pool(v.zone_id), "storagetype": "shared",
             "hypervisor": "KVM", "provisioningtype": "thin", "path": v.path,
             "vmsnapshotchainsize": v.chain_size, **self._zone(v.zone_id),
             **self._owner(v.account_id), "tags": self.tags("Volume", v.id),
         })
 
+    def _pool(self, zone_id: int) -> dict[str, Any]:
+        pool = next((p for p in self.store.find(StoragePool) if p.zone_id == zone_id), None)
+        return {"storage": pool.name if pool else None, "storageid": pool.uuid if pool else None}
+
     def volume_snapshot(self, s: VolumeSnapshot) -> dict[str, Any]:
         volume = self.store.get(Volume, s.volume_id)
+        from_vm_snapshot = self.store.get(VMSnapshot, s.vm_snapshot_id)
         return _clean({
             "id": s.uuid, "name": s.name, "state": s.state, "snapshottype": "MANUAL",
             "intervaltype": "MANUAL", "created": date(s.created),
@@ -154,6 +256,7 @@ class Renderer:
             "volumename": volume.name if volume else None,
             "volumetype": volume.type if volume else None,
             "physicalsize": s.physical_size, "virtualsize": volume.size if volume else None,
+            "vmsnapshotid": from_vm_snapshot.uuid if from_vm_snapshot else None,
             "hypervisor": "KVM", **self._zone(s.zone_id), **self._owner(s.account_id),
         })
 
@@ -187,17 +290,20 @@ class Renderer:
     def template(self, t: Template) -> dict[str, Any]:
         return {"id": t.uuid, "name": t.name, "displaytext": t.name, "isready": True,
                 "ispublic": True, "isfeatured": True, "format": "QCOW2", "hypervisor": "KVM",
-                "ostypename": t.ostype, "size": t.size, "templatetype": "USER",
+                "ostypeid": self._ostype_id(t.ostype), "ostypename": t.ostype, "size": t.size,
+                "templatetype": "BUILTIN",
                 "passwordenabled": False, "guestagent": t.guest_agent,
                 "account": "system", **self._zone(t.zone_id)}
 
     def service_offering(self, o: ServiceOffering) -> dict[str, Any]:
-        return {"id": o.uuid, "name": o.name, "displaytext": o.name, "cpunumber": o.cpunumber,
-                "cpuspeed": o.cpuspeed, "memory": o.memory, "created": date(o.created),
-                "storagetype": "shared", "offerha": False, "iscustomized": False}
+        return {"id": o.uuid, "name": o.name, "displaytext": o.display_text or o.name,
+                "cpunumber": o.cpunumber, "cpuspeed": o.cpuspeed, "memory": o.memory,
+                "created": date(o.created), "storagetype": "shared", "offerha": o.offer_ha,
+                "iscustomized": False}
 
     def disk_offering(self, o: DiskOffering) -> dict[str, Any]:
-        return {"id": o.uuid, "name": o.name, "displaytext": o.name, "disksize": o.disksize,
+        return {"id": o.uuid, "name": o.name, "displaytext": o.display_text or o.name,
+                "disksize": o.disksize,
                 "iscustomized": o.customized, "created": date(o.created),
                 "storagetype": "shared"}
 

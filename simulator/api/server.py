@@ -14,8 +14,8 @@ from simulator.api import render
 from simulator.api.auth import check_expiry, signature_ok
 from simulator.api.params import Params
 from simulator.api.registry import APIS, Api
-from simulator.errors import ApiError, Unauthorized, Unsupported
-from simulator.models import AsyncJob, Session
+from simulator.errors import ApiError, ParamError, PermissionDenied, Unauthorized, Unsupported
+from simulator.models import Account, AsyncJob, Domain, Session
 from simulator.orchestrator import Manager
 from simulator.orchestrator.core import Caller
 
@@ -57,6 +57,23 @@ class Request:
         if size is not None:
             items = items[(page - 1) * size:page * size]
         return render.list_payload(key, [fn(i) for i in items], total)
+
+    def owner(self) -> Account:
+        """The account a new resource is for: the caller's, or for an admin the one named by
+        ``account`` (with ``domainid``), as CloudStack resolves it."""
+        name = self.params.text("account")
+        if not name:
+            return self.caller.account
+        domain = self.optional(Domain, "domainid", owned=False)
+        found = next((a for a in self.manager.store.find(Account) if a.name == name
+                      and (domain is None or a.domain_id == domain.id)), None)
+        if found is None:
+            raise ParamError(f"Unable to find account {name} in domain "
+                             f"{domain.uuid if domain else self.caller.account.domain_id}")
+        if found.id != self.caller.account.id and not self.caller.is_admin:
+            raise PermissionDenied(f"Account '{self.caller.account.name}' does not have "
+                                   f"permission to operate within account {found.name}")
+        return found
 
     def scope(self) -> int | None:
         """The account whose resources a list shows (None: every account's)."""

@@ -3,15 +3,18 @@ HTTP at all; it reaches hosts only through agent commands.
 
 The manager is the shared :class:`~simulator.orchestrator.core.Context` (store, agent, lock,
 settings, look-ups) with one sibling part per family of rules, each in a module of its own:
-``accounts``, ``vms``, ``volumes`` and ``vm_snapshots``.
+``accounts``, ``vms``, ``volumes``, ``vm_snapshots``, ``networks`` and ``limits``.
 """
 
 from __future__ import annotations
 
 from simulator.agents import Agent
 from simulator.config import SimConfig
+from simulator.models import VM, Account, Volume, VolumeSnapshot
 from simulator.orchestrator.accounts import Accounts
 from simulator.orchestrator.core import Context
+from simulator.orchestrator.limits import Limits
+from simulator.orchestrator.networks import Networks
 from simulator.orchestrator.vms import Vms
 from simulator.orchestrator.vmsnapshots import VmSnapshots
 from simulator.orchestrator.volumes import Volumes
@@ -25,8 +28,27 @@ class Manager(Context):
         super().__init__(config, store, agent)
         self.accounts = Accounts(self)
         self.vm_snapshots = VmSnapshots(self)
-        self.vms = Vms(self, self.vm_snapshots)
-        self.volumes = Volumes(self)
+        self.networks = Networks(self)
+        self.limits = Limits(self)
+        self.vms = Vms(self, self.vm_snapshots, self.networks, self.limits)
+        self.volumes = Volumes(self, self.limits)
+
+    def delete_account(self, account: Account) -> None:
+        """deleteAccount's work: the account's VMs destroyed and expunged with their VM
+        snapshots through the host, its volume snapshots and volumes deleted on the host,
+        then its networking, limits, users, keys and sessions. Nothing is left behind."""
+        for snap in self.store.find(VolumeSnapshot, account_id=account.id):
+            self.volumes.delete_volume_snapshot(snap)
+        for vm in self.store.find(VM, account_id=account.id):
+            if vm.state == "Destroyed":
+                self.vms.expunge_vm(vm.id)
+            else:
+                self.vms.destroy_vm(vm.id, expunge=True)
+        for volume in self.store.find(Volume, account_id=account.id):
+            self.volumes.delete_volume(volume)
+        self.networks.remove_account(account)
+        self.limits.remove_account(account)
+        self.accounts.remove(account)
 
     def recover(self) -> None:
         """After a restart: fail interrupted jobs, leave nothing in a transitional state."""

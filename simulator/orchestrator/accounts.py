@@ -14,14 +14,21 @@ from simulator.models import (
     DiskOffering,
     Domain,
     Host,
+    OsType,
     Pod,
     ServiceOffering,
     Session,
+    StoragePool,
+    Tag,
     Template,
     User,
     Zone,
 )
 from simulator.orchestrator.core import Caller, Context
+
+# OS types offered besides the templates' own (CloudStack ships hundreds; tests name these).
+OS_TYPES = ("CentOS 5.6 (64-bit)", "Debian GNU/Linux 12 (64-bit)", "Other Linux (64-bit)",
+            "Ubuntu 22.04 LTS")
 
 
 def hash_password(password: str, salt: str | None = None) -> str:
@@ -56,13 +63,16 @@ class Accounts:
             root = self.store.add(Domain("ROOT", "ROOT"))
             admin = self.store.add(Account("admin", root.id, type=1))
             self.add_user(admin, self.config.admin_username, self.config.admin_password,
-                          firstname="Admin", lastname="User")
+                          firstname="Admin", lastname="User", keys=True)
             user = self.store.add(Account(self.config.user_username, root.id, type=0))
             self.add_user(user, self.config.user_username, self.config.user_password,
-                          firstname="Regular", lastname="User")
+                          firstname="Regular", lastname="User", keys=True)
+            for ostype in sorted({t.ostype for t in self.config.templates} | set(OS_TYPES)):
+                self.store.add(OsType(ostype))
             layout = self.config.layout()
             for name in self.config.zones:
                 zone = self.store.add(Zone(name))
+                self.store.add(StoragePool(f"{name}-primary", zone.id, self.config.pool))
                 for p in (p for p in layout.pods if p.zone == name):
                     pod = self.store.add(Pod(p.name, zone.id))
                     for c in (c for c in layout.clusters if c.pod == p.name):
@@ -78,12 +88,25 @@ class Accounts:
                 self.store.add(DiskOffering(d.name, d.size_gb))
 
     def add_user(self, account: Account, username: str, password: str, *, firstname: str = "",
-                 lastname: str = "", email: str = "") -> User:
-        """A new user of ``account`` with a hashed password and fresh API keys."""
+                 lastname: str = "", email: str = "", keys: bool = False) -> User:
+        """A new user of ``account`` with a hashed password. As in CloudStack it has no API
+        keys until ``registerUserKeys``; the built-in users get theirs at first start."""
         return self.store.add(User(username, account.id, hash_password(password),
-                                   api_key=secrets.token_urlsafe(48),
-                                   secret_key=secrets.token_urlsafe(48), firstname=firstname,
-                                   lastname=lastname, email=email))
+                                   api_key=secrets.token_urlsafe(48) if keys else "",
+                                   secret_key=secrets.token_urlsafe(48) if keys else "",
+                                   firstname=firstname, lastname=lastname, email=email))
+
+    def remove(self, account: Account) -> None:
+        """The last step of deleting an account: its users, keys and sessions go."""
+        with self.ctx.lock:
+            for user in self.store.find(User, account_id=account.id):
+                for session in self.store.find(Session):
+                    if session.user_id == user.id:
+                        self.store.delete(session)
+                self.store.delete(user)
+            for tag in self.store.find(Tag, account_id=account.id):
+                self.store.delete(tag)
+            self.store.delete(account)
 
     def admin_keys(self) -> tuple[str, str]:
         """The admin user's API key and secret key."""

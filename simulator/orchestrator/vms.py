@@ -5,22 +5,33 @@ from __future__ import annotations
 import time
 
 from simulator.errors import CloudRuntime, ParamError
-from simulator.models import VM, ServiceOffering, Template, Volume
+from simulator.models import VM, Account, Network, ServiceOffering, Template, Volume
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, Context, vm_str
+from simulator.orchestrator.limits import PRIMARY_STORAGE, USER_VM, VOLUME, Limits
+from simulator.orchestrator.networks import Networks
 from simulator.orchestrator.vmsnapshots import VmSnapshots
 from simulator.placement import choose_host
+
+
+def _valid_host_name(name: str) -> bool:
+    """RFC 1123 host name rules as CloudStack applies them to a VM's name."""
+    return (0 < len(name) <= 63 and name.replace("-", "").isalnum() and name.isascii()
+            and not name.startswith("-") and not name.endswith("-") and not name[0].isdigit())
 
 
 class Vms:
     """VM lifecycle through the host; VM snapshots go with their VM."""
 
-    def __init__(self, ctx: Context, vm_snapshots: VmSnapshots) -> None:
+    def __init__(self, ctx: Context, vm_snapshots: VmSnapshots, networks: Networks,
+                 limits: Limits) -> None:
         self.ctx = ctx
         self.store = ctx.store
         self.config = ctx.config
         self.lock = ctx.lock
         self.vm_snapshots = vm_snapshots
+        self.networks = networks
+        self.limits = limits
 
     def _host_id(self, zone_id: int) -> int:
         """The host the new VM is placed on, for good (see :mod:`simulator.placement`)."""
@@ -28,26 +39,39 @@ class Vms:
 
     def allocate_vm(self, caller: Caller, zone_id: int, template: Template,
                     offering: ServiceOffering, name: str | None,
-                    data_disk: tuple[int, int] | None) -> VM:
-        """Records for a new VM (Stopped) with its ROOT volume and optional data volume."""
-        if name is not None and not name.replace("-", "").isalnum():
+                    data_disk: tuple[int, int] | None, *, owner: Account | None = None,
+                    display_name: str | None = None, network: Network | None = None,
+                    root_size: int | None = None, keypair: str | None = None,
+                    userdata: str | None = None) -> VM:
+        """Records for a new VM (Stopped) of ``owner`` (the caller's account by default):
+        its ROOT volume, optional data volume and default NIC. Without ``name`` the host
+        name is generated (``VM-<uuid>``); the display name is free text."""
+        if name is not None and not _valid_host_name(name):
             raise ParamError("Invalid name. Vm name can contain ASCII letters 'a' through 'z', "
                              "the digits '0' through '9', and the hyphen ('-'), must be between "
                              "1 and 63 characters long, and can't start or end with \"-\" and "
                              "can't start with digit")
+        account = owner or caller.account
+        root = max(root_size or 0, template.size)
         with self.lock:
+            self.limits.check(account, USER_VM, 1)
+            self.limits.check(account, VOLUME, 1 if data_disk is None else 2)
+            self.limits.check(account, PRIMARY_STORAGE, root + (data_disk[1] if data_disk else 0))
+            network = network or self.networks.default_network(account, zone_id)
             vm = self.store.add(VM(
-                name="", instance_name="", account_id=caller.account.id,
-                domain_id=caller.account.domain_id, zone_id=zone_id, template_id=template.id,
+                name="", instance_name="", account_id=account.id,
+                domain_id=account.domain_id, zone_id=zone_id, template_id=template.id,
                 service_offering_id=offering.id, host_id=self._host_id(zone_id),
-                guest_agent=template.guest_agent))
-            vm.instance_name = f"i-{caller.account.id}-{vm.id}-VM"
+                guest_agent=template.guest_agent, keypair=keypair, userdata=userdata))
+            vm.instance_name = f"i-{account.id}-{vm.id}-VM"
             vm.name = name or f"VM-{vm.uuid}"
+            vm.display_name = display_name or vm.name
             self.store.save(vm)
-            self._new_volume(vm, "ROOT", f"ROOT-{vm.id}", template.size, 0, None)
+            self._new_volume(vm, "ROOT", f"ROOT-{vm.id}", root, 0, None)
             if data_disk is not None:
                 offering_id, size = data_disk
                 self._new_volume(vm, "DATADISK", f"DATA-{vm.id}", size, 1, offering_id)
+            self.networks.add_default_nic(vm, network)
             return vm
 
     def _new_volume(self, vm: VM, kind: str, name: str, size: int, device: int,
@@ -173,6 +197,7 @@ class Vms:
                 volume.state, volume.removed = "Expunged", time.time()
             volume.vm_id = volume.device_id = None
             self.store.save(volume)
+        self.networks.release_vm(vm)
         with self.lock:
             vm.removed = time.time()
             self.store.save(vm)

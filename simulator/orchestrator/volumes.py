@@ -9,6 +9,7 @@ from simulator.errors import CloudRuntime, ParamError
 from simulator.models import VM, Volume, VolumeSnapshot
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, Context
+from simulator.orchestrator.limits import PRIMARY_STORAGE, VOLUME, Limits
 
 MAX_DEVICES = 15
 
@@ -16,21 +17,25 @@ MAX_DEVICES = 15
 class Volumes:
     """Volumes and volume snapshots through the host, under the VM snapshot limitations."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, limits: Limits) -> None:
         self.ctx = ctx
         self.store = ctx.store
         self.config = ctx.config
         self.lock = ctx.lock
+        self.limits = limits
 
     def allocate_volume(self, caller: Caller, name: str, zone_id: int, size: int,
                         offering_id: int | None) -> Volume:
-        volume = self.store.add(Volume(
-            name=name, account_id=caller.account.id, domain_id=caller.account.domain_id,
-            zone_id=zone_id, type="DATADISK", size=size, path="", disk_offering_id=offering_id,
-            state="Allocated"))
-        volume.path = volume.uuid
-        self.store.save(volume)
-        return volume
+        with self.lock:
+            self.limits.check(caller.account, VOLUME, 1)
+            self.limits.check(caller.account, PRIMARY_STORAGE, size)
+            volume = self.store.add(Volume(
+                name=name, account_id=caller.account.id, domain_id=caller.account.domain_id,
+                zone_id=zone_id, type="DATADISK", size=size, path="",
+                disk_offering_id=offering_id, state="Allocated"))
+            volume.path = volume.uuid
+            self.store.save(volume)
+            return volume
 
     def create_volume(self, volume_id: int) -> Volume:
         volume = self.store.load(Volume, volume_id)

@@ -8,7 +8,7 @@ from typing import Any
 from simulator import __version__
 from simulator.api.registry import APIS, P, api
 from simulator.api.server import Request
-from simulator.errors import ParamError
+from simulator.errors import ParamError, PermissionDenied
 from simulator.models import Account, Domain, User
 from simulator.orchestrator.core import SETTINGS
 
@@ -39,7 +39,9 @@ def register_user_keys(req: Request) -> dict[str, Any]:
      params=[P("id", "uuid", True, "ID of the user whose keys are required")])
 def get_user_keys(req: Request) -> dict[str, Any]:
     user = _user(req)
-    return {"userkeys": {"apikey": user.api_key, "secretkey": user.secret_key}}
+    # A user who never registered keys has none: CloudStack answers an empty object.
+    return {"userkeys": {k: v for k, v in (("apikey", user.api_key),
+                                            ("secretkey", user.secret_key)) if v}}
 
 
 @api("listUsers", "Lists user accounts", package="admin.user", response="user", params=[
@@ -92,6 +94,27 @@ def create_account(req: Request) -> dict[str, Any]:
                              firstname=p.require("firstname"), lastname=p.require("lastname"),
                              email=p.require("email"))
     return {"account": req.render.account(account)}
+
+
+@api("deleteAccount", "Deletes an account and all its resources: VMs with their VM "
+     "snapshots, volumes, volume snapshots, networking records, users, keys and sessions.",
+     is_async=True, admin=True, package="admin.account",
+     params=[P("id", "uuid", True, "Account id")])
+def delete_account(req: Request) -> dict[str, Any]:
+    account = req.lookup(Account, "id", owned=False)
+    if account.id == req.caller.account.id:
+        raise PermissionDenied(f"Account {account.name} is the caller's account and can't "
+                               "be removed")
+    if account.is_admin and account.name == "admin":
+        raise PermissionDenied("Removing the system admin account is not allowed")
+    manager = req.manager
+
+    def work() -> dict[str, Any]:
+        manager.delete_account(account)
+        return {"success": True}
+
+    job = req.submit(work, instance_type="Account", instance_uuid=account.uuid)
+    return {"jobid": job.uuid}
 
 
 @api("listDomains", "Lists domains and provides detailed information for listed domains",

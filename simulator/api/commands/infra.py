@@ -11,8 +11,10 @@ from simulator.models import (
     Cluster,
     DiskOffering,
     Host,
+    OsType,
     Pod,
     ServiceOffering,
+    StoragePool,
     Template,
     Zone,
 )
@@ -78,14 +80,48 @@ def list_pods(req: Request) -> dict[str, Any]:
 
 @api("listTemplates", "List all public, private, and privileged templates.",
      package="user.template", response="template", params=[
-         P("templatefilter", required=True), P("id", "uuid"), P("name"), P("zoneid", "uuid")])
+         P("templatefilter", required=True, description="featured, self, selfexecutable, "
+           "sharedexecutable, executable, community or all"),
+         P("id", "uuid"), P("name"), P("zoneid", "uuid"), P("hypervisor"),
+         P("ostypeid", "uuid", description="the OS type of the templates"),
+         P("account"), P("domainid", "uuid"), P("listall", "boolean"), P("keyword"),
+         P("page", "integer"), P("pagesize", "integer")])
 def list_templates(req: Request) -> dict[str, Any]:
     req.params.require("templatefilter")
     items = _by_id(req, req.manager.store.find(Template))
     if zone := req.params.text("zoneid"):
         z = req.manager.store.by_uuid(Zone, zone)
         items = [t for t in items if z and t.zone_id == z.id]
+    if ostype_id := req.params.text("ostypeid"):
+        ostype = req.manager.store.by_uuid(OsType, ostype_id)
+        items = [t for t in items if ostype and t.ostype == ostype.description]
     return req.listing("template", items, req.render.template)
+
+
+@api("listOsTypes", "Lists all supported OS types for this cloud.", package="user.guest",
+     response="ostype", params=[P("id", "uuid"), P("description"), P("oscategoryid", "uuid"),
+                                P("keyword"), P("page", "integer"), P("pagesize", "integer")])
+def list_os_types(req: Request) -> dict[str, Any]:
+    items = req.manager.store.find(OsType)
+    if wanted := req.params.text("id"):
+        items = [o for o in items if o.uuid == wanted]
+    if description := req.params.text("description"):
+        items = [o for o in items if o.description == description]
+    if keyword := req.params.text("keyword"):
+        items = [o for o in items if keyword.lower() in o.description.lower()]
+    return req.listing("ostype", items, req.render.ostype)
+
+
+@api("listStoragePools", "Lists storage pools.", admin=True, package="admin.storage",
+     response="storagepool", params=[P("id", "uuid"), P("name"), P("zoneid", "uuid"),
+                                     P("clusterid", "uuid"), P("path"), P("scope"),
+                                     P("page", "integer"), P("pagesize", "integer")])
+def list_storage_pools(req: Request) -> dict[str, Any]:
+    items = _by_id(req, req.manager.store.find(StoragePool))
+    if zone := req.params.text("zoneid"):
+        z = req.manager.store.by_uuid(Zone, zone)
+        items = [p for p in items if z and p.zone_id == z.id]
+    return req.listing("storagepool", items, req.render.storage_pool)
 
 
 @api("listServiceOfferings", "Lists all available service offerings.",

@@ -7,7 +7,7 @@ from typing import Any
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError
-from simulator.models import VM, DiskOffering, ServiceOffering, Template, Zone
+from simulator.models import VM, DiskOffering, Network, ServiceOffering, Template, Zone
 
 
 def _vm_job(req: Request, vm: VM, work: Any) -> dict[str, Any]:
@@ -17,18 +17,67 @@ def _vm_job(req: Request, vm: VM, work: Any) -> dict[str, Any]:
     return {"jobid": job.uuid}
 
 
+_DEPLOY = [
+    P("zoneid", "uuid", True, "availability zone for the virtual machine"),
+    P("templateid", "uuid", True, "the ID of the template for the virtual machine"),
+    P("serviceofferingid", "uuid", True, "the ID of the service offering"),
+    P("name", description="host name for the virtual machine; generated (VM-<uuid>) if "
+      "absent", length=63),
+    P("displayname", description="an optional user generated name for the virtual machine"),
+    P("account", description="an optional account for the virtual machine; must be used "
+      "with domainId"),
+    P("domainid", "uuid", description="an optional domainId for the virtual machine"),
+    P("networkids", "list", description="list of network ids used by the virtual machine"),
+    P("diskofferingid", "uuid", description="the ID of the disk offering for a data disk"),
+    P("size", "long", description="the size in GB of a custom data disk"),
+    P("rootdisksize", "long", description="the ROOT disk size in GB (at least the "
+      "template's)"),
+    P("startvm", "boolean", description="true (default) to start the virtual machine"),
+    P("hypervisor", description="the hypervisor on which to deploy the virtual machine"),
+    P("keypair", description="name of the ssh key pair used to login to the virtual machine"),
+    P("keypairs", "list", description="names of the ssh key pairs"),
+    P("userdata", description="base64 user data, at most 32768 bytes", length=1048576),
+    P("details", "map", description="details: cpuNumber, cpuSpeed, memory, rootdisksize"),
+    P("hostid", "uuid"), P("clusterid", "uuid"), P("podid", "uuid"), P("group"),
+    P("ipaddress"), P("macaddress"), P("securitygroupids", "list"),
+    P("affinitygroupids", "list"), P("affinitygroupnames", "list"), P("projectid", "uuid"),
+    P("iptonetworklist", "map"), P("dynamicscalingenabled", "boolean"),
+    P("bootmode"), P("boottype"), P("userdataid", "uuid"), P("userdatadetails", "map"),
+]
+
+
+def _root_size(req: Request) -> int | None:
+    """``rootdisksize`` as a parameter or in ``details``, in bytes."""
+    size = req.params.number("rootdisksize", minimum=1)
+    for detail in req.params.mapping("details"):
+        for key, value in detail.items():
+            if key.lower() == "rootdisksize" and size is None:
+                try:
+                    size = int(value)
+                except ValueError:
+                    raise ParamError(f"Invalid rootdisksize {value}") from None
+    return size << 30 if size else None
+
+
 @api("deployVirtualMachine", "Creates and automatically starts a virtual machine based on a "
      "service offering, disk offering, and template.", is_async=True, package="user.vm",
-     response="virtualmachine", params=[
-         P("zoneid", "uuid", True), P("templateid", "uuid", True),
-         P("serviceofferingid", "uuid", True), P("name"), P("displayname"),
-         P("diskofferingid", "uuid"), P("size", "long"), P("startvm", "boolean")])
+     response="virtualmachine", params=_DEPLOY)
 def deploy(req: Request) -> dict[str, Any]:
     zone = req.lookup(Zone, "zoneid", owned=False)
     template = req.lookup(Template, "templateid", owned=False)
     offering = req.lookup(ServiceOffering, "serviceofferingid", owned=False)
     if template.zone_id != zone.id:
         raise ParamError(f"Template {template.uuid} is not available in zone {zone.uuid}")
+    if (hypervisor := req.params.text("hypervisor")) and hypervisor.lower() != "kvm":
+        raise ParamError(f"Hypervisor {hypervisor} is not available in zone {zone.uuid}")
+    owner = req.owner()
+    network = None
+    if network_ids := req.params.items("networkids"):
+        network = req.manager.lookup(Network, network_ids[0], req.caller, req.api.name,
+                                     "networkids")
+        if network.account_id != owner.id or network.zone_id != zone.id:
+            raise ParamError(f"Network {network.uuid} is not usable by account {owner.name} "
+                             f"in zone {zone.uuid}")
     data = None
     disk_offering = req.optional(DiskOffering, "diskofferingid", owned=False)
     if disk_offering is not None:
@@ -36,9 +85,12 @@ def deploy(req: Request) -> dict[str, Any]:
         if disk_offering.customized and size is None:
             raise ParamError("Disk offering is customized: specify the size in GB")
         data = (disk_offering.id, (size or disk_offering.disksize) << 30)
-    name = req.params.text("name", max_len=63) or req.params.text("displayname", max_len=63)
-    vm = req.manager.vms.allocate_vm(req.caller, zone.id, template, offering, name, data)
-    start = req.params.flag("startvm", True)
+    p = req.params
+    vm = req.manager.vms.allocate_vm(
+        req.caller, zone.id, template, offering, p.text("name"), data, owner=owner,
+        display_name=p.text("displayname"), network=network, root_size=_root_size(req),
+        keypair=p.text("keypair"), userdata=p.text("userdata"))
+    start = p.flag("startvm", True)
     manager = req.manager
     result = _vm_job(req, vm, lambda: manager.vms.deploy_vm(vm.id, start))
     return {"id": vm.uuid, **result}

@@ -1,0 +1,110 @@
+"""Guest networking as records: each account's isolated guest network, a default NIC per VM
+with an address of its own, public addresses, firewall and port forwarding rules.
+
+Guest addresses come from the loopback range (``127.10.0.0/16``) and public ones from
+``127.11.0.0/16``, one per NIC or address, so that whatever listens for a VM can bind its
+address on this machine without privileges or real networking.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from simulator.errors import ParamError
+from simulator.models import VM, Account, Network, NetworkRule, Nic, PublicIp
+from simulator.orchestrator.core import Context
+
+GUEST_CIDR = ipaddress.ip_network("127.10.0.0/16")
+PUBLIC_CIDR = ipaddress.ip_network("127.11.0.0/16")
+
+
+def _address(cidr: ipaddress.IPv4Network | ipaddress.IPv6Network, n: int) -> str:
+    """The ``n``-th host address of ``cidr`` after its gateway (``.1``)."""
+    if n + 2 >= cidr.num_addresses:
+        raise ParamError(f"Insufficient capacity: no free address left in {cidr}")
+    return str(cidr.network_address + 1 + n)
+
+
+class Networks:
+    """Networks, NICs, public addresses and rules of accounts."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.lock = ctx.lock
+
+    def default_network(self, account: Account, zone_id: int) -> Network:
+        """The account's guest network in the zone, created with its first VM."""
+        with self.lock:
+            for network in self.store.find(Network, account_id=account.id):
+                if network.zone_id == zone_id and not network.removed:
+                    return network
+            return self.store.add(Network(
+                f"{account.name}-network", account.id, account.domain_id, zone_id,
+                str(GUEST_CIDR), _address(GUEST_CIDR, 0), str(GUEST_CIDR.netmask)))
+
+    def add_default_nic(self, vm: VM, network: Network) -> Nic:
+        """The VM's default NIC: an address and MAC of its own on ``network``."""
+        with self.lock:
+            nic = self.store.add(Nic(vm.id, network.id, "", ""))
+            nic.ip_address = _address(GUEST_CIDR, nic.id)
+            nic.mac_address = "02:00:" + ":".join(f"{b:02x}" for b in nic.id.to_bytes(4, "big"))
+            self.store.save(nic)
+            return nic
+
+    def nics(self, vm: VM) -> list[Nic]:
+        return sorted(self.store.find(Nic, vm_id=vm.id), key=lambda n: n.device_id)
+
+    def release_vm(self, vm: VM) -> None:
+        """An expunged VM gives up its NICs and the port forwarding rules to it."""
+        with self.lock:
+            for rule in self.store.find(NetworkRule, vm_id=vm.id):
+                self.store.delete(rule)
+            for nic in self.store.find(Nic, vm_id=vm.id):
+                self.store.delete(nic)
+
+    def associate_ip(self, account: Account, zone_id: int, network: Network | None) -> PublicIp:
+        with self.lock:
+            ip = self.store.add(PublicIp("", account.id, account.domain_id, zone_id,
+                                         network.id if network else None))
+            ip.address = _address(PUBLIC_CIDR, ip.id)
+            self.store.save(ip)
+            return ip
+
+    def disassociate_ip(self, ip: PublicIp) -> None:
+        """Release a public address with every rule on it."""
+        with self.lock:
+            if ip.source_nat:
+                raise ParamError(f"IP address id={ip.uuid} is a source NAT address and can't be "
+                                 "released")
+            for rule in self.store.find(NetworkRule, account_id=ip.account_id):
+                if rule.ip_id == ip.id:
+                    self.store.delete(rule)
+            self.store.delete(ip)
+
+    def add_rule(self, rule: NetworkRule) -> NetworkRule:
+        """Record a rule unless one of the same purpose already covers the same ports."""
+        with self.lock:
+            for other in self.store.find(NetworkRule, account_id=rule.account_id):
+                if (other.purpose == rule.purpose and other.ip_id == rule.ip_id
+                        and other.network_id == rule.network_id
+                        and other.protocol == rule.protocol
+                        and other.start_port == rule.start_port
+                        and other.end_port == rule.end_port
+                        and other.private_port == rule.private_port
+                        and other.cidrs == rule.cidrs):
+                    raise ParamError(
+                        f"There is already a firewall rule specified with protocol = "
+                        f"{rule.protocol} and ports {rule.start_port}-{rule.end_port}")
+            return self.store.add(rule)
+
+    def delete_rule(self, rule: NetworkRule) -> None:
+        with self.lock:
+            self.store.delete(rule)
+
+    def remove_account(self, account: Account) -> None:
+        """Drop the records of a deleted account's networking."""
+        with self.lock:
+            for cls in (NetworkRule, PublicIp, Network):
+                for obj in self.store.find(cls, account_id=account.id):
+                    self.store.delete(obj)
