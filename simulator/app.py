@@ -94,6 +94,11 @@ class ThreadedServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.endpoint = self.url + "/client/api"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.integration = None
+        if config.integration_api_port:
+            self.integration = make_server("127.0.0.1", config.integration_api_port, self.app,
+                                           threaded=True, request_handler=_QuietHandler)
+            threading.Thread(target=self.integration.serve_forever, daemon=True).start()
 
     @property
     def manager(self) -> Manager:
@@ -116,6 +121,9 @@ class ThreadedServer:
         return self
 
     def stop(self) -> None:
+        if self.integration is not None:
+            self.integration.shutdown()
+            self.integration.server_close()
         self.server.shutdown()
         self.thread.join(10)
         gateway = self.app.extensions.get("sim.ssh")

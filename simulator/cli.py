@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         if not config.driver_url:
             serving.require_backend(config.driver_backend)
         sock = serving.listen(config.host, config.port)
+        # CloudStack's integration API port: no credentials, so loopback only.
+        integration = (serving.listen("127.0.0.1", config.integration_api_port)
+                       if config.integration_api_port else None)
     except (ValueError, serving.StartupError) as exc:
         print(f"vmsnap-simulator: {exc}", file=sys.stderr)
         return 2
@@ -97,10 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://{config.host}:{config.port}"
     ini = write_client_config(config, url + "/client/api", key, secret)
     print(banner(config, key, secret, token, ini), flush=True)
+    binds = [f"fd://{sock.fileno()}"]
+    if integration is not None:
+        print(f"integration API: http://127.0.0.1:{config.integration_api_port}/client/api "
+              "(no credentials; loopback only)", flush=True)
+        binds.append(f"fd://{integration.fileno()}")
     logging.getLogger(__name__).info("serving on %s", url)
     # Built in the worker: a worker that dies is replaced and recovers on start.
     serving.run_gunicorn(sock, lambda: create_app(config), threads=args.threads,
-                         log_level=args.log_level)
+                         log_level=args.log_level, bind=binds)
     return 0
 
 

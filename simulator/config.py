@@ -146,6 +146,9 @@ class SimConfig:
     vmsnapshot_create_wait: int = 1800
     job_delay_ms: int = 0
     max_body_bytes: int = 1024 * 1024
+    # CloudStack's integration API port: unauthenticated, run as the admin; served on
+    # 127.0.0.1 only, and off (0) unless set.
+    integration_api_port: int = 0
     session_timeout: int = 1800
     # On a fresh start, one running instance per account (scripts/run.sh turns it on).
     demo_instances: bool = False
@@ -224,6 +227,7 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "vmsnapshot.offering.change": str, "vmsnapshot.create.wait": int, "job_delay_ms": int,
     "max_body_bytes": int, "session_timeout": int, "demo_instances": _bool,
     "ssh_port": int, "job_threads": int,
+    "integration.api.port": int,
 }
 
 
@@ -305,6 +309,9 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
         raise ValueError("job_threads must be between 1 and 1024")
     if not 0 <= cfg.ssh_port <= 65535:
         raise ValueError("ssh_port must be 0 (off) or a TCP port")
+    if not 0 <= cfg.integration_api_port <= 65535 or (
+            cfg.integration_api_port and cfg.integration_api_port == cfg.port):
+        raise ValueError("integration.api.port must be a free port other than port, or 0")
     if cfg.vmsnapshot_offering_change not in OFFERING_CHANGE_POLICIES:
         raise ValueError("vmsnapshot.offering.change must be discard, block or restore")
     return cfg

@@ -113,6 +113,11 @@ class Accounts:
         admin = next(u for u in self.store.find(User) if u.username == self.config.admin_username)
         return admin.api_key, admin.secret_key
 
+    def admin_caller(self) -> Caller:
+        """The admin user as a caller (the integration port's identity)."""
+        admin = next(u for u in self.store.find(User) if u.username == self.config.admin_username)
+        return Caller(admin, self.store.load(Account, admin.account_id))
+
     def caller_by_key(self, api_key: str) -> tuple[Caller, str] | None:
         """The enabled caller owning ``api_key``, with its secret key to check the signature."""
         for user in self.store.find_by(User, "api_key", api_key):
