@@ -59,11 +59,9 @@ def api(name: str, description: str, *, is_async: bool = False, admin: bool = Fa
         package: str = "user", since: str = ""
         ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a command. ``response`` names its response object (see ``schema.OBJECTS``);
-    async commands without one answer ``success``."""
-    if response:
-        fields_of(response)  # an undeclared response object is a bug: fail at import
-    elif is_async:
-        response = "success"
+    commands without one answer ``success``."""
+    response = response or "success"
+    fields_of(response)  # an undeclared response object is a bug: fail at import
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         APIS[name.lower()] = Api(

@@ -344,6 +344,18 @@ RESOURCE_LIMIT = (
     F("accountid", description="the ID of the account"), *_owner("limit"),
 )
 
+LOGIN = (F("sessionkey", description="the session key to send with each request"),
+         F("timeout", "integer", "seconds the session lasts without use"),
+         F("username", description="the user name"), F("userid", description="the user's ID"),
+         F("account", description="the user's account"),
+         F("domainid", description="the ID of the user's domain"),
+         F("type", "integer", "the account type"),
+         F("firstname", description="the first name"),
+         F("lastname", description="the last name"),
+         F("registered", "boolean", "true if the user registered keys"))
+
+LOGOUT = (F("description", description="success"),)
+
 API_PARAM = (F("name", description="the parameter's name"),
              F("type", description="the parameter's type"),
              F("required", "boolean", "true if the parameter is required"),
@@ -375,7 +387,7 @@ OBJECTS: dict[str, tuple[Field, ...]] = {
     "api": API, "tag": TAG, "network": NETWORK, "nic": NIC, "ipaddress": PUBLIC_IP,
     "publicipaddress": PUBLIC_IP, "firewallrule": FIREWALL_RULE,
     "portforwardingrule": PORT_FORWARDING_RULE, "storagepool": STORAGE_POOL,
-    "resourcelimit": RESOURCE_LIMIT,
+    "resourcelimit": RESOURCE_LIMIT, "login": LOGIN, "logout": LOGOUT,
 }
 
 

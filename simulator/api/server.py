@@ -197,9 +197,10 @@ def logout(manager: Manager, params: Params, as_json: bool) -> Response:
 def _register_open() -> None:
     from simulator.api.registry import P, api
 
-    api("login", "Logs a user into the CloudStack.", open=True, package="auth", params=[
+    api("login", "Logs a user into the CloudStack.", open=True, package="auth",
+        response="login", params=[
         P("username", required=True), P("password", required=True), P("domain")])(login)
-    api("logout", "Logs out the user", open=True, package="auth")(logout)
+    api("logout", "Logs out the user", open=True, package="auth", response="logout")(logout)
 
 
 _register_open()

@@ -10,7 +10,8 @@ from simulator.models import AsyncJob
 
 
 @api("queryAsyncJobResult", "Retrieves the current status of asynchronous job.",
-     package="user.job", params=[P("jobid", "uuid", True, "the ID of the asynchronous job")])
+     package="user.job", response="asyncjobs",
+     params=[P("jobid", "uuid", True, "the ID of the asynchronous job")])
 def query_async_job_result(req: Request) -> dict[str, Any]:
     job = req.lookup(AsyncJob, "jobid")
     return req.render.job(job)
