@@ -15,7 +15,7 @@ from contract_tests.client import ApiError, Client, JobFailed
 from simulator.app import ThreadedServer
 from simulator.config import SimConfig
 from simulator.models import Account
-from tests.simulator.conftest import World, control
+from tests.support.simulator import World, control
 
 
 def _new_account(admin: Client, name: str) -> tuple[dict[str, Any], Client]:
