@@ -55,7 +55,10 @@ def update_service_offering(req: Request) -> dict[str, Any]:
      package="admin.offering", response="success", params=[
          P("id", "uuid", True, "the ID of the service offering")])
 def delete_service_offering(req: Request) -> dict[str, Any]:
-    offering = req.lookup(ServiceOffering, "id", owned=False)
+    return _remove(req, req.lookup(ServiceOffering, "id", owned=False))
+
+
+def _remove(req: Request, offering: ServiceOffering | DiskOffering) -> dict[str, Any]:
     offering.removed = time.time()
     req.manager.store.save(offering)
     return {"success": "true"}
@@ -87,7 +90,4 @@ def create_disk_offering(req: Request) -> dict[str, Any]:
      response="success",
      params=[P("id", "uuid", True, "ID of the disk offering")])
 def delete_disk_offering(req: Request) -> dict[str, Any]:
-    offering = req.lookup(DiskOffering, "id", owned=False)
-    offering.removed = time.time()
-    req.manager.store.save(offering)
-    return {"success": "true"}
+    return _remove(req, req.lookup(DiskOffering, "id", owned=False))
