@@ -166,8 +166,9 @@ class Hypervisor(ABC):
     def detach(self, vm: str, path: str) -> None:
         raise Unsupported("detaching volumes is not supported by this host")
 
-    def snapshot_volume(self, path: str, name: str) -> int:
-        """Take a snapshot of one volume; return the bytes it stores."""
+    def snapshot_volume(self, path: str, name: str, *, source: str | None = None) -> int:
+        """Take a snapshot of one volume, as it is now or, with ``source``, as the VM
+        snapshot of that name holds it; return the bytes it stores."""
         raise Unsupported("volume snapshots are not supported by this host")
 
     def delete_volume_snapshot(self, path: str, name: str) -> None:

@@ -120,7 +120,12 @@ class Lifecycle:
             from driver.names import check_snapshot_name
 
             check_snapshot_name(data.name)
-            size = self.hv.snapshot_volume(self._path(data.volume), data.name)
+            # As in CloudStack, a path that is a bare name (not the snapshot's own) names the
+            # VM snapshot of the volume to take the snapshot from.
+            source = data.path if data.path and data.path != data.name else None
+            if source is not None:
+                check_snapshot_name(source)
+            size = self.hv.snapshot_volume(self._path(data.volume), data.name, source=source)
             data.path, data.physicalSize = data.name, size
             return Answer(data={SNAPSHOT_OBJECT: SnapshotObjectSchema().dump(data)})
         raise InvalidRequest("CreateObjectCommand needs a VolumeObjectTO or SnapshotObjectTO")

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from simulator.errors import CloudRuntime, ParamError
-from simulator.models import VM, Volume, VolumeSnapshot
+from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, Context
 from simulator.orchestrator.limits import PRIMARY_STORAGE, VOLUME, Limits
@@ -162,15 +162,39 @@ class Volumes:
                 account_id=volume.account_id, domain_id=volume.domain_id,
                 zone_id=volume.zone_id, vm_id=volume.vm_id))
 
+    def allocate_volume_snapshot_from(self, caller: Caller, vm_snapshot: VMSnapshot,
+                                      volume: Volume, name: str | None) -> VolumeSnapshot:
+        """createSnapshotFromVMSnapshot's synchronous part: one volume of a Ready VM
+        snapshot, once per VM snapshot."""
+        with self.lock:
+            vm = self.store.load(VM, vm_snapshot.vm_id)
+            if volume.vm_id != vm.id:
+                raise ParamError(f"Creating snapshot failed due to volume:{volume.uuid} doesn't "
+                                 f"attach to vm :{vm.uuid}")
+            if vm_snapshot.state != "Ready":
+                raise ParamError(f"Creating snapshot failed due to vmSnapshot:"
+                                 f"{vm_snapshot.uuid} is not in Ready state but "
+                                 f"{vm_snapshot.state}")
+            for other in self.volume_snapshots(volume):
+                if other.vm_snapshot_id == vm_snapshot.id:
+                    raise ParamError(f"Creating snapshot failed due to snapshot : {other.uuid} "
+                                     "is created from the same vm snapshot")
+            snap = self.allocate_volume_snapshot(caller, volume, name)
+            snap.vm_snapshot_id = vm_snapshot.id
+            self.store.save(snap)
+            return snap
+
     def take_volume_snapshot(self, snap_id: int) -> VolumeSnapshot:
         with self.lock:
             snap = self.store.load(VolumeSnapshot, snap_id)
             snap.state = "Creating"
             self.store.save(snap)
             volume = self.store.load(Volume, snap.volume_id)
+            source = self.store.get(VMSnapshot, snap.vm_snapshot_id)
         self.ctx.pause("createSnapshot")
         answer = self.ctx.send(wire.volume_snapshot("CreateObjectCommand", snap, volume,
-                                                self.config.pool))
+                                                self.config.pool,
+                                                source.name if source else None))
         with self.lock:
             snap = self.store.load(VolumeSnapshot, snap_id)
             if not answer.result:

@@ -125,10 +125,12 @@ def resize_volume(volume: Volume, vm: VM | None, pool: str, new_size: int,
         vmInstance=vm.instance_name if vm is not None else None))
 
 
-def volume_snapshot(kind: str, snap: VolumeSnapshot, volume: Volume, pool: str) -> dict[str, Any]:
-    """CreateObjectCommand or DeleteCommand of a volume snapshot."""
+def volume_snapshot(kind: str, snap: VolumeSnapshot, volume: Volume, pool: str,
+                    source: str | None = None) -> dict[str, Any]:
+    """CreateObjectCommand or DeleteCommand of a volume snapshot; ``source`` names the VM
+    snapshot to take it from (CloudStack puts that name in the snapshot's path)."""
     return _encode(STORAGE + kind, DataCommand(data=SnapshotObjectTO(
-        path=snap.name, name=snap.name, id=snap.id, volume=volume_to(volume, None, pool),
+        path=source or snap.name, name=snap.name, id=snap.id, volume=volume_to(volume, None, pool),
         dataStore=datastore(pool))))
 
 

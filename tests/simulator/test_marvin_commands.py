@@ -15,7 +15,7 @@ from contract_tests.client import ApiError, Client, JobFailed
 from simulator.app import ThreadedServer
 from simulator.config import SimConfig
 from simulator.models import Account
-from tests.support.simulator import World, control
+from tests.support.simulator import World, control, read, write
 
 
 def _new_account(admin: Client, name: str) -> tuple[dict[str, Any], Client]:
@@ -437,6 +437,9 @@ class _Scenario:
         volumes = call("listVolumes", virtualmachineid=vm["id"])["volume"]
         root = next(v for v in volumes if v["type"] == "ROOT")
         data = next(v for v in volumes if v["type"] == "DATADISK")
+        from_vm = call("createSnapshotFromVMSnapshot", volumeid=root["id"],
+                       vmsnapshotid=snap["id"])["snapshot"]
+        call("deleteSnapshot", id=from_vm["id"])
         call("deleteVMSnapshot", vmsnapshotid=snap["id"])
         vsnap = call("createSnapshot", volumeid=root["id"])["snapshot"]
         call("listSnapshots")
@@ -481,3 +484,50 @@ class _Scenario:
             pass
         with pytest.raises((ApiError, JobFailed)):
             call("createVMSnapshot", virtualmachineid="none")
+
+
+def _stored(sim: ThreadedServer, volume_path: str, name: str) -> bytes:
+    """The bytes the simulated host keeps for one volume snapshot, block by block."""
+    host = sim.app.extensions["sim.host"].simulated
+    with host.store.tx() as c:
+        rows = c.execute("SELECT data FROM volume_snapshots WHERE name=? AND volume LIKE ?"
+                         " AND data IS NOT NULL ORDER BY key", (name, f"%{volume_path}")
+                         ).fetchall()
+    return b"".join(bytes(r[0]) for r in rows)
+
+
+def test_a_volume_snapshot_from_a_vm_snapshot_holds_the_volume_as_it_was(sim, admin, world):
+    vm = world.deploy(data_disk=True)
+    write(sim, vm, b"before the VM snapshot")
+    vm_snapshot = world.snapshot(vm, snapshotmemory=True)
+    write(sim, vm, b"AFTER THE VM SNAPSHOT!")
+    volumes = {v["type"]: v for v in admin.list("listVolumes", "volume",
+                                                 virtualmachineid=vm["id"])}
+    root = volumes["ROOT"]
+    started = admin.call("createSnapshotFromVMSnapshot", volumeid=root["id"],
+                         vmsnapshotid=vm_snapshot["id"], name="fromvs")
+    snap = admin.job(started["jobid"])["jobresult"]["snapshot"]
+    assert snap["id"] == started["id"] and snap["state"] == "BackedUp"
+    assert snap["vmsnapshotid"] == vm_snapshot["id"] and snap["volumeid"] == root["id"]
+    assert b"before the VM snapshot" in _stored(sim, root["path"], "fromvs")
+    assert b"AFTER" not in _stored(sim, root["path"], "fromvs")
+    assert read(sim, vm, 22) == b"AFTER THE VM SNAPSHOT!"  # the volume is untouched
+    listed = admin.list("listSnapshots", "snapshot", id=snap["id"])
+    assert listed[0]["vmsnapshotid"] == vm_snapshot["id"]
+    with pytest.raises(ApiError) as err:
+        admin.call("createSnapshotFromVMSnapshot", volumeid=root["id"],
+                   vmsnapshotid=vm_snapshot["id"])
+    assert err.value.status == 431 and "created from the same vm snapshot" in \
+        err.value.errortext
+    other = world.deploy(running=False)
+    other_root = admin.list("listVolumes", "volume", virtualmachineid=other["id"])[0]
+    with pytest.raises(ApiError) as err:
+        admin.call("createSnapshotFromVMSnapshot", volumeid=other_root["id"],
+                   vmsnapshotid=vm_snapshot["id"])
+    assert err.value.status == 431 and "doesn't attach to vm" in err.value.errortext
+    with pytest.raises(ApiError) as err:
+        admin.call("createSnapshotFromVMSnapshot", volumeid=root["id"])
+    assert err.value.status == 431 and "missing parameter vmsnapshotid" in \
+        err.value.errortext
+    assert admin.run("deleteSnapshot", id=snap["id"])["success"] is True
+    assert _stored(sim, root["path"], "fromvs") == b""

@@ -179,11 +179,13 @@ class LibvirtHost(Hypervisor):
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, f"{os.path.basename(path)}@{name}.qcow2")
 
-    def snapshot_volume(self, path: str, name: str) -> int:
+    def snapshot_volume(self, path: str, name: str, *, source: str | None = None) -> int:
         target = self._volume_snapshot_path(path, name)
         if os.path.exists(target):
             raise InvalidRequest(f"volume snapshot {name} already exists")
-        qemuimg.copy(path, target)
+        if source is not None and source not in qemuimg.tags(path):
+            raise InvalidRequest(f"volume {path} has no VM snapshot {source}")
+        qemuimg.copy(path, target, snapshot=source)
         return os.path.getsize(target)
 
     def delete_volume_snapshot(self, path: str, name: str) -> None:

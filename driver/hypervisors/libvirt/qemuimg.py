@@ -59,9 +59,12 @@ def resize(path: str, size: int, shrink: bool) -> None:
          f"Resizing {path}")
 
 
-def copy(source: str, target: str) -> None:
-    """A standalone qcow2 copy (readable while a VM holds the source)."""
-    _run(["convert", "-U", "-f", "qcow2", "-O", "qcow2", source, target], f"Copying {source}")
+def copy(source: str, target: str, *, snapshot: str | None = None) -> None:
+    """A standalone qcow2 copy (readable while a VM holds the source): of the image as it
+    is, or as its internal ``snapshot`` holds it."""
+    at = ["-l", f"snapshot.name={snapshot}"] if snapshot else []
+    _run(["convert", "-U", "-f", "qcow2", *at, "-O", "qcow2", source, target],
+         f"Copying {source}")
 
 
 def _qemu_io(path: str, command: str, *, force_share: bool) -> str:

@@ -156,7 +156,7 @@ class SimulatedHost(Hypervisor):
                 raise InvalidRequest(f"volume {path} is not attached to {vm}")
             self._detach(c, vm, path)
 
-    def snapshot_volume(self, path: str, name: str) -> int:
+    def snapshot_volume(self, path: str, name: str, *, source: str | None = None) -> int:
         with self.store.tx() as c:
             row = self._volume(c, path)
             self.faults.apply("volume_snapshot", row["vm"])
@@ -164,6 +164,13 @@ class SimulatedHost(Hypervisor):
                          (path, name)).fetchone():
                 raise InvalidRequest(f"volume snapshot {name} already exists")
             layer = self._volume_layer(c, row)
+            if source is not None:
+                # The VM snapshot's layer holds the volume as it was when it was taken.
+                found = c.execute("SELECT id FROM layers WHERE vm=? AND name=?",
+                                  (row["vm"], source)).fetchone() if row["vm"] else None
+                if found is None:
+                    raise InvalidRequest(f"volume {path} has no VM snapshot {source}")
+                layer = int(found[0])
             data = self.store.visible_keys(c, layer, path, "") if layer else {}
             c.executemany("INSERT INTO volume_snapshots (volume, name, key, data)"
                           " VALUES (?,?,?,?)",

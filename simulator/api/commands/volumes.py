@@ -7,7 +7,7 @@ from typing import Any
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError
-from simulator.models import VM, DiskOffering, Volume, VolumeSnapshot, Zone
+from simulator.models import VM, DiskOffering, VMSnapshot, Volume, VolumeSnapshot, Zone
 
 
 def _volume_job(req: Request, volume: Volume, work: Any, vm_id: int | None) -> dict[str, Any]:
@@ -106,6 +106,24 @@ def create_snapshot(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "volumeid")
     snap = req.manager.volumes.allocate_volume_snapshot(req.caller, volume,
                                                 req.params.text("name", max_len=255))
+    manager, render = req.manager, req.render
+    job = req.submit(lambda: {"snapshot": render.volume_snapshot(
+        manager.volumes.take_volume_snapshot(snap.id))}, instance_type="Snapshot",
+        instance_uuid=snap.uuid)
+    return {"id": snap.uuid, "jobid": job.uuid}
+
+
+@api("createSnapshotFromVMSnapshot", "Creates an instant snapshot of a volume from an "
+     "existing VM snapshot.", is_async=True, package="user.snapshot", response="snapshot",
+     since="4.10.0", params=[
+         P("volumeid", "uuid", True, "The ID of the disk volume"),
+         P("vmsnapshotid", "uuid", True, "The ID of the VM snapshot"),
+         P("name", description="the name of the snapshot")])
+def create_snapshot_from_vm_snapshot(req: Request) -> dict[str, Any]:
+    vm_snapshot = req.lookup(VMSnapshot, "vmsnapshotid")
+    volume = req.lookup(Volume, "volumeid")
+    snap = req.manager.volumes.allocate_volume_snapshot_from(
+        req.caller, vm_snapshot, volume, req.params.text("name"))
     manager, render = req.manager, req.render
     job = req.submit(lambda: {"snapshot": render.volume_snapshot(
         manager.volumes.take_volume_snapshot(snap.id))}, instance_type="Snapshot",
