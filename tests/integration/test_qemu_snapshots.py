@@ -4,6 +4,7 @@ between snapshots, read back after reverts and deletes in several orders."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -137,3 +138,22 @@ def test_delete_when_the_vm_is_gone_cleans_the_images(qemu_agent, qemu_vm):
     vm.remove()
     qemu_agent.ok(aj.delete(vm.name, "g1", vm.volumes()))
     assert vm.tags(0) == []
+
+
+def test_a_volume_snapshot_from_a_vm_snapshot_of_a_running_vm(qemu_agent, qemu_vm):
+    vm = qemu_vm(ndisks=1)
+    vm.start()
+    vm.write(0, 0xC1)
+    agent = qemu_agent
+    agent.ok(aj.create(vm.name, "s1", vm.volumes(), type="DiskAndMemory"))
+    vm.write(0, 0xC2)
+    volume = vm.volumes()[0]
+    snap = {"path": "s1", "name": "froms1", "id": 7, "volume": volume}
+    made = agent.ok({aj.STORAGE + "CreateObjectCommand": {"data": {aj.SNAPSHOT_TO: snap},
+                                                          "contextMap": {}}})
+    assert next(iter(made["data"].values()))["physicalSize"] > 0
+    copy = os.path.join(os.path.dirname(vm.disks[0]), ".volume-snapshots",
+                        f"{os.path.basename(vm.disks[0])}@froms1.qcow2")
+    assert pattern_is(copy, 0xC1) and not pattern_is(copy, 0xC2)
+    vm.stop()
+    assert pattern_is(vm.disks[0], 0xC2)  # the volume itself keeps its newer data

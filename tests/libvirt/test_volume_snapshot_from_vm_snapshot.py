@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("libvirt")
 
 from driver.core.errors import InvalidRequest  # noqa: E402
-from driver.hypervisors.libvirt import LibvirtHost, qemuimg  # noqa: E402, F401
+from driver.hypervisors.libvirt import LibvirtHost, qemuimg  # noqa: E402
 from tests.support.driver import make_disk, pattern_is, qemu_io  # noqa: E402
 
 pytestmark = pytest.mark.libvirt
