@@ -118,8 +118,8 @@ class Renderer:
         offering = self._get(ServiceOffering, vm.service_offering_id)
         host = self._get(Host, vm.host_id)
         _, snapshot_count = self.store.page(VMSnapshot, vm_id=vm.id, limit=0)
-        out = _clean({
-            "id": vm.uuid, "name": vm.name, "displayname": vm.name,
+        return _clean({
+            "id": vm.uuid, "name": vm.name, "displayname": vm.display_name or vm.name,
             "instancename": vm.instance_name, "state": vm.state,
             "templateid": template.uuid if template else None,
             "templatename": template.name if template else None,
@@ -138,9 +138,6 @@ class Renderer:
             "nic": [self.nic(n) for n in self.store.find(Nic, vm_id=vm.id)],
             "tags": self.tags("UserVm", vm.id),
         })
-        if vm.display_name:
-            out["displayname"] = vm.display_name
-        return out
 
     def nic(self, n: Nic) -> dict[str, Any]:
         network = self._get(Network, n.network_id)
@@ -154,8 +151,19 @@ class Renderer:
             "deviceid": str(n.device_id), "virtualmachineid": vm.uuid if vm else None,
         })
 
+    def _all(self, cls: type[Any]) -> list[Any]:
+        """Every object of a small kind (OS types, pools), read once per request."""
+        from flask import g, has_request_context
+
+        if not has_request_context():
+            return self.store.find(cls)
+        cache = g.setdefault("render_all", {})
+        if cls not in cache:
+            cache[cls] = self.store.find(cls)
+        return cache[cls]  # type: ignore[no-any-return]
+
     def _ostype_id(self, description: str) -> str | None:
-        return next((o.uuid for o in self.store.find(OsType) if o.description == description),
+        return next((o.uuid for o in self._all(OsType) if o.description == description),
                     None)
 
     def ostype(self, o: OsType) -> dict[str, Any]:
@@ -243,7 +251,7 @@ class Renderer:
         })
 
     def _pool(self, zone_id: int) -> dict[str, Any]:
-        pool = next((p for p in self.store.find(StoragePool) if p.zone_id == zone_id), None)
+        pool = next((p for p in self._all(StoragePool) if p.zone_id == zone_id), None)
         return {"storage": pool.name if pool else None, "storageid": pool.uuid if pool else None}
 
     def volume_snapshot(self, s: VolumeSnapshot) -> dict[str, Any]:

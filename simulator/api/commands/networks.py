@@ -68,9 +68,9 @@ def _rules(req: Request, purpose: str) -> list[NetworkRule]:
     items = [r for r in req.visible(req.manager.store.find(NetworkRule)) if r.purpose == purpose]
     if rid := req.params.text("id"):
         items = [r for r in items if r.uuid == rid]
-    if ip := req.params.text("ipaddressid"):
-        items = [r for r in items if req.manager.store.by_uuid(PublicIp, ip) is not None
-                 and r.ip_id == req.manager.store.by_uuid(PublicIp, ip).id]  # type: ignore
+    if ip_uuid := req.params.text("ipaddressid"):
+        ip = req.manager.store.by_uuid(PublicIp, ip_uuid)
+        items = [r for r in items if ip is not None and r.ip_id == ip.id]
     if nid := req.params.text("networkid"):
         network = req.manager.store.by_uuid(Network, nid)
         items = [r for r in items if network is not None and r.network_id == network.id]
@@ -206,8 +206,9 @@ def create_port_forwarding_rule(req: Request) -> dict[str, Any]:
 
 def _list_and_delete(kind: str, purpose: str, noun: str, render: str) -> None:
     def listing(req: Request) -> dict[str, Any]:
-        return req.listing(render, _rules(req, purpose), getattr(req.render, {
-            "portforwardingrule": "port_forwarding_rule"}.get(render, "firewall_rule")))
+        renderer = (req.render.port_forwarding_rule if purpose == "PortForwarding"
+                    else req.render.firewall_rule)
+        return req.listing(render, _rules(req, purpose), renderer)
 
     def delete(req: Request) -> dict[str, Any]:
         rule = req.lookup(NetworkRule, "id")
