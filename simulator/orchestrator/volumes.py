@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from simulator.errors import CloudRuntime, ParamError
-from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
+from simulator.models import VM, Account, VMSnapshot, Volume, VolumeSnapshot
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, Context
 from simulator.orchestrator.limits import PRIMARY_STORAGE, VOLUME, Limits
@@ -110,6 +110,9 @@ class Volumes:
                                  "supplying the shrinkok parameter with value of true.")
             if new_size == volume.size:
                 raise ParamError("The new size is the same as the current size of the volume")
+            if new_size > volume.size:
+                self.limits.check(self.store.load(Account, volume.account_id), PRIMARY_STORAGE,
+                                  new_size - volume.size)
         answer = self.ctx.send(wire.resize_volume(volume, vm, self.config.pool, new_size,
                                                   shrink_ok))
         if not answer.result:

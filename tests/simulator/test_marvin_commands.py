@@ -237,6 +237,12 @@ def test_resource_limits_are_recorded_and_enforced(admin, world):
         client.call("createVolume", name="v", zoneid=world.zone,
                     diskofferingid=world.disk_offering)  # 2 GiB root + 5 GiB > 3 GiB
     assert err.value.status == 535 and "primary_storage" in err.value.errortext
+    vm = client.list("listVirtualMachines", "virtualmachine")[0]
+    root = client.list("listVolumes", "volume", virtualmachineid=vm["id"])[0]
+    with pytest.raises(JobFailed) as failed:
+        client.run("resizeVolume", id=root["id"], size=4)  # 4 GiB > 3 GiB
+    assert failed.value.errorcode == 535
+    assert client.list("listVolumes", "volume", id=root["id"])[0]["size"] == root["size"]
     with pytest.raises(ApiError) as err:
         admin.call("updateResourceLimit", resourcetype=99, max=1, **owner)
     assert err.value.status == 431
