@@ -336,6 +336,9 @@ def test_the_integration_port_runs_commands_unauthenticated_on_loopback(tmp_path
         resp = requests.get(server.endpoint, params={"command": "listZones",
                                                      "response": "json"}, timeout=30)
         assert resp.status_code == 401  # the main port still wants credentials
+        spoofed = requests.get(server.endpoint, params={"command": "listZones"}, timeout=30,
+                               headers={"Host": f"127.0.0.1:{port}"})
+        assert spoofed.status_code == 401  # the port is the listener's, not the Host header
 
 
 def test_the_integration_port_is_off_by_default(sim):
