@@ -540,3 +540,15 @@ def test_a_volume_snapshot_from_a_vm_snapshot_holds_the_volume_as_it_was(sim, ad
         err.value.errortext
     assert admin.run("deleteSnapshot", id=snap["id"])["success"] is True
     assert _stored(sim, root["path"], "fromvs") == b""
+
+
+def test_the_integration_port_is_read_from_the_simulator_section(tmp_path):
+    from simulator.config import load_config
+
+    ini = tmp_path / "sim.ini"
+    ini.write_text("[simulator]\nport = 8080\nintegration.api.port = 8096\n")
+    assert load_config(str(ini)).integration_api_port == 8096
+    ini.write_text("[simulator]\nport = 8080\nintegration.api.port = 8080\n")
+    with pytest.raises(ValueError, match="integration.api.port"):
+        load_config(str(ini))
+    assert load_config(None).integration_api_port == 0
