@@ -219,3 +219,19 @@ def test_the_first_ten_minutes_with_cs(served):
     run(f"revertToVMSnapshot vmsnapshotid={first['vmsnapshot']['id']}")
     listed = run(f"listVMSnapshot virtualmachineid={vm}")["vmSnapshot"]
     assert {s["displayname"]: s["current"] for s in listed} == {"first": True, "second": False}
+
+
+def test_the_console_script_serves_the_integration_port_on_loopback(tmp_path):
+    from contract_tests.target import free_port
+
+    port = free_port()
+    env = dict(os.environ, VMSNAP_SIM_INTEGRATION_API_PORT=str(port))
+    env.pop("VMSNAP_SIM_CONFIG", None)
+    with served_simulator(os.path.join(BIN, "vmsnap-simulator"), tmp_path, env) as served:
+        opened = requests.get(f"http://127.0.0.1:{port}/client/api", timeout=30,
+                              params={"command": "listZones", "response": "json"})
+        assert opened.status_code == 200
+        assert opened.json()["listzonesresponse"]["count"] == 1
+        closed = requests.get(f"{served['url']}/client/api", timeout=30,
+                              params={"command": "listZones", "response": "json"})
+        assert closed.status_code == 401
