@@ -161,12 +161,35 @@ ZONE = (
     F("localstorageenabled", "boolean", "true if local storage is offered"),
 )
 
+def _pod(what: str) -> tuple[Field, ...]:
+    return (F("podid", description=f"the ID of the pod of the {what}"),
+            F("podname", description=f"the name of the pod of the {what}"))
+
+
 HOST = (
     F("id", description="the ID of the host"), F("name", description="the host's name"),
-    F("state", description="the host's state"), F("type", description="the host's type"),
-    F("hypervisor", description="the hypervisor"),
-    F("resourcestate", description="the host's resource state"), *_zone("host"),
+    F("state", description="Up, or Down while its agent does not answer"),
+    F("type", description="the host's type"), F("hypervisor", description="the hypervisor"),
+    F("resourcestate", description="the host's resource state"),
+    F("created", "date", "when the host was added"),
+    F("clusterid", description="the ID of the host's cluster"),
+    F("clustername", description="the name of the host's cluster"),
+    F("clustertype", description="the type of the host's cluster"),
+    F("islocalstorageactive", "boolean", "true if local storage is active"),
+    *_pod("host"), *_zone("host"),
 )
+
+CLUSTER = (
+    F("id", description="the ID of the cluster"), F("name", description="its name"),
+    F("hypervisortype", description="the hypervisor of its hosts"),
+    F("clustertype", description="CloudManaged or ExternalManaged"),
+    F("allocationstate", description="Enabled or Disabled"),
+    F("managedstate", description="whether the cluster is managed"),
+    *_pod("cluster"), *_zone("cluster"),
+)
+
+POD = (F("id", description="the ID of the pod"), F("name", description="its name"),
+       F("allocationstate", description="Enabled or Disabled"), *_zone("pod"))
 
 TEMPLATE = (
     F("id", description="the ID of the template"), F("name", description="its name"),
@@ -380,7 +403,8 @@ API = (F("name", description="the command"), F("description", description="what 
 # Response object name (as a command declares it, case-insensitive) -> its fields.
 OBJECTS: dict[str, tuple[Field, ...]] = {
     "vmsnapshot": VM_SNAPSHOT, "virtualmachine": VIRTUAL_MACHINE, "volume": VOLUME,
-    "snapshot": SNAPSHOT, "zone": ZONE, "host": HOST, "template": TEMPLATE, "ostype": OS_TYPE,
+    "snapshot": SNAPSHOT, "zone": ZONE, "host": HOST, "cluster": CLUSTER, "pod": POD,
+    "template": TEMPLATE, "ostype": OS_TYPE,
     "serviceoffering": SERVICE_OFFERING, "diskoffering": DISK_OFFERING, "domain": DOMAIN,
     "user": USER, "account": ACCOUNT, "asyncjobs": JOB, "userkeys": USER_KEYS,
     "capability": CAPABILITY, "configuration": CONFIGURATION, "success": SUCCESS,

@@ -18,6 +18,14 @@ GUEST_CIDR = ipaddress.ip_network("127.10.0.0/16")
 PUBLIC_CIDR = ipaddress.ip_network("127.11.0.0/16")
 
 
+def guest_address(vm_id: int) -> str:
+    """A VM's default NIC address: one per VM in ``127.10.0.0/16`` (Linux answers the whole
+    of 127.0.0.0/8 on ``lo``, so it needs no interface), from ``127.10.1.0`` on."""
+    if vm_id + 256 >= GUEST_CIDR.num_addresses - 1:
+        raise ParamError(f"Insufficient capacity: no free address left in {GUEST_CIDR}")
+    return str(GUEST_CIDR.network_address + 256 + vm_id)
+
+
 def _address(cidr: ipaddress.IPv4Network | ipaddress.IPv6Network, n: int) -> str:
     """The ``n``-th host address of ``cidr`` after its gateway (``.1``)."""
     if n + 2 >= cidr.num_addresses:
@@ -47,7 +55,7 @@ class Networks:
         """The VM's default NIC: an address and MAC of its own on ``network``."""
         with self.lock:
             nic = self.store.add(Nic(vm.id, network.id, "", ""))
-            nic.ip_address = _address(GUEST_CIDR, nic.id)
+            nic.ip_address = guest_address(vm.id)
             nic.mac_address = "02:00:" + ":".join(f"{b:02x}" for b in nic.id.to_bytes(4, "big"))
             self.store.save(nic)
             return nic

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import logging
 import os
 import threading
@@ -24,19 +23,18 @@ import asyncssh
 
 from simulator.config import SimConfig, TemplateSpec
 from simulator.models import VM, Host, ServiceOffering, Template
-from simulator.orchestrator import wire
+from simulator.orchestrator import networks, wire
 from simulator.ssh.files import GuestFiles
 from simulator.ssh.shell import Machine, Result, Shell
 
 log = logging.getLogger(__name__)
-GUEST_NETWORK = ipaddress.IPv4Network("127.10.0.0/16")  # one loopback address per VM
 HOST_KEY = "ssh_host_ed25519_key"
 
 
 def guest_address(vm: VM) -> str:
-    """The VM's address on the simulated guest network (in 127.0.0.0/8, so it needs no
-    interface: Linux answers the whole range on ``lo``)."""
-    return str(GUEST_NETWORK.network_address + 256 + vm.id)
+    """The VM's address on the simulated guest network: its default NIC's (in 127.0.0.0/8,
+    so it needs no interface: Linux answers the whole range on ``lo``)."""
+    return networks.guest_address(vm.id)
 
 
 def template_login(config: SimConfig, template_name: str) -> tuple[str, str]:

@@ -14,7 +14,8 @@ import requests
 from contract_tests.client import ApiError, Client, JobFailed
 from simulator.app import ThreadedServer
 from simulator.config import SimConfig
-from simulator.models import Account
+from simulator.models import VM, Account
+from simulator.ssh.server import guest_address
 from tests.support.simulator import World, control, read, write
 
 
@@ -57,10 +58,11 @@ def test_a_too_long_value_is_refused_by_its_declared_length(admin, world):
     assert "max allowed length 63 for param: name" in err.value.errortext
 
 
-def test_every_vm_has_a_default_nic_with_its_own_loopback_address(admin, world):
+def test_every_vm_has_a_default_nic_with_its_own_loopback_address(sim, admin, world):
     first, second = world.deploy(), world.deploy(running=False)
     nics = [vm["nic"][0] for vm in (first, second)]
     assert nics[0]["ipaddress"] != nics[1]["ipaddress"]
+    assert nics[0]["ipaddress"] == guest_address(sim.manager.store.by_uuid(VM, first["id"]))
     assert nics[0]["macaddress"] != nics[1]["macaddress"]
     for nic in nics:
         assert nic["ipaddress"].startswith("127.10.") and nic["netmask"] == "255.255.0.0"
@@ -406,6 +408,8 @@ class _Scenario:
         zone = w.zone
         call("listZones")
         call("listHosts")
+        call("listPods")
+        call("listClusters")
         call("listTemplates", templatefilter="featured")
         call("listOsTypes")
         call("listServiceOfferings")
