@@ -22,7 +22,7 @@ from typing import Any
 import asyncssh
 
 from simulator.config import SimConfig, TemplateSpec
-from simulator.models import VM, Host, ServiceOffering, Template
+from simulator.models import VM, Host, NetworkRule, PublicIp, ServiceOffering, Template
 from simulator.orchestrator import networks, wire
 from simulator.ssh.files import GuestFiles
 from simulator.ssh.shell import Machine, Result, Shell
@@ -46,6 +46,7 @@ def template_login(config: SimConfig, template_name: str) -> tuple[str, str]:
 
 @dataclass
 class _Listener:
+    vm_id: int
     address: str
     server: Any
     booted: float
@@ -77,8 +78,10 @@ class SshGateway:
         self.config = config
         self.port = config.ssh_port
         self.interval = interval
-        self._listeners: dict[int, _Listener] = {}
-        self._failed: set[tuple[int, str]] = set()  # bind errors already logged
+        # (address, port) -> listener: each VM's NIC address at ``port``, and the public
+        # address and port of each TCP port forwarding rule to that port of a VM.
+        self._listeners: dict[tuple[str, int], _Listener] = {}
+        self._failed: set[tuple[str, int, str]] = set()  # bind errors already logged
         self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ssh")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -99,9 +102,15 @@ class SshGateway:
         self._workers.shutdown(wait=False, cancel_futures=True)
 
     def endpoint(self, vm_id: int) -> tuple[str, int] | None:
-        """Where VM ``vm_id`` answers SSH now, if it does."""
-        listener = self._listeners.get(vm_id)
-        return (listener.address, self.port) if listener else None
+        """Where VM ``vm_id`` answers SSH on its own address now, if it does."""
+        vm = self.manager.store.get(VM, vm_id)
+        key = (guest_address(vm), self.port) if vm else None
+        return key if key in self._listeners else None
+
+    def forwarded(self, vm_id: int) -> list[tuple[str, int]]:
+        """The public endpoints whose port forwarding rules reach VM ``vm_id``'s SSH."""
+        own = self.endpoint(vm_id)
+        return [k for k, v in self._listeners.items() if v.vm_id == vm_id and k != own]
 
     def _main(self) -> None:
         asyncio.run(self._serve())
@@ -120,8 +129,8 @@ class SshGateway:
                 await asyncio.wait_for(self._stopping.wait(), self.interval)
             except TimeoutError:
                 pass
-        for vm_id in list(self._listeners):
-            await self._close(vm_id)
+        for endpoint in list(self._listeners):
+            await self._close(endpoint)
 
     def _host_key(self) -> asyncssh.SSHKey:
         """The gateway's host key, made once and kept in the data directory (0600)."""
@@ -136,42 +145,58 @@ class SshGateway:
 
     # --- following the VM records -----------------------------------------------------------
 
-    def _wanted(self) -> dict[int, tuple[str, str, str]]:
-        """Running VMs: id -> (address, user, password)."""
+    def _wanted(self) -> dict[tuple[str, int], tuple[int, str, str]]:
+        """Where running VMs answer: (address, port) -> (VM id, user, password)."""
         out = {}
         down = {h.id for h in self.manager.store.find(Host) if h.status != "Up"}
+        logins = {}
         for vm in self.manager.store.find(VM, state="Running"):
             if vm.host_id in down:  # its host does not answer, nor does the guest
                 continue
             template = self.manager.store.get(Template, vm.template_id)
-            user, password = template_login(self.config, template.name if template else "")
-            out[vm.id] = (guest_address(vm), user, password)
+            logins[vm.id] = template_login(self.config, template.name if template else "")
+            out[(guest_address(vm), self.port)] = (vm.id, *logins[vm.id])
+        # A port forwarding rule to the guest's SSH port makes it answer on the public
+        # address too, as CloudStack's virtual router forwards it.
+        for rule in self.manager.store.find(NetworkRule):
+            if (rule.purpose != "PortForwarding" or rule.vm_id not in logins
+                    or rule.protocol != "tcp" or rule.private_port is None
+                    or rule.start_port is None):
+                continue
+            ip = self.manager.store.get(PublicIp, rule.ip_id)
+            offset = self.port - rule.private_port
+            last = rule.private_end_port or rule.private_port
+            if ip is not None and 0 <= offset <= last - rule.private_port:
+                out[(ip.address, rule.start_port + offset)] = (rule.vm_id, *logins[rule.vm_id])
         return out
 
     async def _reconcile(self, key: asyncssh.SSHKey) -> None:
         assert self._loop is not None
         wanted = await self._loop.run_in_executor(self._workers, self._wanted)
-        for vm_id in [v for v in self._listeners if v not in wanted]:
-            await self._close(vm_id)
-        for vm_id, (address, user, password) in wanted.items():
-            if vm_id in self._listeners:
+        for gone in [k for k, v in self._listeners.items()
+                     if wanted.get(k, (None,))[0] != v.vm_id]:
+            await self._close(gone)
+        for (address, port), (vm_id, user, password) in wanted.items():
+            if (address, port) in self._listeners:
                 continue
             try:
                 server = await asyncssh.create_server(
-                    partial(_Auth, user, password), address, self.port,
+                    partial(_Auth, user, password), address, port,
                     server_host_keys=[key], process_factory=partial(self._session, vm_id),
                     encoding="utf-8", errors="surrogateescape", login_timeout=30,
                     reuse_address=True)
             except OSError as exc:
-                if (vm_id, str(exc)) not in self._failed:  # say it once, retry quietly
-                    self._failed.add((vm_id, str(exc)))
+                if (address, port, str(exc)) not in self._failed:  # say it once, retry quietly
+                    self._failed.add((address, port, str(exc)))
                     log.warning("ssh gateway: cannot listen on %s:%s for VM %s: %s",
-                                address, self.port, vm_id, exc)
+                                address, port, vm_id, exc)
                 continue
-            self._listeners[vm_id] = _Listener(address, server, time.time())
+            booted = min((v.booted for v in self._listeners.values() if v.vm_id == vm_id),
+                         default=time.time())
+            self._listeners[(address, port)] = _Listener(vm_id, address, server, booted)
 
-    async def _close(self, vm_id: int) -> None:
-        listener = self._listeners.pop(vm_id)
+    async def _close(self, key: tuple[str, int]) -> None:
+        listener = self._listeners.pop(key)
         listener.server.close()
         await listener.server.wait_closed()
 
@@ -186,7 +211,7 @@ class SshGateway:
 
     async def _session(self, vm_id: int, process: asyncssh.SSHServerProcess[str]) -> None:
         assert self._loop is not None
-        listener = self._listeners.get(vm_id)
+        listener = next((v for v in self._listeners.values() if v.vm_id == vm_id), None)
         user = process.get_extra_info("username")
         try:
             shell = await self._loop.run_in_executor(

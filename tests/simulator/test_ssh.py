@@ -155,3 +155,34 @@ def test_what_a_person_at_the_prompt_uses(ssh_sim: ThreadedServer, world: World)
             received += chunk
         assert b"/tmp\r\n" in received
         assert b"root@" in received
+
+
+def test_a_port_forwarding_rule_to_the_ssh_port_answers_on_the_public_address(
+        ssh_sim: ThreadedServer, world: World) -> None:
+    """Marvin in an Advanced zone reaches a guest at its port forwarding rule's address."""
+    vm = world.deploy()
+    record = ssh_sim.manager.store.by_uuid(VM, vm["id"])
+    assert record is not None
+    port = ssh_sim.manager.config.ssh_port
+    ip = world.client.run("associateIpAddress", zoneid=world.zone)["ipaddress"]
+    rule = world.client.run("createPortForwardingRule", ipaddressid=ip["id"], protocol="TCP",
+                            privateport=port, publicport=port,
+                            virtualmachineid=vm["id"])["portforwardingrule"]
+    gateway = ssh_sim.app.extensions["sim.ssh"]
+    deadline = time.monotonic() + 20
+    while (ip["ipaddress"], port) not in gateway.forwarded(record.id):
+        assert time.monotonic() < deadline, "no listener on the public address"
+        time.sleep(0.05)
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a test guest
+    client.connect(ip["ipaddress"], port=port, username="root", password="password",
+                   allow_agent=False, look_for_keys=False, timeout=20)
+    with client:
+        assert run(client, "echo through the rule > /tmp/pf")[2] == 0
+    with connect(ssh_sim, vm) as ssh:  # the same guest, on its own address
+        assert run(ssh, "cat /tmp/pf") == ("through the rule\n", "", 0)
+    world.client.run("deletePortForwardingRule", id=rule["id"])
+    deadline = time.monotonic() + 20
+    while gateway.forwarded(record.id):
+        assert time.monotonic() < deadline, "the listener outlived its rule"
+        time.sleep(0.05)
