@@ -102,9 +102,13 @@ class Rbd:
         except subprocess.TimeoutExpired:
             raise HypervisorError(f"{doing} failed: rbd did not finish in {timeout} s") from None
         if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            text = (proc.stderr or proc.stdout).strip()
+            lines = text.splitlines()
             last = lines[-1] if lines else f"rc {proc.returncode}"
-            if "(2) No such file or directory" in last:
+            # rbd says "(2) No such file or directory", or for a snapshot on some paths
+            # "No such snapshot found." (exit 2): both mean the object is not there.
+            if proc.returncode == 2 or "(2) No such file or directory" in text or \
+                    "No such snapshot" in text:
                 raise NotFound(f"{doing} failed: {last}")
             raise HypervisorError(f"{doing} failed: {last}")
         return proc.stdout
