@@ -14,6 +14,7 @@ from simulator.errors import ApiError
 from simulator.hosts import LocalHost
 from simulator.models import VM
 from simulator.orchestrator import Manager, wire
+from simulator.orchestrator.core import MAX_JOB_DELAY_MS
 
 bp = Blueprint("control", __name__, url_prefix="/_sim")
 TOKEN_HEADER = "X-Vmsnap-Sim-Token"  # noqa: S105 - a header name
@@ -134,10 +135,10 @@ def jobs() -> Response:
         body = _body()
         try:
             ms = int(body.get("delay_ms", 0))
-            if ms < 0:
+            if not 0 <= ms <= MAX_JOB_DELAY_MS:
                 raise ValueError
         except (TypeError, ValueError):
-            return _error(400, "delay_ms must be a non-negative integer")
+            return _error(400, f"delay_ms must be an integer from 0 to {MAX_JOB_DELAY_MS}")
         command = body.get("command")
         if command:
             manager.store.set_setting(f"job.delay.{str(command).lower()}", str(ms))

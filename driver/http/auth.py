@@ -26,6 +26,13 @@ SIGNATURE_DESCRIPTION = (
     "the (decoded) path and the raw body, joined by newlines")
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Compare two secrets in constant time. Any text is accepted: ``compare_digest`` refuses
+    non-ASCII ``str``, and a client must not turn that into an internal error."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
+
+
 def sign(secret: str, timestamp: str, nonce: str, method: str, path: str, body: bytes) -> str:
     message = b"\n".join([timestamp.encode(), nonce.encode(), method.upper().encode(),
                           path.encode(), body])
@@ -61,7 +68,7 @@ class Verifier:
         if abs(now - ts) > self.window:
             return "timestamp outside the allowed window"
         expected = sign(self.secret, timestamp, nonce, method, path, body)
-        if not hmac.compare_digest(expected, signature.strip().lower()):
+        if not same_secret(signature.strip().lower(), expected):
             return "bad signature"
         with self._lock:
             for key, seen in list(self._seen.items()):

@@ -25,6 +25,48 @@ def schema_of(cls: type[Schema]) -> Schema:
     return cls()
 
 
+def _with(validator: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    given = kwargs.get("validate")
+    given = [] if given is None else list(given) if isinstance(given, list | tuple) else [given]
+    return {**kwargs, "validate": [*given, validator]}
+
+
+class Long(mf.Integer):
+    """A Java ``long``: a value past 2^63-1 is refused by the schema with a clear message,
+    before it can reach SQLite, qemu-img or libvirt (which would fail deep inside)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_with(validate.Range(
+            min=-(2**63), max=2**63 - 1, error="must be a 64-bit integer (a Java long)"),
+            kwargs))
+
+
+def _no_nul(value: str) -> bool:
+    if "\x00" in value:
+        raise ValidationError("must not contain a NUL character")
+    return True
+
+
+def _no_control(value: str) -> bool:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValidationError("must not contain control characters")
+    return True
+
+
+class Text(mf.String):
+    """A string a C library may receive: no NUL (libvirt and QEMU would cut it short)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_with(_no_nul, kwargs))
+
+
+class Name(mf.String):
+    """A VM or object name: 1 to 255 characters, no control characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_with(_no_control, _with(validate.Length(min=1, max=255), kwargs)))
+
+
 class WireSchema(Schema):
     """Loads into ``__model__`` (a dataclass with an ``extra`` dict); dumps without nulls."""
 
@@ -90,7 +132,7 @@ class Command:
 class CommandSchema(WireSchema):
     __model__ = Command
     contextMap = mf.Dict(keys=mf.String(), load_default=dict)
-    wait = mf.Integer(load_default=0, validate=validate.Range(min=0))
+    wait = Long(load_default=0, validate=validate.Range(min=0))
     bypassHostMaintenance = mf.Boolean(load_default=False)
 
 

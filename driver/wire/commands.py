@@ -9,7 +9,7 @@ from marshmallow import fields as mf
 from marshmallow import validate
 
 from driver.wire import lifecycle
-from driver.wire.base import Command, CommandSchema, CommandType, WireSchema
+from driver.wire.base import Command, CommandSchema, CommandType, Long, Name, Text, WireSchema
 from driver.wire.objects import VMSnapshotSchema, VMSnapshotTO, VolumeObjectSchema, VolumeObjectTO
 
 API = "com.cloud.agent.api."
@@ -33,12 +33,12 @@ class VMSnapshotCommand(Command):
 
 class VMSnapshotCommandSchema(CommandSchema):
     __model__ = VMSnapshotCommand
-    vmName = mf.String(required=True, validate=validate.Length(min=1, max=255))
+    vmName = Name(required=True)
     target = mf.Nested(VMSnapshotSchema, allow_none=True)
     volumeTOs = mf.List(mf.Nested(VolumeObjectSchema), allow_none=True)
-    guestOSType = mf.String(allow_none=True)
-    platformEmulator = mf.String(allow_none=True)
-    vmUuid = mf.String(allow_none=True)
+    guestOSType = Text(allow_none=True)
+    platformEmulator = Text(allow_none=True)
+    vmUuid = Text(allow_none=True)
     reloadVm = mf.Boolean(allow_none=True)
 
 
@@ -52,7 +52,7 @@ class RestoreVMSnapshotCommandSchema(VMSnapshotCommandSchema):
     __model__ = RestoreVMSnapshotCommand
     snapshots = mf.List(mf.Nested(VMSnapshotSchema), load_default=list)
     snapshotAndParents = mf.Dict(
-        keys=mf.String(), values=mf.Nested(VMSnapshotSchema, allow_none=True), load_default=dict
+        keys=Text(), values=mf.Nested(VMSnapshotSchema, allow_none=True), load_default=dict
     )
 
 
@@ -64,8 +64,8 @@ class FreezeThawVMCommand(Command):
 
 class FreezeThawVMCommandSchema(CommandSchema):
     __model__ = FreezeThawVMCommand
-    vmName = mf.String(required=True, validate=validate.Length(min=1, max=255))
-    option = mf.String(required=True, validate=validate.OneOf(["frozen", "thawed", "status"]))
+    vmName = Name(required=True)
+    option = Text(required=True, validate=validate.OneOf(["frozen", "thawed", "status"]))
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ class AnswerSchema(WireSchema):
     result = mf.Boolean(required=True)
     details = mf.String(allow_none=True)
     contextMap = mf.Dict(load_default=dict)
-    wait = mf.Integer(load_default=0)
+    wait = Long(load_default=0)
     bypassHostMaintenance = mf.Boolean(load_default=False)
     volumeTOs = mf.List(mf.Nested(VolumeObjectSchema), allow_none=True)
     vmSnapshotTo = mf.Nested(VMSnapshotSchema, allow_none=True)
@@ -109,7 +109,7 @@ class AnswerSchema(WireSchema):
     vm = mf.Dict(allow_none=True)
     data = mf.Raw(allow_none=True)
     disk = mf.Dict(allow_none=True)
-    newSize = mf.Integer(allow_none=True)
+    newSize = Long(allow_none=True)
     payload = mf.String(allow_none=True)
     memory = mf.Dict(keys=mf.String(), values=mf.String(), allow_none=True)
 

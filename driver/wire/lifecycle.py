@@ -10,7 +10,16 @@ from typing import Any
 from marshmallow import fields as mf
 from marshmallow import validate
 
-from driver.wire.base import Command, CommandSchema, CommandType, WireSchema, Wrapped
+from driver.wire.base import (
+    Command,
+    CommandSchema,
+    CommandType,
+    Long,
+    Name,
+    Text,
+    WireSchema,
+    Wrapped,
+)
 from driver.wire.objects import (
     PRIMARY_DATASTORE,
     VOLUME_OBJECT,
@@ -39,13 +48,13 @@ class SnapshotObjectTO:
 
 class SnapshotObjectSchema(WireSchema):
     __model__ = SnapshotObjectTO
-    path = mf.String(allow_none=True)
-    name = mf.String(allow_none=True)
-    id = mf.Integer(allow_none=True)
-    vmName = mf.String(allow_none=True)
+    path = Text(allow_none=True)
+    name = Text(allow_none=True)
+    id = Long(allow_none=True)
+    vmName = Text(allow_none=True)
     volume = mf.Nested(VolumeObjectSchema, allow_none=True)
     dataStore = Wrapped({PRIMARY_DATASTORE: PrimaryDataStoreSchema}, allow_none=True)
-    physicalSize = mf.Integer(allow_none=True)
+    physicalSize = Long(allow_none=True)
 
 
 DATA_TO = {VOLUME_OBJECT: VolumeObjectSchema, SNAPSHOT_OBJECT: SnapshotObjectSchema}
@@ -62,8 +71,8 @@ class DiskTO:
 class DiskSchema(WireSchema):
     __model__ = DiskTO
     data = Wrapped(DATA_TO, required=True)
-    diskSeq = mf.Integer(allow_none=True)
-    type = mf.String(allow_none=True)
+    diskSeq = Long(allow_none=True)
+    type = Text(allow_none=True)
 
 
 @dataclass
@@ -79,12 +88,12 @@ class VirtualMachineTO:
 
 class VirtualMachineSchema(WireSchema):
     __model__ = VirtualMachineTO
-    name = mf.String(required=True, validate=validate.Length(min=1, max=255))
-    uuid = mf.String(allow_none=True)
-    cpus = mf.Integer(load_default=1, validate=validate.Range(min=1, max=256))
-    maxRam = mf.Integer(load_default=256 * 1024 * 1024, validate=validate.Range(min=1))
+    name = Name(required=True)
+    uuid = Text(allow_none=True)
+    cpus = Long(load_default=1, validate=validate.Range(min=1, max=256))
+    maxRam = Long(load_default=256 * 1024 * 1024, validate=validate.Range(min=1))
     disks = mf.List(mf.Nested(DiskSchema), load_default=list)
-    details = mf.Dict(keys=mf.String(), values=mf.String(), load_default=dict)
+    details = mf.Dict(keys=Text(), values=Text(), load_default=dict)
 
 
 def _command_schema(model: type, **schema_fields: mf.Field) -> type[WireSchema]:
@@ -144,7 +153,7 @@ class GuestDataCommand(Command):
     value: str | None = None
 
 
-_VM = {"vmName": mf.String(required=True, validate=validate.Length(min=1, max=255))}
+_VM = {"vmName": Name(required=True)}
 
 COMMAND_TYPES: tuple[CommandType, ...] = (
     CommandType(API + "StartCommand", _command_schema(
@@ -164,20 +173,20 @@ COMMAND_TYPES: tuple[CommandType, ...] = (
         DiskCommand, disk=mf.Nested(DiskSchema, required=True), **_VM),
         STORAGE + "DettachAnswer"),
     CommandType(API + "storage.ResizeVolumeCommand", _command_schema(
-        ResizeVolumeCommand, path=mf.String(required=True),
-        pool=mf.Dict(load_default=dict), currentSize=mf.Integer(allow_none=True),
-        newSize=mf.Integer(required=True, validate=validate.Range(min=1)),
-        shrinkOk=mf.Boolean(load_default=False), vmInstance=mf.String(allow_none=True)),
+        ResizeVolumeCommand, path=Text(required=True),
+        pool=mf.Dict(load_default=dict), currentSize=Long(allow_none=True),
+        newSize=Long(required=True, validate=validate.Range(min=1)),
+        shrinkOk=mf.Boolean(load_default=False), vmInstance=Text(allow_none=True)),
         API + "storage.ResizeVolumeAnswer"),
     CommandType(GUEST_DATA, _command_schema(
-        GuestDataCommand, op=mf.String(required=True, validate=validate.OneOf(
+        GuestDataCommand, op=Text(required=True, validate=validate.OneOf(
             ["write", "read", "write_file", "read_file", "delete_file", "list_files",
              "set_memory", "get_memory"])),
-        deviceId=mf.Integer(load_default=0, validate=validate.Range(min=0)),
-        offset=mf.Integer(load_default=0, validate=validate.Range(min=0)),
-        length=mf.Integer(load_default=0, validate=validate.Range(min=0, max=16 << 20)),
-        data=mf.String(allow_none=True), path=mf.String(allow_none=True,
+        deviceId=Long(load_default=0, validate=validate.Range(min=0)),
+        offset=Long(load_default=0, validate=validate.Range(min=0)),
+        length=Long(load_default=0, validate=validate.Range(min=0, max=16 << 20)),
+        data=Text(allow_none=True), path=Text(allow_none=True,
                                                         validate=validate.Length(max=4096)),
-        key=mf.String(allow_none=True), value=mf.String(allow_none=True), **_VM),
+        key=Text(allow_none=True), value=Text(allow_none=True), **_VM),
         "vmsnap.GuestDataAnswer"),
 )

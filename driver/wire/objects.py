@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import ValidationError, validate
 from marshmallow import fields as mf
 
-from driver.wire.base import WireSchema, Wrapped
+from driver.wire.base import Long, Text, WireSchema, Wrapped
 
 PRIMARY_DATASTORE = "org.apache.cloudstack.storage.to.PrimaryDataStoreTO"
 VOLUME_OBJECT = "org.apache.cloudstack.storage.to.VolumeObjectTO"
@@ -29,14 +29,14 @@ class PrimaryDataStoreTO:
 
 class PrimaryDataStoreSchema(WireSchema):
     __model__ = PrimaryDataStoreTO
-    uuid = mf.String(allow_none=True)
-    name = mf.String(allow_none=True)
-    id = mf.Integer(allow_none=True)
-    poolType = mf.String(allow_none=True)
-    host = mf.String(allow_none=True)
-    path = mf.String(allow_none=True)
-    port = mf.Integer(allow_none=True)
-    url = mf.String(allow_none=True)
+    uuid = Text(allow_none=True)
+    name = Text(allow_none=True)
+    id = Long(allow_none=True)
+    poolType = Text(allow_none=True)
+    host = Text(allow_none=True)
+    path = Text(allow_none=True)
+    port = Long(allow_none=True)
+    url = Text(allow_none=True)
 
 
 @dataclass
@@ -62,20 +62,20 @@ class VolumeObjectTO:
 
 class VolumeObjectSchema(WireSchema):
     __model__ = VolumeObjectTO
-    uuid = mf.String(allow_none=True)
-    volumeType = mf.String(
+    uuid = Text(allow_none=True)
+    volumeType = Text(
         allow_none=True,
         validate=validate.OneOf(["UNKNOWN", "ROOT", "SWAP", "DATADISK", "ISO"]),
     )
     dataStore = Wrapped({PRIMARY_DATASTORE: PrimaryDataStoreSchema}, allow_none=True)
-    name = mf.String(allow_none=True)
-    size = mf.Integer(allow_none=True)
-    path = mf.String(allow_none=True)
-    volumeId = mf.Integer(allow_none=True)
-    id = mf.Integer(allow_none=True)
-    vmName = mf.String(allow_none=True)
-    format = mf.String(allow_none=True)
-    deviceId = mf.Integer(allow_none=True)
+    name = Text(allow_none=True)
+    size = Long(allow_none=True)
+    path = Text(allow_none=True)
+    volumeId = Long(allow_none=True)
+    id = Long(allow_none=True)
+    vmName = Text(allow_none=True)
+    format = Text(allow_none=True)
+    deviceId = Long(allow_none=True)
 
 
 @dataclass
@@ -144,11 +144,11 @@ class ParentChain(mf.Field):
 
 class VMSnapshotSchema(WireSchema):
     __model__ = VMSnapshotTO
-    id = mf.Integer(allow_none=True)
-    snapshotName = mf.String(allow_none=True)
-    type = mf.String(allow_none=True, validate=validate.OneOf(["Disk", "DiskAndMemory"]))
-    createTime = mf.Integer(allow_none=True)
+    id = Long(allow_none=True)
+    snapshotName = Text(allow_none=True)
+    type = Text(allow_none=True, validate=validate.OneOf(["Disk", "DiskAndMemory"]))
+    createTime = Long(allow_none=True)
     current = mf.Boolean(allow_none=True)
-    description = mf.String(allow_none=True)
+    description = Text(allow_none=True)
     parent = ParentChain(allow_none=True)
     quiescevm = mf.Boolean(load_default=True)

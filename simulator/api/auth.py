@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from driver.http.auth import same_secret
 from simulator.errors import Unauthorized
 
 SIGNATURE_ERROR = "unable to verify user credentials and/or request signature"
@@ -40,7 +41,7 @@ def signature_ok(pairs: list[tuple[str, str]], secret: str, signature: str) -> b
     itself shows; a wrong signature is compared against every variant."""
     for text in _variants(pairs):
         digest = hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()
-        if hmac.compare_digest(base64.b64encode(digest).decode(), signature):
+        if same_secret(signature, base64.b64encode(digest).decode()):
             return True
     return False
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from simulator.errors import ParamError
 
+INT_MAX = 2**31 - 1  # CloudStack's INTEGER parameters are Java ints
+MAX_PAGE_SIZE = 500  # CloudStack's ``default.page.size``
 _MAP_KEY = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$")
 
 
@@ -59,12 +61,16 @@ class Params:
                          f"value. Invalid value {value} for parameter {name}: not a boolean")
 
     def number(self, name: str, *, required: bool = False, minimum: int | None = None,
-               default: int | None = None) -> int | None:
+               default: int | None = None, maximum: int = INT_MAX) -> int | None:
+        """An integer parameter. Like Java's ``Integer.parseInt`` behind CloudStack's
+        ``INTEGER`` parameters, a value past 2^31-1 is not a number (it never reaches SQL)."""
         value = self.text(name, required=required)
         if value is None:
             return default
         try:
             number = int(value)
+            if not -maximum - 1 <= number <= maximum:
+                raise ValueError(value)
         except ValueError:
             raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
                              f"invalid value. Invalid value {value} for parameter {name}: not "
@@ -86,6 +92,9 @@ class Params:
     def paging(self) -> tuple[int, int | None]:
         page = self.number("page", minimum=1)
         size = self.number("pagesize", minimum=-1)
+        if size is not None and size > MAX_PAGE_SIZE:
+            raise ParamError("Page size can't exceed max allowed page size value: "
+                             f"{MAX_PAGE_SIZE}")
         if size is not None and size <= 0:
             size = None
         return (page or 1), size

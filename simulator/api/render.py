@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import xml.etree.ElementTree as ET  # noqa: S405 - only builds XML
 from typing import Any
@@ -36,6 +37,23 @@ from simulator.models import (
     Zone,
 )
 from simulator.store import Store
+
+# What XML 1.0 cannot carry (section 2.2 of the standard): most C0 controls, surrogates,
+# U+FFFE and U+FFFF. Refused at the door (``server.py``) and never written.
+XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NAME = re.compile(r"^[a-z][a-z0-9]*$")
+ERROR_ENVELOPE = "error"  # ``errorresponse``: CloudStack's envelope when no command applies
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot carry replaced by U+FFFD."""
+    return XML_ILLEGAL.sub("\ufffd", text)
+
+
+def header_safe(text: str) -> str:
+    """``text`` as an HTTP header value: ASCII, controls (a newline above all) as spaces."""
+    ascii_text = text.encode("ascii", "replace").decode()
+    return re.sub(r"[\x00-\x1f\x7f]", " ", ascii_text)[:1000]
 
 
 def date(ts: float | None) -> str | None:
@@ -371,12 +389,14 @@ def _xml(parent: ET.Element, key: str, value: Any) -> None:
             _xml(node, k, v)
     elif value is not None:
         ET.SubElement(parent, key).text = str(value).lower() if isinstance(value, bool) \
-            else str(value)
+            else xml_safe(str(value))
 
 
 def respond(command: str, payload: dict[str, Any], *, as_json: bool,
             status: int = 200) -> Response:
-    name = f"{command.lower()}response"
+    command = command.lower()
+    # The root element is a name from the registry, never a client's text (no injection).
+    name = f"{command if _NAME.match(command) else ERROR_ENVELOPE}response"
     if as_json:
         body = json.dumps({name: payload})
         mimetype = "application/json"
@@ -393,6 +413,6 @@ def respond(command: str, payload: dict[str, Any], *, as_json: bool,
 def error(command: str, exc: ApiError, *, as_json: bool) -> Response:
     payload = {"uuidList": [], "errorcode": exc.code, "cserrorcode": exc.cserrorcode,
                "errortext": exc.text}
-    resp = respond(command or "error", payload, as_json=as_json, status=exc.code)
-    resp.headers["X-Description"] = exc.text.encode("ascii", "replace").decode()[:1000]
+    resp = respond(command or ERROR_ENVELOPE, payload, as_json=as_json, status=exc.code)
+    resp.headers["X-Description"] = header_safe(exc.text)
     return resp

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, request
 
+from driver.http.auth import same_secret
 from simulator.api import render
 from simulator.api.auth import check_expiry, signature_ok
 from simulator.api.params import Params
@@ -119,7 +120,7 @@ def _authenticate(manager: Manager, pairs: list[tuple[str, str]]) -> Caller:
     key = low.get("sessionkey") or request.headers.get("sessionkey")
     if key:
         cookie = request.cookies.get("sessionkey")
-        if cookie is not None and not secrets.compare_digest(cookie, key):
+        if cookie is not None and not same_secret(cookie, key):
             raise Unauthorized()
         by_session = manager.accounts.caller_by_session(key)
         if by_session is not None:
@@ -134,26 +135,41 @@ def handle() -> Response:
     low = {k.lower(): v for k, v in pairs}
     command = low.get("command", "")
     as_json = low.get("response", "xml").lower() == "json"
+    api = APIS.get(command.lower())
+    # The response is named after a registered command only; anything else gets CloudStack's
+    # fixed ``errorresponse`` envelope (a client's text never becomes an element name).
+    envelope = api.name if api is not None else render.ERROR_ENVELOPE
     try:
-        api = APIS.get(command.lower())
         if api is not None and api.open:
+            _refuse_unwritable(api.name, pairs)
             return api.handler(manager, Params(api.name, pairs), as_json)
         caller = _authenticate(manager, pairs)
         if api is None or (api.admin and not caller.is_admin):
             raise Unsupported(f"The given command:{command} does not exist or it is not "
                               f"available for user with id:{caller.user.uuid}")
+        _refuse_unwritable(api.name, pairs)
         params = Params(api.name, pairs)
         params.check(api.params)
         req = Request(manager, caller, params, api, current_app.extensions["sim.renderer"])
         payload = api.handler(req)
         return render.respond(api.name, payload, as_json=as_json)
     except ApiError as exc:
-        return render.error(command or "error", exc, as_json=as_json)
+        return render.error(envelope, exc, as_json=as_json)
     except Exception:  # a bug: CloudStack hides the text from users, and so do we
-        log.exception("unexpected error in %s", command)
-        return render.error(command or "error", ApiError(
+        log.exception("unexpected error in %s", render.header_safe(command))
+        return render.error(envelope, ApiError(
             "Internal error executing command, please contact your system administrator"),
             as_json=as_json)
+
+
+def _refuse_unwritable(command: str, pairs: list[tuple[str, str]]) -> None:
+    """Refuse, before anything is stored, a parameter that an XML response could not carry:
+    one stored name with a control character would break every later XML listing."""
+    for key, value in pairs:
+        if render.XML_ILLEGAL.search(key) or render.XML_ILLEGAL.search(value):
+            raise ParamError(f"Unable to execute API command {command.lower()} due to invalid "
+                             f"value. Value of parameter {render.xml_safe(key)} contains a "
+                             "character that is not allowed (a control character)")
 
 
 def login(manager: Manager, params: Params, as_json: bool) -> Response:
@@ -186,7 +202,7 @@ def login(manager: Manager, params: Params, as_json: bool) -> Response:
 def logout(manager: Manager, params: Params, as_json: bool) -> Response:
     key = params.text("sessionkey") or request.cookies.get("sessionkey")
     for session in manager.store.find(Session):
-        if key and secrets.compare_digest(session.key, key):
+        if key and same_secret(key, session.key):
             manager.store.delete(session)
     resp = render.respond("logout", {"description": "success"}, as_json=as_json)
     resp.delete_cookie("sessionkey")

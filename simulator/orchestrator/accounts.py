@@ -8,6 +8,7 @@ import hmac
 import secrets
 import time
 
+from driver.http.auth import same_secret
 from simulator.models import (
     Account,
     Cluster,
@@ -121,7 +122,7 @@ class Accounts:
     def caller_by_key(self, api_key: str) -> tuple[Caller, str] | None:
         """The enabled caller owning ``api_key``, with its secret key to check the signature."""
         for user in self.store.find_by(User, "api_key", api_key):
-            if user.api_key and secrets.compare_digest(user.api_key, api_key):
+            if user.api_key and same_secret(api_key, user.api_key):
                 account = self.store.get(Account, user.account_id)
                 if account is None or user.state != "enabled" or account.state != "enabled":
                     return None
@@ -131,7 +132,7 @@ class Accounts:
     def caller_by_session(self, key: str) -> Caller | None:
         """The caller of a live session; the session's expiry slides forward with use."""
         for session in self.store.find_by(Session, "key", key):
-            if secrets.compare_digest(session.key, key):
+            if same_secret(key, session.key):
                 if session.expires < time.time():
                     self.store.delete(session)
                     return None

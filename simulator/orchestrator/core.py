@@ -28,6 +28,7 @@ ACTIVE = {s.value for s in ACTIVE_STATES}
 ACTIVE_VOLUME_SNAPSHOT = {"Creating", "CreatedOnPrimary", "BackingUp"}
 
 # Settings changeable with updateConfiguration: name -> (default from config, parser, text).
+# Each number has bounds (``SETTING_BOUNDS``), so no value can stall the simulator.
 SETTINGS = {
     "vmsnapshot.max": ("vmsnapshot_max", int, "Maximum vm snapshots for a single vm"),
     "vmsnapshot.offering.change": (
@@ -39,6 +40,14 @@ SETTINGS = {
                                "In second, timeout for create vm snapshot"),
     "job.delay.ms": ("job_delay_ms", int,
                      "Simulator: milliseconds every job waits in its transitional state"),
+}
+
+
+MAX_JOB_DELAY_MS = 600_000  # ten minutes: enough to watch any transition, never a hang
+SETTING_BOUNDS = {
+    "vmsnapshot.max": (1, 1000),
+    "vmsnapshot.create.wait": (1, 86_400),
+    "job.delay.ms": (0, MAX_JOB_DELAY_MS),
 }
 
 
@@ -190,16 +199,27 @@ class Context:
             raise ParamError(f"Invalid value {value} for configuration {name}") from None
         if name == "vmsnapshot.offering.change" and parsed not in OFFERING_CHANGE_POLICIES:
             raise ParamError("vmsnapshot.offering.change must be discard, block or restore")
-        if isinstance(parsed, int) and parsed < 0:
-            raise ParamError(f"Invalid value {value} for configuration {name}")
+        if name in SETTING_BOUNDS:
+            low, high = SETTING_BOUNDS[name]
+            if not low <= parsed <= high:
+                raise ParamError(f"Invalid value {value} for configuration {name}: it must be "
+                                 f"between {low} and {high}")
         self.store.set_setting(name, str(parsed))
 
-    def pause(self, command: str) -> None:
-        """Hold a job in its transitional state for the configured time (job timing)."""
+    def job_delay_ms(self, command: str) -> int:
+        """The delay a job of ``command`` waits now: its own setting, else ``job.delay.ms``."""
         stored = self.store.setting(f"job.delay.{command.lower()}")
-        ms = int(stored) if stored is not None else int(self.setting("job.delay.ms"))
-        if ms > 0:
-            time.sleep(ms / 1000.0)
+        return int(stored) if stored is not None else int(self.setting("job.delay.ms"))
+
+    def pause(self, command: str) -> None:
+        """Hold a job in its transitional state for the configured time (job timing). The
+        setting is read again while waiting, so a changed delay applies to waiting jobs."""
+        started = time.monotonic()
+        while True:
+            remaining = self.job_delay_ms(command) / 1000.0 - (time.monotonic() - started)
+            if remaining <= 0:
+                return
+            time.sleep(min(remaining, 0.05))
 
     # --- queries several parts' rules ask -----------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from driver.http.auth import signed_headers
 from tests import agentjson as aj
@@ -92,3 +93,25 @@ def test_metrics_count_operations(agent, vm_factory):
 def test_bad_vm_name_in_the_tree_view(agent):
     assert agent.get("/v1/vms/a%22b/snapshots").status_code == 400
     assert agent.get("/v1/vms/i-1-1-VM/snapshots").get_json()["count"] == 0
+
+
+def test_sizes_past_a_java_long_and_nul_in_names_are_refused_by_the_schema(agent, vm_factory,
+                                                                          pool):
+    vm = vm_factory()
+    huge = 2**63
+    vol = aj.volume("big.qcow2", pool, vm=vm.name)
+    vol["size"] = huge
+    resize = {"com.cloud.agent.api.storage.ResizeVolumeCommand": {
+        "path": vm.volumes()[0]["path"], "pool": {"path": pool}, "newSize": huge,
+        "shrinkOk": False, "vmInstance": vm.name, "contextMap": {}}}
+    answers = agent.run(aj.create_volume(vol), resize, aj.stop(vm.name + "\x00x"),
+                        aj.create(vm.name + "\x00", "s1", vm.volumes()),
+                        aj.create(vm.name, "s\x00", vm.volumes()))
+    for answer, field in zip(answers, ("size", "newSize", "vmName", "vmName", "snapshotName"),
+                             strict=True):
+        assert answer["result"] is False
+        assert answer["details"].startswith("Invalid "), answer["details"]
+        assert field in answer["details"]
+        assert "Internal error" not in answer["details"]
+    assert vm.dom.listAllSnapshots() == []
+    assert not os.path.exists(os.path.join(pool, "big.qcow2"))
