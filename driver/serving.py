@@ -80,11 +80,17 @@ def listen(host: str, port: int) -> socket.socket:
 def run_gunicorn(sock: socket.socket, factory: Callable[[], Any], *, threads: int,
                  log_level: str, **options: Any) -> None:
     """Serve ``factory()``'s app on the already bound ``sock``: one worker process (the
-    per-VM locks and the job threads live in it), ``threads`` threads."""
+    per-VM locks and the job threads live in it) serving with waitress's ``threads``
+    threads."""
     from gunicorn.app.base import BaseApplication
 
-    settings = {"bind": f"fd://{sock.fileno()}", "workers": 1, "worker_class": "gthread",
-                "threads": threads, "timeout": 3600, "accesslog": None,
+    from driver.worker import WORKER
+
+    # Waitress inside the worker reads each request whole before a thread runs it (see
+    # driver.worker); the worker's heartbeat runs on its own thread, so a long command never
+    # looks like a hung worker.
+    settings = {"bind": f"fd://{sock.fileno()}", "workers": 1, "worker_class": WORKER,
+                "threads": threads, "timeout": 60, "accesslog": None,
                 "loglevel": log_level.lower(),
                 # Its default path is the same for every instance on a machine, and nothing
                 # here uses it.

@@ -1,4 +1,4 @@
-"""``vmsnap-driver serve`` as a real process (gunicorn) on a real port, driven with requests."""
+"""``vmsnap-driver serve`` as a real process on a real port, driven with requests."""
 
 from __future__ import annotations
 

@@ -3,74 +3,11 @@ started again on the same data directory."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-
 import requests
 
 from contract_tests.client import ApiError, Client
 from contract_tests.waiting import wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Process:
-    def __init__(self, data_dir: str) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Process:
-        log = open(os.path.join(self.data_dir, f"sim-{time.time()}.log"), "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "--data-dir", self.data_dir, "--port",
-             str(self.port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        proc = self.proc
-
-        def answering() -> bool:
-            assert proc.poll() is None, "the simulator exited"
-            return requests.get(self.url + "/client/api", timeout=1) is not None
-
-        # The port listens before the app is loaded: an early request waits, or times out.
-        wait_until(answering, 30, interval=0.1,
-                   ignore=(requests.ConnectionError, requests.Timeout),
-                   message="the simulator to answer")
-        return self
-
-    def token(self) -> str:
-        with open(os.path.join(self.data_dir, "control-token")) as fh:
-            return fh.read().strip()
-
-    def control(self, method: str, path: str, body: object = None) -> dict:
-        resp = requests.request(method, self.url + "/_sim" + path, json=body, timeout=10,
-                                headers={"X-Vmsnap-Sim-Token": self.token()})
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def client(self) -> Client:
-        state = self.control("GET", "/state")
-        admin = next(u for u in state["objects"]["User"] if u["username"] == "admin")
-        return Client(self.url + "/client/api", admin["api_key"], admin["secret_key"],
-                      poll=0.02)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
+from tests.support.served import Process
 
 
 def deploy(client: Client) -> dict:
