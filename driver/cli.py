@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 
@@ -56,7 +57,15 @@ def parser() -> argparse.ArgumentParser:
                    description="Connect to the hypervisor; print its versions and the VMs "
                                "the journal knows.")
     sub.add_parser("recover", help="resolve operations a crash interrupted, then exit",
-                   description="Resolve operations a crash interrupted; one line each.")
+                   description="Resolve operations a crash interrupted and thaw guests left "
+                               "frozen; one line each.")
+    p_reconcile = sub.add_parser(
+        "reconcile", help="compare the journal's snapshots with what the hypervisor holds",
+        description="Print one JSON line per difference between the journal and the "
+                    "hypervisor; exit 1 while any is left.")
+    p_reconcile.add_argument("--repair", action="store_true",
+                             help="delete orphans from storage, drop records of snapshots "
+                                  "held nowhere")
     return p
 
 
@@ -83,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
             print(service.hv.ping())
             vms = service.store.vms()
             print(f"VMs in the journal: {', '.join(vms) if vms else 'none'}")
+        elif args.action == "reconcile":
+            from driver.reconcile import reconcile
+
+            found = reconcile(service.ctx, repair=args.repair)
+            for diff in found:
+                print(json.dumps(diff.as_dict()))
+            # Exit 1 while differences remain (a monitoring check can run this).
+            return 1 if any(not d.repaired for d in found) else 0
         else:
             for line in recover(service):
                 print(line)

@@ -87,6 +87,11 @@ class Journal:
                              (RUNNING,)).fetchall()
         return [_op(r) for r in rows]
 
+    def vms(self) -> list[str]:
+        """Every VM an operation of this driver ever touched."""
+        with self.db.tx() as c:
+            return [r[0] for r in c.execute("SELECT DISTINCT vm FROM operations ORDER BY vm")]
+
     def history(self, vm: str, limit: int = 50) -> list[dict[str, Any]]:
         with self.db.tx() as c:
             rows = c.execute(

@@ -15,7 +15,7 @@ import logging
 from marshmallow import ValidationError
 
 from driver.core.errors import DriverError, NotFound
-from driver.core.model import Snapshot, SnapshotType
+from driver.core.model import PowerState, Snapshot, SnapshotType
 from driver.quiesce import thaw_quietly
 from driver.service import SnapshotService
 from driver.usecases.create import created_answer
@@ -27,13 +27,36 @@ log = logging.getLogger(__name__)
 
 
 def recover(service: SnapshotService) -> list[str]:
-    """Resolve every unfinished operation in the journal; return one line per operation."""
+    """Resolve every unfinished operation in the journal, then thaw every guest left frozen;
+    return one line per action."""
     notes = []
     for op in service.journal.unfinished():
         note = _recover_one(service, op.id, op.kind, op.vm, op.snapshot, op.frozen, op.request)
         notes.append(f"{op.kind} {op.vm}/{op.snapshot}: {note}")
         log.warning("recovered interrupted %s: %s", op.kind, note,
                     extra={"vm": op.vm, "snapshot": op.snapshot})
+    return notes + thaw_frozen_guests(service)
+
+
+def thaw_frozen_guests(service: SnapshotService) -> list[str]:
+    """Thaw every running VM this driver has touched whose agent reports frozen filesystems.
+
+    The journal marks a freeze, but not every path that leaves a guest frozen: a revert to a
+    quiesced memory snapshot resumes the guest frozen and thaws it afterwards, and a crash in
+    between leaves nothing in the journal. So the guest agent is asked
+    (``guest-fsfreeze-status``) rather than the journal trusted."""
+    notes = []
+    for vm in sorted(set(service.journal.vms()) | set(service.store.vms())):
+        try:
+            guest = service.hv.guest(vm)
+            if guest.power_state() is not PowerState.ON or guest.freeze_status() != "frozen":
+                continue
+        except DriverError:
+            continue  # gone, stopped, or no agent to ask: nothing can be frozen
+        thawed = thaw_quietly(guest)
+        notes.append(f"thaw {vm}: {'thawed' if thawed else 'still frozen, thaw failed'}")
+        log.warning("guest found frozen at start-up: %s", "thawed" if thawed else "thaw failed",
+                    extra={"vm": vm})
     return notes
 
 

@@ -24,6 +24,7 @@ from driver.usecases.create import create
 from driver.usecases.delete import delete
 from driver.usecases.freeze_thaw import FreezeThaw
 from driver.usecases.lifecycle import Lifecycle
+from driver.usecases.power import check_vm, host_report
 from driver.usecases.restore import restore
 from driver.usecases.revert import revert
 from driver.wire.commands import Answer
@@ -51,6 +52,8 @@ class SnapshotService:
             "DeleteVMSnapshotCommand": partial(delete, self.ctx),
             "RestoreVMSnapshotCommand": partial(restore, self.ctx),
             "FreezeThawVMCommand": FreezeThaw(self.ctx),
+            "CheckVirtualMachineCommand": partial(check_vm, self.ctx),
+            "HostVmStateReportCommand": partial(host_report, self.ctx),
             **Lifecycle(self.ctx).handlers(),
         }
 

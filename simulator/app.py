@@ -51,6 +51,7 @@ def create_app(config: SimConfig) -> Flask:
     manager.recover()
     if config.demo_instances:
         seed_demo_instances(manager)
+    manager.follow_host()
     app = Flask("simulator", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["sim.manager"] = manager
@@ -129,6 +130,7 @@ class ThreadedServer:
         gateway = self.app.extensions.get("sim.ssh")
         if gateway is not None:
             gateway.stop()
+        self.manager.close()
         self.manager.jobs.wait_idle(10)
         self.manager.jobs.shutdown()
 

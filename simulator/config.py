@@ -158,6 +158,7 @@ class SimConfig:
     # SSH into guests: 0 = off; else each running VM listens on its address at this port
     # (22 needs CAP_NET_BIND_SERVICE, i.e. root).
     ssh_port: int = 0
+    power_sync_interval: float = 60.0  # seconds between reads of the host's VM states; 0: off
     zones: list[str] = field(default_factory=lambda: ["zone1"])
     # Declared pods, clusters and hosts; see :meth:`layout` for the defaults.
     pods: list[PodSpec] = field(default_factory=list)
@@ -228,6 +229,7 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "max_body_bytes": int, "session_timeout": int, "demo_instances": _bool,
     "ssh_port": int, "job_threads": int,
     "integration.api.port": int,
+    "power_sync_interval": float,
 }
 
 

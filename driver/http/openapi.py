@@ -55,6 +55,11 @@ def document() -> dict[str, Any]:
                                 "schema": {"type": "string"}}],
                 "responses": {"200": _json({"type": "object"}, "the operations")},
             }},
+            "/v1/reconcile": {"get": {
+                "summary": "Differences between the journal and the hypervisor (read-only)",
+                "security": signed,
+                "responses": {"200": _json({"type": "object"}, "the differences")},
+            }},
             "/healthz": {"get": {"summary": "Liveness",
                                  "responses": {"200": _json({"type": "object"}, "alive")}}},
             "/readyz": {"get": {"summary": "Readiness: the hypervisor answers",

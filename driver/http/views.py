@@ -10,6 +10,7 @@ from driver.core.errors import DriverError
 from driver.http.errors import error_response
 from driver.http.openapi import document
 from driver.names import check_snapshot_name
+from driver.reconcile import reconcile
 from driver.usecases.views import tree_view
 
 bp = Blueprint("views", __name__)
@@ -31,6 +32,14 @@ def snapshot_tree(vm: str) -> Response:
 @bp.get("/v1/vms/<vm>/operations")
 def operations(vm: str) -> Response:
     return jsonify({"vm": vm, "operations": _service().journal.history(vm)})
+
+
+@bp.get("/v1/reconcile")
+def reconcile_view() -> Response:
+    """Differences between the journal and the hypervisor (read-only: repair is the
+    command line's ``reconcile --repair``)."""
+    found = reconcile(_service().ctx)
+    return jsonify({"differences": [d.as_dict() for d in found], "count": len(found)})
 
 
 @bp.get("/healthz")

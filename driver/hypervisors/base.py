@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from driver.core.errors import Unsupported
 from driver.core.model import Disk, PowerState, Snapshot
 
+# Places a snapshot is held besides its disks (see ``Guest.held_snapshots``).
+METADATA = "metadata"  # the hypervisor's snapshot record (libvirt's snapshot XML)
+MEMORY_STATE = "memory-state"  # a memory state kept outside the disk images
+
 
 @dataclass(frozen=True)
 class DiskInfo:
@@ -82,6 +86,11 @@ class Guest(ABC):
         """Whether any of ``snapshot``'s data is on the hypervisor."""
 
     @abstractmethod
+    def held_snapshots(self) -> dict[str, set[str]]:
+        """What the hypervisor really holds, for reconcile: each snapshot name found, with
+        the places holding it (disk image paths, ``METADATA``, ``MEMORY_STATE``)."""
+
+    @abstractmethod
     def stop(self) -> None:
         """Power the VM off (used when a revert may change the power state)."""
 
@@ -134,6 +143,10 @@ class Hypervisor(ABC):
     @abstractmethod
     def ping(self) -> str:
         """Check the connection; return a short description of the host."""
+
+    @abstractmethod
+    def guest_names(self) -> list[str]:
+        """The name of every VM the host has (defined or running)."""
 
     def delete_from_files(self, snapshot: Snapshot) -> None:
         """Delete ``snapshot`` from its disk files when its VM is gone from the host."""

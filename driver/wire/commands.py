@@ -92,6 +92,9 @@ class Answer:
     newSize: int | None = None
     payload: str | None = None
     memory: dict[str, str] | None = None
+    # CheckVirtualMachineAnswer.state, and the host's VM state report (name -> state, host).
+    state: str | None = None
+    hostVmStateReport: dict[str, dict[str, str]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,6 +115,8 @@ class AnswerSchema(WireSchema):
     newSize = Long(allow_none=True)
     payload = mf.String(allow_none=True)
     memory = mf.Dict(keys=mf.String(), values=mf.String(), allow_none=True)
+    state = mf.String(allow_none=True)
+    hostVmStateReport = mf.Dict(keys=mf.String(), values=mf.Dict(), allow_none=True)
 
 
 COMMANDS: dict[str, CommandType] = {

@@ -32,6 +32,7 @@ API = "com.cloud.agent.api."
 STORAGE = "org.apache.cloudstack.storage.command."
 SNAPSHOT_OBJECT = "org.apache.cloudstack.storage.to.SnapshotObjectTO"
 GUEST_DATA = "vmsnap.GuestDataCommand"
+HOST_VM_STATE_REPORT = "vmsnap.HostVmStateReportCommand"
 
 
 @dataclass
@@ -155,7 +156,18 @@ class GuestDataCommand(Command):
 
 _VM = {"vmName": Name(required=True)}
 
+@dataclass
+class HostVmStateReportCommand(Command):
+    """Ask a host for the power state of every VM it has. A CloudStack agent pushes this
+    report (``PingRoutingCommand._hostVmStateReport``); over HTTP the management side
+    pulls it, and the answer carries the same map: name -> ``{"state", "host"}``."""
+
+
 COMMAND_TYPES: tuple[CommandType, ...] = (
+    CommandType(API + "CheckVirtualMachineCommand", _command_schema(VmNameCommand, **_VM),
+                API + "CheckVirtualMachineAnswer"),
+    CommandType(HOST_VM_STATE_REPORT, _command_schema(HostVmStateReportCommand),
+                "vmsnap.HostVmStateReportAnswer"),
     CommandType(API + "StartCommand", _command_schema(
         StartCommand, vm=mf.Nested(VirtualMachineSchema, required=True)), API + "StartAnswer"),
     CommandType(API + "StopCommand", _command_schema(

@@ -15,6 +15,7 @@ from simulator.orchestrator.accounts import Accounts
 from simulator.orchestrator.core import Context
 from simulator.orchestrator.limits import Limits
 from simulator.orchestrator.networks import Networks
+from simulator.orchestrator.resync import PowerSync, resend_interrupted, sync_power
 from simulator.orchestrator.vms import Vms
 from simulator.orchestrator.vmsnapshots import VmSnapshots
 from simulator.orchestrator.volumes import Volumes
@@ -50,12 +51,26 @@ class Manager(Context):
         self.limits.remove_account(account)
         self.accounts.remove(account)
 
-    def recover(self) -> None:
-        """After a restart: fail interrupted jobs, leave nothing in a transitional state."""
+    def recover(self) -> list[str]:
+        """After a restart: ask the host what happened to the commands it was carrying out
+        (resend them, apply the answers), fail interrupted jobs, leave nothing in a
+        transitional state, and set every VM's power state from the host's report."""
+        notes = resend_interrupted(self)
         self.jobs.recover()
         self.vm_snapshots.recover_vm_snapshots()
         self.volumes.recover_volume_snapshots()
         self.vms.recover_vms()
+        return notes + sync_power(self)
+
+    def follow_host(self) -> None:
+        """Keep power states in sync with the host's reports from now on."""
+        self.power_sync = PowerSync(self, self.config.power_sync_interval).start()
+
+    def close(self) -> None:
+        """Stop following the host (the jobs are shut down by their owner)."""
+        sync = getattr(self, "power_sync", None)
+        if sync is not None:
+            sync.stop()
 
 
 __all__ = ["Manager"]

@@ -243,8 +243,14 @@ class Context:
     # --- the agent --------------------------------------------------------------------------
 
     def send(self, command: dict[str, Any], timeout: float = 300.0) -> Answer:
-        """Send one agent command; an unreachable host is a failed answer."""
+        """Send one agent command; an unreachable host is a failed answer. A command that
+        changes the host is recorded as in flight first (see :mod:`.inflight`)."""
+        inflight = self.jobs.inflight
+        token = inflight.add(command)
         try:
-            return self.agent.send([command], timeout)[0]
+            answer = self.agent.send([command], timeout)[0]
         except AgentUnreachable as exc:
-            return Answer(result=False, details=str(exc))
+            answer = Answer(result=False, details=str(exc))
+        if not inflight.in_job():
+            inflight.settle(token)
+        return answer

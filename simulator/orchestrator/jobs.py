@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator.errors import ApiError
 from simulator.models import AsyncJob
+from simulator.orchestrator.inflight import InFlight
 from simulator.store import Store
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ INTERRUPTED = "The job was interrupted by a management server restart"
 class Jobs:
     def __init__(self, store: Store, workers: int = 8) -> None:
         self.store = store
+        self.inflight = InFlight(store)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._vm_locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -41,6 +43,7 @@ class Jobs:
         lock = self._vm_lock(vm_id) if vm_id is not None else None
         if lock is not None:
             lock.acquire()
+        self.inflight.begin_job()
         try:
             result = work()
             self._finish(job_id, 1, 0, result)
@@ -50,6 +53,7 @@ class Jobs:
             log.exception("job %s failed", job_id)
             self._finish(job_id, 2, 530, {"errorcode": 530, "errortext": str(exc)})
         finally:
+            self.inflight.end_job()  # the records hold the outcome of what the job sent
             if lock is not None:
                 lock.release()
 

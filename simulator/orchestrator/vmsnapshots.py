@@ -178,8 +178,13 @@ class VmSnapshots:
         self.ctx.pause("createVMSnapshot")
         answer = self.ctx.send(command, timeout=max(60, 2 * int(self.ctx.setting(
             "vmsnapshot.create.wait"))))
-        with self.lock.vm(vm_id):
+        return self._created(snap_id, answer)
+
+    def _created(self, snap_id: int, answer: Any) -> VMSnapshot:
+        """Apply the host's answer to a create: Ready (and current), or Error."""
+        with self.lock.vm(self._vm_of(snap_id)):
             snap = self.store.load(VMSnapshot, snap_id)
+            vm = self.store.load(VM, snap.vm_id)
             if not answer.result:
                 self._move(snap, Event.OPERATION_FAILED)
                 self.store.save(snap)
@@ -237,7 +242,10 @@ class VmSnapshots:
                 "RevertToVMSnapshotCommand", vm,
                 wire.snapshot_to(snap, self.ancestors(snap), quiesce=True), self.volume_tos(vm))
         self.ctx.pause("revertToVMSnapshot")
-        answer = self.ctx.send(command)
+        return self._reverted(snap_id, self.ctx.send(command))
+
+    def _reverted(self, snap_id: int, answer: Any) -> VM:
+        """Apply the host's answer to a revert (the snapshot is Ready again either way)."""
         with self.lock:
             snap = self.store.load(VMSnapshot, snap_id)
             vm = self.store.load(VM, snap.vm_id)
@@ -290,9 +298,13 @@ class VmSnapshots:
             command = wire.vm_snapshot_command(
                 "DeleteVMSnapshotCommand", vm,
                 wire.snapshot_to(snap, self.ancestors(snap), quiesce=True), self.volume_tos(vm))
-        answer = self.ctx.send(command)
-        with self.lock.vm(vm.id):
-            snap = self.store.load(VMSnapshot, snap.id)
+        return self._deleted(snap.id, self.ctx.send(command))
+
+    def _deleted(self, snap_id: int, answer: Any) -> bool:
+        """Apply the host's answer to a delete: the record goes, or it is Error."""
+        with self.lock.vm(self._vm_of(snap_id)):
+            snap = self.store.load(VMSnapshot, snap_id)
+            vm = self.store.load(VM, snap.vm_id)
             if not answer.result:
                 self._move(snap, Event.OPERATION_FAILED)
                 self.store.save(snap)
@@ -338,6 +350,26 @@ class VmSnapshots:
             self.store.save(snap)
 
     # --- crash recovery ---------------------------------------------------------------------
+
+    def resume(self, kind: str, snap_id: int, answer: Any) -> str:
+        """Apply the answer to a command resent at start-up, if the snapshot still waits for
+        it (a record already settled is left alone); return what happened."""
+        waiting = {"CreateVMSnapshotCommand": State.CREATING.value,
+                   "RevertToVMSnapshotCommand": State.REVERTING.value,
+                   "DeleteVMSnapshotCommand": State.EXPUNGING.value}[kind]
+        snap = self.store.get(VMSnapshot, snap_id)
+        if snap is None or snap.removed or snap.state != waiting:
+            return "already settled"
+        try:
+            if kind == "CreateVMSnapshotCommand":
+                self._created(snap_id, answer)
+            elif kind == "RevertToVMSnapshotCommand":
+                self._reverted(snap_id, answer)
+            else:
+                self._deleted(snap_id, answer)
+        except ApiError as exc:
+            return f"the host refused it: {exc.text}"
+        return "the host's answer applied"
 
     def recover_vm_snapshots(self) -> None:
         """After a restart: no snapshot stays in a transitional state."""

@@ -10,11 +10,13 @@ from driver.wire.commands import API, VMSnapshotCommand
 from driver.wire.envelope import encode_command
 from driver.wire.lifecycle import (
     GUEST_DATA,
+    HOST_VM_STATE_REPORT,
     STORAGE,
     DataCommand,
     DiskCommand,
     DiskTO,
     GuestDataCommand,
+    HostVmStateReportCommand,
     ResizeVolumeCommand,
     SnapshotObjectTO,
     StartCommand,
@@ -94,8 +96,13 @@ def start_command(vm: VM, volumes: list[Volume], pool: str, *, cpus: int, memory
 
 
 def vm_command(kind: str, vm: VM, *, undefine: bool = False) -> dict[str, Any]:
-    """StopCommand or RebootCommand for ``vm``."""
+    """StopCommand, RebootCommand or CheckVirtualMachineCommand for ``vm``."""
     return _encode(API + kind, VmNameCommand(vmName=vm.instance_name, undefine=undefine))
+
+
+def host_report() -> dict[str, Any]:
+    """The host's VM state report: every VM's power state."""
+    return _encode(HOST_VM_STATE_REPORT, HostVmStateReportCommand())
 
 
 def create_volume(volume: Volume, pool: str) -> dict[str, Any]:

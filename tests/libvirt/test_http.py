@@ -99,14 +99,22 @@ def test_sizes_past_a_java_long_and_nul_in_names_are_refused_by_the_schema(agent
                                                                           pool):
     vm = vm_factory()
     huge = 2**63
-    vol = aj.volume("big.qcow2", pool, vm=vm.name)
-    vol["size"] = huge
+    # Valid commands, then the hostile values written into their JSON (the builders refuse
+    # them, as a well-behaved management server would).
+    create_volume = aj.create_volume(aj.volume(os.path.join(pool, "big.qcow2"), pool,
+                                               vm=vm.name))
+    next(iter(create_volume.values()))["data"][
+        "org.apache.cloudstack.storage.to.VolumeObjectTO"]["size"] = huge
     resize = {"com.cloud.agent.api.storage.ResizeVolumeCommand": {
         "path": vm.volumes()[0]["path"], "pool": {"path": pool}, "newSize": huge,
         "shrinkOk": False, "vmInstance": vm.name, "contextMap": {}}}
-    answers = agent.run(aj.create_volume(vol), resize, aj.stop(vm.name + "\x00x"),
-                        aj.create(vm.name + "\x00", "s1", vm.volumes()),
-                        aj.create(vm.name, "s\x00", vm.volumes()))
+    stop = aj.stop(vm.name)
+    next(iter(stop.values()))["vmName"] = vm.name + "\x00x"
+    create_bad_vm = aj.create(vm.name, "s1", vm.volumes())
+    next(iter(create_bad_vm.values()))["vmName"] = vm.name + "\x00"
+    create_bad_name = aj.create(vm.name, "s1", vm.volumes())
+    next(iter(create_bad_name.values()))["target"]["snapshotName"] = "s\x00"
+    answers = agent.run(create_volume, resize, stop, create_bad_vm, create_bad_name)
     for answer, field in zip(answers, ("size", "newSize", "vmName", "vmName", "snapshotName"),
                              strict=True):
         assert answer["result"] is False

@@ -44,7 +44,7 @@ class Process:
             assert proc.poll() is None, "the simulator exited"
             return requests.get(self.url + "/client/api", timeout=1) is not None
 
-        wait_until(answering, 30, interval=0.1, ignore=(requests.ConnectionError,),
+        wait_until(answering, 30, interval=0.1, ignore=(requests.ConnectionError, requests.Timeout),
                    message="the simulator to answer")
         return self
 
@@ -104,7 +104,7 @@ class DriverProcess:
             assert proc.poll() is None, "the driver exited"
             return requests.get(self.url + "/healthz", timeout=1).status_code == 200
 
-        wait_until(ready, 30, interval=0.1, ignore=(requests.ConnectionError,),
+        wait_until(ready, 30, interval=0.1, ignore=(requests.ConnectionError, requests.Timeout),
                    message="the driver to answer")
         return self
 

@@ -26,7 +26,7 @@ import libvirt_qemu
 
 from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound, Unsupported
 from driver.core.model import PowerState, Snapshot
-from driver.hypervisors.base import DiskInfo, Guest, Hypervisor, VmSpec
+from driver.hypervisors.base import METADATA, DiskInfo, Guest, Hypervisor, VmSpec
 from driver.hypervisors.libvirt import qemuimg
 from driver.hypervisors.libvirt.errors import is_broken_connection, is_missing, translate
 from driver.hypervisors.libvirt.xml import (
@@ -106,6 +106,10 @@ class LibvirtHost(Hypervisor):
             f"libvirt {_dotted(conn.getLibVersion())}, "
             f"{conn.getType()} {_dotted(conn.getVersion())} at {self.uri}"
         ))
+
+    def guest_names(self) -> list[str]:
+        conn = self.conn
+        return sorted(_call("Listing the VMs", lambda: [d.name() for d in conn.listAllDomains()]))
 
     @property
     def is_qemu(self) -> bool:
@@ -308,6 +312,17 @@ class LibvirtGuest(Guest):
 
     def _tags_on(self, disks: list[DiskInfo], name: str) -> list[DiskInfo]:
         return [d for d in disks if os.path.exists(d.path) and name in qemuimg.tags(d.path)]
+
+    def held_snapshots(self) -> dict[str, set[str]]:
+        held: dict[str, set[str]] = {}
+        for disk in self.disks():
+            if disk.format == "qcow2" and os.path.exists(disk.path):
+                for tag in qemuimg.tags(disk.path):
+                    held.setdefault(tag, set()).add(disk.path)
+        names = _call(f"Listing the snapshots of {self.name}", self.dom.snapshotListNames)
+        for name in names:
+            held.setdefault(name, set()).add(METADATA)
+        return held
 
     def has_snapshot(self, snapshot: Snapshot) -> bool:
         if self._metadata(snapshot.name) is not None:

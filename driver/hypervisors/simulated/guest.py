@@ -127,6 +127,14 @@ class SimulatedGuest(Guest):
             if layer is not None:
                 self.store.merge_into_children(c, layer["id"])
 
+    def held_snapshots(self) -> dict[str, set[str]]:
+        # A layer holds every disk of the VM at once (and the memory, in the same row).
+        paths = {d.path for d in self.disks()}
+        with self.store.tx() as c:
+            names = [r["name"] for r in c.execute(
+                "SELECT name FROM layers WHERE vm=? AND name IS NOT NULL", (self.name,))]
+        return {name: set(paths) for name in names}
+
     def has_snapshot(self, snapshot: Snapshot) -> bool:
         with self.store.tx() as c:
             return self._layer(c, snapshot.name) is not None

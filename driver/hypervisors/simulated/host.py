@@ -40,6 +40,10 @@ class SimulatedHost(Hypervisor):
             count = c.execute("SELECT COUNT(*) FROM vms").fetchone()[0]
         return f"simulated KVM host ({count} VMs) in {self.path}"
 
+    def guest_names(self) -> list[str]:
+        with self.store.tx() as c:
+            return [r["name"] for r in c.execute("SELECT name FROM vms ORDER BY name")]
+
     def vms(self) -> list[dict[str, Any]]:
         with self.store.tx() as c:
             return [{"name": r["name"], "power": r["power"], "agent": bool(r["agent"]),
