@@ -24,6 +24,19 @@ class AgentUnreachable(Exception):
 class Agent(Protocol):
     def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]: ...
 
+    def view(self, path: str, timeout: float = 60.0) -> Any:
+        """GET one of the driver's read-only views (e.g. a VM's snapshot tree)."""
+        ...
+
+
+def _view(status: int, body: bytes) -> Any:
+    if status != 200:
+        raise AgentUnreachable(f"the host answered HTTP {status}: {body[:200]!r}")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise AgentUnreachable("the host's view is not JSON") from None
+
 
 def _answers(status: int, body: bytes, expected: int) -> list[Answer]:
     if status != 200:
@@ -51,6 +64,10 @@ class InProcessAgent:
             "Content-Type": "application/json", **signed_headers(self.secret, "POST", PATH, body)})
         return _answers(resp.status_code, resp.get_data(), len(commands))
 
+    def view(self, path: str, timeout: float = 60.0) -> Any:
+        resp = self.client.get(path, headers=signed_headers(self.secret, "GET", path, b""))
+        return _view(resp.status_code, resp.get_data())
+
 
 class HttpAgent:
     """A driver at a URL (one per KVM host, on real libvirt)."""
@@ -69,6 +86,14 @@ class HttpAgent:
         except requests.RequestException as exc:
             raise AgentUnreachable(f"the host at {self.url} did not answer: {exc}") from None
         return _answers(resp.status_code, resp.content, len(commands))
+
+    def view(self, path: str, timeout: float = 60.0) -> Any:
+        try:
+            resp = self.session.get(self.url + path, timeout=timeout,
+                                    headers=signed_headers(self.secret, "GET", path, b""))
+        except requests.RequestException as exc:
+            raise AgentUnreachable(f"the host at {self.url} did not answer: {exc}") from None
+        return _view(resp.status_code, resp.content)
 
 
 class AgentFaults:
@@ -122,6 +147,9 @@ class FaultInjectingAgent:
     def __init__(self, inner: Agent, faults: AgentFaults) -> None:
         self.inner = inner
         self.faults = faults
+
+    def view(self, path: str, timeout: float = 60.0) -> Any:
+        return self.inner.view(path, timeout)
 
     def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]:
         import time

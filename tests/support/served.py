@@ -80,15 +80,17 @@ class Process:
 class DriverProcess:
     """``vmsnap-driver serve`` on the simulated host, on its own port and data directory."""
 
-    def __init__(self, data_dir: str, secret: str = "served-secret") -> None:  # noqa: S107
+    def __init__(self, data_dir: str, secret: str = "served-secret",  # noqa: S107
+                 pool: str | None = None) -> None:
         self.data_dir = data_dir
         self.secret = secret
+        self.pool = os.path.abspath(pool or os.path.join(data_dir, "pool"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DriverProcess:
-        pool = os.path.join(self.data_dir, "pool")
+        pool = self.pool
         os.makedirs(pool, exist_ok=True)
         env = dict(os.environ, VMSNAP_BACKEND="simulated", VMSNAP_SECRET=self.secret,
                    VMSNAP_DATA_DIR=os.path.join(self.data_dir, "driver"),

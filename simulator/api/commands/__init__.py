@@ -7,6 +7,7 @@ from simulator.api.commands import (  # noqa: F401
     limits,
     networks,
     offerings,
+    reconcile,
     tags,
     vms,
     vmsnapshots,
