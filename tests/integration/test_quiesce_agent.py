@@ -90,3 +90,25 @@ def test_quiesce_without_an_agent_fails_clearly_and_creates_nothing(qemu_agent, 
     assert vm.tags(0) == []
     tree = json.loads(qemu_agent.get(f"/v1/vms/{vm.name}/snapshots").get_data())
     assert tree["count"] == 0
+
+
+def test_recovery_thaws_a_frozen_guest_the_journal_does_not_mark(settings, qemu_host,
+                                                                  agent_guest):
+    """What a crash between a revert to a quiesced memory snapshot (which resumes the guest
+    frozen) and the driver's thaw leaves: a finished operation, no freeze in the journal."""
+    from driver.app import build_service
+    from driver.recovery import recover
+
+    vm = agent_guest
+    service = build_service(settings, qemu_host)
+    op = service.journal.begin("revert", vm.name, "s1",
+                               next(iter(aj.revert(vm.name, "s1", vm.volumes()).values())))
+    service.journal.finish(op, True, {"result": True, "details": ""})
+    vm.dom.fsFreeze()
+    assert vm.agent("guest-fsfreeze-status") == "frozen"
+    notes = recover(service)
+    assert notes == [f"thaw {vm.name}: thawed"]
+    assert vm.agent("guest-fsfreeze-status") == "thawed"
+    report = qemu_host.guest(vm.name).power_state()
+    assert report.value == "PowerOn"
+    assert vm.name in qemu_host.guest_names()

@@ -4,16 +4,10 @@ on purpose."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from driver.app import create_app
 from driver.core.model import Snapshot, SnapshotType
-from driver.hypervisors.simulated import SimulatedHost
 from tests import agentjson as aj
 from tests.simhost.test_simulated_host import VM
-from tests.support.driver import AgentClient
 
 REPORT = {"vmsnap.HostVmStateReportCommand": {"contextMap": {}, "wait": 0}}
 
@@ -21,23 +15,6 @@ REPORT = {"vmsnap.HostVmStateReportCommand": {"contextMap": {}, "wait": 0}}
 def check(name: str) -> dict:
     return {"com.cloud.agent.api.CheckVirtualMachineCommand": {"vmName": name,
                                                               "contextMap": {}}}
-
-
-@pytest.fixture
-def sim_settings(settings):
-    return settings.with_overrides(backend="simulated")
-
-
-@pytest.fixture
-def host(sim_settings):
-    h = SimulatedHost(os.path.join(sim_settings.data_dir, "simhost.sqlite3"))
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def agent(sim_settings, host):
-    return AgentClient(create_app(sim_settings, host).test_client())
 
 
 def test_check_virtual_machine_and_the_host_report(agent, pool):

@@ -18,23 +18,6 @@ from tests import agentjson as aj
 from tests.support.driver import AgentClient
 
 
-@pytest.fixture
-def sim_settings(settings):
-    return settings.with_overrides(backend="simulated")
-
-
-@pytest.fixture
-def host(sim_settings):
-    h = SimulatedHost(os.path.join(sim_settings.data_dir, "simhost.sqlite3"))
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def agent(sim_settings, host):
-    return AgentClient(create_app(sim_settings, host).test_client())
-
-
 class VM:
     def __init__(self, agent, pool, name="i-2-3-VM", ndisks=2, running=True, guest_agent=True):
         self.agent, self.name, self.pool = agent, name, pool

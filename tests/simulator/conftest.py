@@ -14,8 +14,15 @@ from tests.support.simulator import World, control
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory: Any) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(SimConfig(data_dir=str(tmp_path_factory.mktemp("sim")))).start()
+def sim_overrides() -> dict[str, Any]:
+    """Settings a test module gives its simulator (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: Any, sim_overrides: dict[str, Any]) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(SimConfig(data_dir=str(tmp_path_factory.mktemp("sim")),
+                                      **sim_overrides)).start()
     yield server
     server.stop()
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from benchmarks.crash_campaign import campaign, check, slow_host
 from contract_tests.client import Client
@@ -17,7 +18,6 @@ from contract_tests.waiting import wait_until
 from driver.core.model import Snapshot, SnapshotType
 from driver.wire.objects import VMSnapshotTO
 from simulator.app import ThreadedServer
-from simulator.config import SimConfig
 from simulator.models import VM
 from simulator.orchestrator import wire
 from tests.support.served import DriverProcess, Process
@@ -90,17 +90,8 @@ def test_a_short_kill_campaign_ends_with_records_and_host_agreeing(tmp_path) -> 
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(SimConfig(data_dir=str(tmp_path_factory.mktemp("conv")),
-                                      power_sync_interval=0.2)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(sim: ThreadedServer) -> Client:
-    key, secret = sim.manager.accounts.admin_keys()
-    return Client(sim.endpoint, key, secret, poll=0.01)
+def sim_overrides() -> dict[str, Any]:
+    return {"power_sync_interval": 0.2}
 
 
 def _host(sim: ThreadedServer) -> Any:
@@ -153,8 +144,29 @@ def test_reconcile_reports_and_repairs_each_divergence(sim: ThreadedServer,
         "state"] == "Stopped"
 
 
-def test_reconcile_is_for_admins_only(sim: ThreadedServer, admin: Client) -> None:
-    users = admin.list("listUsers", "user", listall=True, username="user")
-    keys = admin.call("getUserKeys", id=users[0]["id"])["userkeys"]
-    user = Client(sim.endpoint, keys["apikey"], keys["secretkey"])
+def test_reconcile_is_for_admins_only(user: Client) -> None:
     assert user.raw("reconcileVirtualMachineRecords").status_code == 432
+
+
+def test_no_guest_stays_frozen_when_the_host_dies_before_the_thaw_of_a_revert(tmp_path) -> None:
+    """A revert to a quiesced memory snapshot resumes the guest frozen; the driver dies
+    (the thaw step kills the process) before it thaws. After the restart (the driver's
+    recovery, the simulator's resend of the revert) the guest is thawed."""
+    sim = Process(str(tmp_path)).start()
+    try:
+        client = sim.client()
+        vm = World(client).deploy()
+        snap = client.run("createVMSnapshot", virtualmachineid=vm["id"], snapshotmemory=True,
+                          quiescevm=True)["vmsnapshot"]
+        sim.control("POST", "/faults", {"step": "thaw", "action": "die", "vm": vm["id"]})
+        client.call("revertToVMSnapshot", vmsnapshotid=snap["id"])
+
+        def thawed() -> bool:
+            host = sim.control("GET", "/state")["host"]
+            [guest] = [v for v in host["vms"] if v["name"] == vm["instancename"]]
+            return not host["faults"] and guest["frozen"] is False
+
+        wait_until(thawed, 60, interval=0.2, message="the restarted driver to thaw the guest",
+                   ignore=(requests.ConnectionError, requests.Timeout, AssertionError))
+    finally:
+        sim.stop()

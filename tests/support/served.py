@@ -22,7 +22,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Process:
+class Served:
+    """A service in a process group of its own: killed (SIGKILL) or stopped as a whole."""
+
+    proc: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+
+
+class Process(Served):
     """``vmsnap-simulator`` on its own port and data directory."""
 
     def __init__(self, data_dir: str, *extra: str) -> None:
@@ -64,20 +80,10 @@ class Process:
         return Client(self.url + "/client/api", admin["api_key"], admin["secret_key"],
                       poll=0.02)
 
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
 
 
 
-
-class DriverProcess:
+class DriverProcess(Served):
     """``vmsnap-driver serve`` on the simulated host, on its own port and data directory."""
 
     def __init__(self, data_dir: str, secret: str = "served-secret",  # noqa: S107
@@ -109,13 +115,3 @@ class DriverProcess:
         wait_until(ready, 30, interval=0.1, ignore=(requests.ConnectionError, requests.Timeout),
                    message="the driver to answer")
         return self
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
