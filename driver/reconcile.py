@@ -98,7 +98,11 @@ def _views(ctx: Context) -> Iterator[View]:
             guest: Guest | None = ctx.hv.guest(vm)
         except NotFound:
             guest = None
-        held = guest.held_snapshots() if guest is not None else {}
+        try:
+            held = guest.held_snapshots() if guest is not None else {}
+        except DriverError as exc:  # a host that cannot say: nothing to compare, say so
+            log.warning("reconcile skipped %s: %s", vm, exc.details)
+            continue
         if records or held:
             yield View(vm, guest, records, held)
 

@@ -85,10 +85,10 @@ class Guest(ABC):
     def has_snapshot(self, snapshot: Snapshot) -> bool:
         """Whether any of ``snapshot``'s data is on the hypervisor."""
 
-    @abstractmethod
     def held_snapshots(self) -> dict[str, set[str]]:
         """What the hypervisor really holds, for reconcile: each snapshot name found, with
         the places holding it (disk image paths, ``METADATA``, ``MEMORY_STATE``)."""
+        raise Unsupported(f"listing the snapshots {self.name}'s host holds is not supported")
 
     @abstractmethod
     def stop(self) -> None:
@@ -144,9 +144,9 @@ class Hypervisor(ABC):
     def ping(self) -> str:
         """Check the connection; return a short description of the host."""
 
-    @abstractmethod
     def guest_names(self) -> list[str]:
         """The name of every VM the host has (defined or running)."""
+        raise Unsupported("listing VMs is not supported by this host")
 
     def delete_from_files(self, snapshot: Snapshot) -> None:
         """Delete ``snapshot`` from its disk files when its VM is gone from the host."""
