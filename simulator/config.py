@@ -49,6 +49,13 @@ from driver.settings import did_you_mean, read_ini
 ENV_PREFIX = "VMSNAP_SIM_"
 
 OFFERING_CHANGE_POLICIES = ("discard", "block", "restore")
+MAX_JOB_DELAY_MS = 600_000  # ten minutes: enough to watch any transition, never a hang
+# Bounds of the numeric dynamic settings, wherever they are set (INI, environment, API).
+SETTING_BOUNDS = {
+    "vmsnapshot.max": (1, 1000),
+    "vmsnapshot.create.wait": (1, 86_400),
+    "job.delay.ms": (0, MAX_JOB_DELAY_MS),
+}
 
 
 @dataclass
@@ -316,4 +323,7 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
         raise ValueError("integration.api.port must be a free port other than port, or 0")
     if cfg.vmsnapshot_offering_change not in OFFERING_CHANGE_POLICIES:
         raise ValueError("vmsnapshot.offering.change must be discard, block or restore")
+    for name, (low, high) in SETTING_BOUNDS.items():
+        if not low <= getattr(cfg, name.replace(".", "_")) <= high:
+            raise ValueError(f"{name} must be between {low} and {high}")
     return cfg

@@ -10,11 +10,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from simulator.agents import AgentFaults
+from simulator.config import MAX_JOB_DELAY_MS
 from simulator.errors import ApiError
 from simulator.hosts import LocalHost
 from simulator.models import VM
 from simulator.orchestrator import Manager, wire
-from simulator.orchestrator.core import MAX_JOB_DELAY_MS
 
 bp = Blueprint("control", __name__, url_prefix="/_sim")
 TOKEN_HEADER = "X-Vmsnap-Sim-Token"  # noqa: S105 - a header name

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from driver.core.model import ACTIVE_STATES
 from driver.wire.commands import Answer
 from simulator.agents import Agent, AgentUnreachable
-from simulator.config import OFFERING_CHANGE_POLICIES, SimConfig
+from simulator.config import OFFERING_CHANGE_POLICIES, SETTING_BOUNDS, SimConfig
 from simulator.errors import ParamError, PermissionDenied, invalid_uuid
 from simulator.models import VM, Account, User, VMSnapshot, Volume, VolumeSnapshot
 from simulator.orchestrator.jobs import Jobs
@@ -42,13 +42,6 @@ SETTINGS = {
                      "Simulator: milliseconds every job waits in its transitional state"),
 }
 
-
-MAX_JOB_DELAY_MS = 600_000  # ten minutes: enough to watch any transition, never a hang
-SETTING_BOUNDS = {
-    "vmsnapshot.max": (1, 1000),
-    "vmsnapshot.create.wait": (1, 86_400),
-    "job.delay.ms": (0, MAX_JOB_DELAY_MS),
-}
 
 
 @dataclass

@@ -122,3 +122,12 @@ def test_a_changed_job_delay_applies_to_waiting_jobs(admin: Client, world) -> No
         admin.call("updateConfiguration", name="job.delay.ms", value="0")
     admin.job_timeout = 60
     assert admin.job(job)["jobstatus"] == 1
+
+
+def test_settings_out_of_bounds_are_refused_at_start_too() -> None:
+    from simulator.config import load_config
+
+    with pytest.raises(ValueError, match="job.delay.ms must be between 0 and 600000"):
+        load_config(job_delay_ms=1_000_000_000)
+    with pytest.raises(ValueError, match="vmsnapshot.max"):
+        load_config(vmsnapshot_max=0)
