@@ -127,3 +127,18 @@ def test_48_keep_alive_clients_see_no_connection_reset(simulator: Process) -> No
         total = sum(pool.map(client, range(48)))
     assert errors == []
     assert total == 48 * 40
+
+
+def test_controls_in_echoed_values_get_cloudstack_json_from_the_served_simulator(
+        simulator: Process) -> None:
+    admin = simulator.client()
+    for command, params, status in (("deleteVMSnapshot", {"vmsnapshotid": "x\x01"}, 431),
+                                    ("listZones\x00", {}, 432),
+                                    ("listVMSnapshot", {"pagesize": "9" * 25}, 431)):
+        resp = admin.raw(command, **params)
+        assert resp.status_code == status, resp.text
+        assert next(iter(resp.json().values()))["errorcode"] == status
+    resp = requests.post(simulator.url + "/client/api", timeout=10, data={
+        "command": "login", "username": "a\nb", "password": "x", "response": "json"})
+    assert resp.status_code == 531
+    assert resp.json()["loginresponse"]["errorcode"] == 531
