@@ -29,6 +29,12 @@ class Agent(Protocol):
         ...
 
 
+def per_host(agent: Agent) -> dict[str, Agent]:
+    """Each host's own agent, by host name; a single agent is its only host's ("")."""
+    split = getattr(agent, "per_host", None)
+    return split() if split is not None else {"": agent}
+
+
 def _view(status: int, body: bytes) -> Any:
     if status != 200:
         raise AgentUnreachable(f"the host answered HTTP {status}: {body[:200]!r}")
@@ -150,6 +156,10 @@ class FaultInjectingAgent:
 
     def view(self, path: str, timeout: float = 60.0) -> Any:
         return self.inner.view(path, timeout)
+
+    def per_host(self) -> dict[str, Agent]:
+        """Each host's own agent (faults apply to commands about VMs, not to these)."""
+        return per_host(self.inner)
 
     def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]:
         import time

@@ -88,6 +88,17 @@ class RoutingAgent:
             host.status = status
             self.store.save(host)
 
+    def per_host(self) -> dict[str, Agent]:
+        """Each host's own agent, by host name (for questions put to every host)."""
+        return dict(self.agents)
+
+    def view(self, path: str, timeout: float = 60.0) -> Any:
+        """A driver view; ``/v1/vms/<name>/...`` goes to that VM's host."""
+        parts = path.split("/")
+        name = parts[3] if len(parts) > 3 and parts[1:3] == ["v1", "vms"] else None
+        host = host_of(self.store, {"view": {"vmName": name}})
+        return self.agents[host.name].view(path, timeout)
+
     def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]:
         out: list[Answer] = []
         for command in commands:

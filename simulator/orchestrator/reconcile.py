@@ -20,7 +20,7 @@ from simulator.agents import AgentUnreachable
 from simulator.errors import ResourceUnavailable
 from simulator.models import VM
 from simulator.orchestrator import wire
-from simulator.orchestrator.resync import POWER
+from simulator.orchestrator.resync import POWER, host_reports
 
 if TYPE_CHECKING:
     from simulator.orchestrator import Manager
@@ -35,20 +35,18 @@ def _host_snapshots(manager: Manager, vm: VM) -> dict[str, str]:
 
 
 def reconcile_records(manager: Manager, *, repair: bool = False) -> list[dict[str, Any]]:
-    """Every difference between the records and the host (see the module text)."""
+    """Every difference between the records and the hosts that answer (see the module
+    text); a host that does not answer is left for the next run."""
+    out: list[dict[str, Any]] = []
     try:
-        answer = manager.agent.send([wire.host_report()], 60.0)[0]
-        report = answer.hostVmStateReport if answer.result else None
-        if report is None:
-            raise AgentUnreachable(answer.details or "no VM state report")
-        out: list[dict[str, Any]] = []
-        for vm in manager.store.find(VM):
-            if not vm.removed and vm.instance_name in report:
-                out.extend(_one_vm(manager, vm, report[vm.instance_name], repair))
-        return out
+        for vms, report in host_reports(manager):
+            for vm in vms:
+                if vm.instance_name in report:
+                    out.extend(_one_vm(manager, vm, report[vm.instance_name], repair))
     except AgentUnreachable as exc:
         raise ResourceUnavailable(f"Unable to reconcile: the host did not answer: {exc}"
                                   ) from None
+    return out
 
 
 def _diff(vm: VM, kind: str, detail: str, snapshot: str | None = None,

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from simulator.agents import AgentUnreachable
-from simulator.models import VM
+from simulator.agents import AgentUnreachable, per_host
+from simulator.models import VM, Host
 from simulator.orchestrator import wire
 from simulator.orchestrator.inflight import short_name
 
@@ -45,6 +46,24 @@ def resend_interrupted(manager: Manager) -> list[str]:
     return notes
 
 
+def host_reports(manager: Manager) -> Iterator[tuple[list[VM], dict[str, dict[str, str]]]]:
+    """Each reachable host's VM state report, with the VM records placed on that host (all
+    of them when the manager has a single host)."""
+    hosts = {h.name: h.id for h in manager.store.find(Host)}
+    for name, agent in per_host(manager.agent).items():
+        try:
+            answer = agent.send([wire.host_report()], 60.0)[0]
+        except AgentUnreachable as exc:
+            log.warning("host %s did not report: %s", name or "-", exc)
+            continue
+        if not answer.result or answer.hostVmStateReport is None:
+            log.warning("host %s did not report: %s", name or "-", answer.details)
+            continue
+        vms = [vm for vm in manager.store.find(VM)
+               if not vm.removed and (not name or vm.host_id == hosts.get(name))]
+        yield vms, answer.hostVmStateReport
+
+
 def sync_power(manager: Manager) -> list[str]:
     """Set each settled VM record (Running or Stopped) to the power state its host reports.
 
@@ -53,26 +72,20 @@ def sync_power(manager: Manager) -> list[str]:
     that job."""
     notes = []
     with manager.lock:
-        try:
-            answer = manager.agent.send([wire.host_report()], 60.0)[0]
-        except AgentUnreachable as exc:
-            return [f"the host did not answer: {exc}"]
-        if not answer.result or answer.hostVmStateReport is None:
-            return [f"the host did not report: {answer.details}"]
-        report = answer.hostVmStateReport
-        for vm in manager.store.find(VM):
-            if vm.removed or vm.state not in POWER.values():
-                continue
-            entry = report.get(vm.instance_name)
-            state = POWER.get(str(entry.get("state"))) if entry else None
-            if state is None or state == vm.state:
-                continue
-            notes.append(f"{vm.instance_name}: {vm.state} -> {state} (the host reports "
-                         f"{entry['state'] if entry else '-'})")
-            log.warning("power state of %s follows its host: %s -> %s", vm.instance_name,
-                        vm.state, state)
-            vm.state = state
-            manager.store.save(vm)
+        for vms, report in host_reports(manager):
+            for vm in vms:
+                if vm.state not in POWER.values():
+                    continue
+                entry = report.get(vm.instance_name)
+                state = POWER.get(str(entry.get("state"))) if entry else None
+                if state is None or state == vm.state:
+                    continue
+                notes.append(f"{vm.instance_name}: {vm.state} -> {state} (the host reports "
+                             f"{entry['state'] if entry else '-'})")
+                log.warning("power state of %s follows its host: %s -> %s",
+                            vm.instance_name, vm.state, state)
+                vm.state = state
+                manager.store.save(vm)
     return notes
 
 
