@@ -400,6 +400,14 @@ API = (F("name", description="the command"), F("description", description="what 
        F("params", "set", "the parameters", API_PARAM),
        F("response", "set", "the response fields", API_RESPONSE))
 
+RECONCILIATION = (
+    F("virtualmachineid", description="the ID of the VM the difference concerns"),
+    F("instancename", description="the VM's instance name on its host"),
+    F("kind", description="power, missing-on-host, orphan-on-host or error-but-on-host"),
+    F("vmsnapshotname", description="the VM snapshot's name on the host, if one is concerned"),
+    F("detail", description="what differs"),
+    F("repaired", "boolean", "true if repair=true fixed it"))
+
 # Response object name (as a command declares it, case-insensitive) -> its fields.
 OBJECTS: dict[str, tuple[Field, ...]] = {
     "vmsnapshot": VM_SNAPSHOT, "virtualmachine": VIRTUAL_MACHINE, "volume": VOLUME,
@@ -412,6 +420,7 @@ OBJECTS: dict[str, tuple[Field, ...]] = {
     "publicipaddress": PUBLIC_IP, "firewallrule": FIREWALL_RULE,
     "portforwardingrule": PORT_FORWARDING_RULE, "storagepool": STORAGE_POOL,
     "resourcelimit": RESOURCE_LIMIT, "login": LOGIN, "logout": LOGOUT,
+    "reconciliation": RECONCILIATION,
 }
 
 

@@ -360,7 +360,10 @@ def test_every_command_renders_only_its_declared_fields(sim, admin, world):
     def check(command: str, payload: dict[str, Any]) -> None:
         seen.setdefault(command, []).append(payload)
 
-    scenario = _Scenario(admin, world, check)
+    def diverge(vm: dict[str, Any]) -> None:  # the host powers the VM off on its own
+        sim.app.extensions["sim.host"].simulated.guest(vm["instancename"]).stop()
+
+    scenario = _Scenario(admin, world, check, diverge)
     scenario.run()
     served = {a.name for a in APIS.values() if not a.open}
     assert served - set(seen) == set(), "commands the scenario does not call"
@@ -391,8 +394,9 @@ class _Scenario:
     """One call (at least) of every registered command, in an order that gives each list
     something to list."""
 
-    def __init__(self, admin: Client, world: World, check: Any) -> None:
+    def __init__(self, admin: Client, world: World, check: Any, diverge: Any) -> None:
         self.admin, self.world, self.check = admin, world, check
+        self.diverge = diverge  # makes a VM's record and its host disagree
 
     def call(self, command: str, **params: Any) -> dict[str, Any]:
         out = self.admin.call(command, **params)
@@ -483,6 +487,8 @@ class _Scenario:
         call("changeServiceForVirtualMachine", id=vm["id"], serviceofferingid=offering["id"])
         call("startVirtualMachine", id=vm["id"])
         call("rebootVirtualMachine", id=vm["id"])
+        self.diverge(vm)
+        call("reconcileVirtualMachineRecords", repair=True)
         call("destroyVirtualMachine", id=vm["id"])
         call("recoverVirtualMachine", id=vm["id"])
         call("destroyVirtualMachine", id=vm["id"])
