@@ -21,10 +21,14 @@ OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/v1/openapi.json"}
 
 def make_hypervisor(settings: Settings) -> Hypervisor:
     if settings.backend == "libvirt":
-        from driver.hypervisors.libvirt import LibvirtHost
+        from driver.hypervisors.libvirt import LibvirtHost, LiveOptions
 
+        live = LiveOptions(mechanism=settings.memory_capture,
+                           converge_timeout=settings.live_converge_timeout,
+                           bandwidth_mib=settings.live_bandwidth_mib,
+                           downtime_ms=settings.live_downtime_ms)
         return LibvirtHost(settings.libvirt_uri, agent_timeout=int(settings.freeze_timeout),
-                           domain_type=settings.libvirt_domain_type)
+                           domain_type=settings.libvirt_domain_type, live=live)
     if settings.backend == "simulated":
         from driver.hypervisors.simulated import SimulatedHost
 

@@ -68,6 +68,14 @@ def _recover_one(service: SnapshotService, op_id: int, kind: str, vm: str, name:
         guest = None
     except DriverError as exc:
         return f"left for the next start-up: {exc.details}"  # host unreachable: try later
+    if kind == "create" and guest is not None and service.store.get(vm, name) is None:
+        try:
+            # First: a guest paused by the capture cannot be thawed, and a migration left
+            # running would keep writing the half-made memory state.
+            guest.abandon(name)
+        except DriverError as exc:
+            log.error("could not undo the interrupted capture: %s", exc.details,
+                      extra={"vm": vm, "snapshot": name})
     if frozen and guest is not None:
         thaw_quietly(guest)
     try:

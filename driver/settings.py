@@ -51,6 +51,11 @@ class Settings:
     # vmsnap.GuestDataCommand reads and writes inside guests: for test rigs (the simulator,
     # the test suite), never on a production host.
     guest_data_command: bool = False
+    # Memory snapshots of running VMs (libvirt + QEMU): how memory is captured.
+    memory_capture: str = "auto"  # auto | background-snapshot | precopy | savevm
+    live_converge_timeout: float = 30.0  # seconds to converge (precopy) or resume, else savevm
+    live_downtime_ms: int = 20  # precopy: the last pass QEMU may plan, with the guest paused
+    live_bandwidth_mib: int = 8192  # MiB/s QEMU may write the memory state at
     host: str = "127.0.0.1"
     port: int = 8250
     threads: int = 8

@@ -37,6 +37,16 @@ class VmSpec:
     power_on: bool = True  # False: define the VM and its disks only
 
 
+@dataclass
+class CaptureReport:
+    """What a capture measured and chose, for the answer and the metrics."""
+
+    guest_pause_ms: float | None = None  # vCPUs stood still (QEMU STOP -> RESUME), if known
+    memory_capture: str | None = None  # how memory was captured: precopy, background-snapshot,
+    #                                    savevm (None for a disk-only snapshot)
+    memory_bytes: int = 0  # bytes of memory state kept apart from the disks
+
+
 class Guest(ABC):
     """One VM on a host, with intent-named operations. Every method raises DriverError."""
 
@@ -68,10 +78,19 @@ class Guest(ABC):
 
     @abstractmethod
     def capture(self, name: str, *, memory: bool, description: str) -> None:
-        """Capture every disk atomically (and memory if asked) under snapshot ``name``."""
+        """Capture every disk atomically (and memory if asked) under snapshot ``name``: the
+        part that must happen at the snapshot's instant (inside the freeze window)."""
 
-    def verify(self, name: str, *, memory: bool) -> None:
-        """After capture (outside the freeze window): confirm the data is really there."""
+    def finish(self, name: str, *, memory: bool) -> CaptureReport:
+        """After ``capture`` (outside the freeze window): complete what may run after the
+        instant (a memory stream still being written), confirm the data is really there.
+        On failure, nothing of the snapshot is left."""
+        return CaptureReport()
+
+    def abandon(self, name: str) -> None:
+        """Undo whatever an interrupted capture of ``name`` left (a migration still running,
+        a guest it paused, partial files, disk snapshots): the guest ends up running as
+        before. Idempotent; used on failures and by start-up recovery."""
 
     @abstractmethod
     def revert(self, snapshot: Snapshot) -> PowerState:

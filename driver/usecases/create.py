@@ -9,7 +9,7 @@ from typing import Any
 
 from driver.core.errors import InvalidRequest, QuiesceError
 from driver.core.model import PowerState, Snapshot, SnapshotType
-from driver.hypervisors.base import Guest
+from driver.hypervisors.base import CaptureReport, Guest
 from driver.quiesce import FreezeWindow
 from driver.usecases.context import Context, target_of
 from driver.wire.commands import Answer, VMSnapshotCommand
@@ -37,7 +37,8 @@ def create(ctx: Context, cmd: VMSnapshotCommand, raw: Any) -> Answer:
         tree = ctx.store.tree(cmd.vmName)
         parent_name = target.parent.snapshotName if target.parent else None
         parent = parent_name if parent_name in tree else tree.current
-        window = _capture(ctx, op_id, guest, name, memory, target, power)
+        window, report = _capture(ctx, op_id, guest, name, memory, target, power)
+        ctx.metrics.observe_capture(report)
         record = Snapshot(
             vm=cmd.vmName, name=name,
             type=SnapshotType.DISK_AND_MEMORY if memory else SnapshotType.DISK,
@@ -52,43 +53,48 @@ def create(ctx: Context, cmd: VMSnapshotCommand, raw: Any) -> Answer:
         except Exception:
             guest.delete(record)  # never leave data the records do not know
             raise
-        return created_answer(ctx, guest, cmd, window)
+        return created_answer(ctx, guest, cmd, window, report)
 
     return ctx.journaled("create", cmd.vmName, name, raw, work)
 
 
 def _capture(ctx: Context, op_id: int, guest: Guest, name: str, memory: bool,
-             target: VMSnapshotTO, power: PowerState) -> FreezeWindow | None:
+             target: VMSnapshotTO,
+             power: PowerState) -> tuple[FreezeWindow | None, CaptureReport]:
     description = target.description or ""
     guest.preflight(name, memory=memory)
     if not target.quiescevm or power is not PowerState.ON:
         # A stopped VM has nothing mounted: its disks are consistent as they are.
         guest.capture(name, memory=memory, description=description)
-        guest.verify(name, memory=memory)
-        return None
+        return None, guest.finish(name, memory=memory)
     ctx.journal.set_frozen(op_id, True)  # before freezing: recovery thaws if we crash
     captured = False
     try:
+        # Only the capture's instant is inside the window; a memory stream still being
+        # written afterwards (background-snapshot) is finished once the guest is thawed.
         with ctx.quiescer.frozen(guest) as window:
             guest.capture(name, memory=memory, description=description)
             captured = True
     except QuiesceError:
         if captured:  # the watchdog thawed mid-capture: this is not a quiesced snapshot
-            guest.delete(Snapshot(guest.name, name, SnapshotType.DISK, disks=[
-                d.as_disk() for d in guest.disks()]))
+            guest.abandon(name)
         raise
     finally:
         ctx.journal.set_frozen(op_id, False)
-    guest.verify(name, memory=memory)
+    report = guest.finish(name, memory=memory)
     log.info("quiesced capture", extra={"freeze_window_ms": window.ms,
+                                        "guest_pause_ms": report.guest_pause_ms,
                                         "filesystems": window.filesystems})
-    return window
+    return window, report
 
 
 def created_answer(ctx: Context, guest: Guest, cmd: VMSnapshotCommand,
-                   window: FreezeWindow | None) -> Answer:
-    """The answer to a create: the target, the volumes with their stored sizes, the window."""
+                   window: FreezeWindow | None, report: CaptureReport | None = None) -> Answer:
+    """The answer to a create: the target, the volumes with their stored sizes, the window,
+    the guest's pause and how memory was captured."""
     record = ctx.store.get(cmd.vmName, cmd.target.snapshotName or "") if cmd.target else None
     ms = window.ms if window else (record.freeze_window_ms if record else None)
+    report = report or CaptureReport()
     return Answer(vmSnapshotTo=cmd.target,
-                  volumeTOs=ctx.volumes_out(guest, cmd.volumeTOs or []), freezeWindowMs=ms)
+                  volumeTOs=ctx.volumes_out(guest, cmd.volumeTOs or []), freezeWindowMs=ms,
+                  guestPauseMs=report.guest_pause_ms, memoryCapture=report.memory_capture)

@@ -14,7 +14,8 @@ from driver.wire.commands import Answer, RestoreVMSnapshotCommand
 
 
 def restore(ctx: Context, cmd: RestoreVMSnapshotCommand, raw: Any) -> Answer:
-    """Register every snapshot of the command that the host does not know yet."""
+    """Register every snapshot of the command that the host does not know yet, and make
+    every one of them revertable on the hypervisor again."""
     for to in cmd.snapshots:
         check_snapshot_name(to.snapshotName or "")
     parents = {
@@ -26,6 +27,12 @@ def restore(ctx: Context, cmd: RestoreVMSnapshotCommand, raw: Any) -> Answer:
         guest = ctx.guest(cmd.vmName, "Restore VM Snapshot")
         disks = [d.as_disk() for d in guest.disks()]
         tree = ctx.store.tree(cmd.vmName)
+        # Libvirt may have lost what the journal still knows (a transient domain's stop):
+        # every snapshot of the command is made revertable again, known or not.
+        for to in cmd.snapshots:
+            known = ctx.store.get(cmd.vmName, to.snapshotName or "")
+            if known is not None:
+                guest.redefine(known)
         pending = [to for to in cmd.snapshots if (to.snapshotName or "") not in tree]
         current = next((to.snapshotName for to in cmd.snapshots if to.current), None)
         while pending:

@@ -85,6 +85,10 @@ class Answer:
     vmState: str | None = None
     # Our own addition; CloudStack ignores fields it does not know.
     freezeWindowMs: float | None = None
+    # Also ours: how long the guest's vCPUs stood still for a memory snapshot, and how its
+    # memory was captured (precopy, background-snapshot or savevm).
+    guestPauseMs: float | None = None
+    memoryCapture: str | None = None
     # Fields of the lifecycle answers (StartAnswer.vm, CreateObjectAnswer.data, ...).
     vm: dict[str, Any] | None = None
     data: Any = None
@@ -109,6 +113,8 @@ class AnswerSchema(WireSchema):
     vmSnapshotTo = mf.Nested(VMSnapshotSchema, allow_none=True)
     vmState = mf.String(allow_none=True)
     freezeWindowMs = mf.Float(allow_none=True)
+    guestPauseMs = mf.Float(allow_none=True)
+    memoryCapture = mf.String(allow_none=True)
     vm = mf.Dict(allow_none=True)
     data = mf.Raw(allow_none=True)
     disk = mf.Dict(allow_none=True)

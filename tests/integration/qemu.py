@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -128,10 +129,52 @@ class QemuVM:
                              check=True, capture_output=True, text=True).stdout
         return [s["name"] for s in json.loads(out).get("snapshots", [])]
 
-    def agent(self, command: str, timeout: int = 5) -> Any:
-        out = libvirt_qemu.qemuAgentCommand(self.dom, json.dumps({"execute": command}),
-                                            timeout, 0)
+    def agent(self, command: str, timeout: int = 5, **arguments: Any) -> Any:
+        request: dict[str, Any] = {"execute": command}
+        if arguments:
+            request["arguments"] = arguments
+        out = libvirt_qemu.qemuAgentCommand(self.dom, json.dumps(request), timeout, 0)
         return json.loads(out)["return"]
+
+    def sh(self, script: str, timeout: float = 120.0, wait: bool = True) -> str:
+        """Run a shell script in the guest through its agent (``guest-exec``); its output.
+        With ``wait=False`` it is left running in the guest."""
+        pid = self.agent("guest-exec", 10, path="/bin/sh", arg=["-c", script],
+                         **{"capture-output": True})["pid"]
+        if not wait:
+            return ""
+
+        def ended() -> dict[str, Any] | None:
+            status: dict[str, Any] = self.agent("guest-exec-status", 10, pid=pid)
+            return status if status.get("exited") else None
+
+        status = wait_until(ended, timeout, interval=0.2,
+                            message=f"the guest script {script!r} to end")
+        out = base64.b64decode(status.get("out-data", "")).decode()
+        err = base64.b64decode(status.get("err-data", "")).decode()
+        assert status.get("exitcode") == 0, (script, out, err)
+        return out
+
+    def qmp(self, command: str, **arguments: Any) -> Any:
+        request: dict[str, Any] = {"execute": command}
+        if arguments:
+            request["arguments"] = arguments
+        return json.loads(libvirt_qemu.qemuMonitorCommand(self.dom, json.dumps(request),
+                                                          0))["return"]
+
+    def monitor_status(self) -> str:
+        """QEMU's migration status (``active`` while a memory capture is being written)."""
+        return str(self.qmp("query-migrate").get("status", "none"))
+
+    def wait_running(self, timeout: float = 30.0) -> None:
+        """Until libvirt has seen the guest resume (its events arrive after QEMU's)."""
+        wait_until(lambda: self.dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING, timeout,
+                   interval=0.01, message="the guest to resume")
+
+    def qemu_pid(self) -> int:
+        """The QEMU process of the running domain (from libvirt's pid file)."""
+        with open(f"/run/libvirt/qemu/{self.name}.pid") as fh:
+            return int(fh.read().strip())
 
     def wait_for_agent(self, timeout: float = 120.0) -> None:
         wait_until(lambda: self.agent("guest-ping", 2) is not None, timeout, interval=0.5,

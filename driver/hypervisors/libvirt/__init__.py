@@ -1,5 +1,12 @@
-"""The libvirt backend: the only code in the project that imports ``libvirt``."""
+"""The libvirt backend: the only code in the project that imports ``libvirt``.
 
-from driver.hypervisors.libvirt.host import LibvirtHost
+``connection`` owns the connection, ``guest`` wraps one domain; the mechanisms are each a
+small module: ``tags`` (how disks are snapshotted), ``memstate`` (the memory state file),
+``live`` (live memory capture), ``internal`` (``savevm`` snapshots, in-place revert),
+``restore`` (revert of a live snapshot); ``errors`` translates libvirt's errors.
+"""
 
-__all__ = ["LibvirtHost"]
+from driver.hypervisors.libvirt.connection import LibvirtHost
+from driver.hypervisors.libvirt.live import LiveOptions
+
+__all__ = ["LibvirtHost", "LiveOptions"]

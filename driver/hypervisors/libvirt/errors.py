@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import libvirt
 
 from driver.core.errors import (
@@ -22,6 +25,8 @@ _BY_CODE: dict[int, type[DriverError]] = {
     libvirt.VIR_ERR_XML_ERROR: InvalidRequest,
     libvirt.VIR_ERR_AGENT_UNRESPONSIVE: QuiesceError,
 }
+
+T = TypeVar("T")
 
 # Agent problems that arrive under generic codes.
 _AGENT_TEXTS = ("guest agent", "QEMU agent command", "agent is in frozen state")
@@ -52,3 +57,18 @@ def is_broken_connection(exc: libvirt.libvirtError) -> bool:
         libvirt.VIR_ERR_INTERNAL_ERROR,
         libvirt.VIR_ERR_INVALID_CONN,
     ) and exc.get_error_domain() in (libvirt.VIR_FROM_RPC, libvirt.VIR_FROM_REMOTE)
+
+
+def call(doing: str, fn: Callable[[], T]) -> T:
+    """Run one libvirt call; a libvirt error becomes the driver's own, saying what failed."""
+    try:
+        return fn()
+    except libvirt.libvirtError as exc:
+        raise translate(exc, doing) from None
+
+
+def _silence(_ctx: object, _err: object) -> None:
+    """Libvirt prints every error to stderr unless a handler is registered."""
+
+
+libvirt.registerErrorHandler(_silence, None)

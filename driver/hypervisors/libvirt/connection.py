@@ -1,0 +1,179 @@
+"""The connection owner: one libvirt connection per host, opened lazily, reopened when it
+breaks, and the host-level operations (looking up guests, the lifecycle commands of the
+simulator's lab mode, volume files)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import libvirt
+
+from driver.core.errors import HypervisorError, InvalidRequest, NotFound
+from driver.core.model import Snapshot
+from driver.hypervisors.base import DiskInfo, Hypervisor, VmSpec
+from driver.hypervisors.libvirt import memstate, qemuimg
+from driver.hypervisors.libvirt.errors import call as _call
+from driver.hypervisors.libvirt.errors import is_broken_connection, is_missing, translate
+from driver.hypervisors.libvirt.guest import LibvirtGuest
+from driver.hypervisors.libvirt.live import MECHANISMS, LiveOptions
+from driver.hypervisors.libvirt.monitor import start_event_loop
+from driver.hypervisors.libvirt.xml import disk_xml, domain_xml
+
+
+def _dotted(version: int) -> str:
+    """libvirt's version integers (major * 1,000,000 + minor * 1,000 + micro) as 9.0.0."""
+    return f"{version // 1_000_000}.{version // 1_000 % 1_000}.{version % 1_000}"
+
+
+class LibvirtHost(Hypervisor):
+    """Owns one libvirt connection: opened lazily, reopened when it breaks."""
+
+    def __init__(self, uri: str, agent_timeout: int = 10, domain_type: str = "kvm",
+                 live: LiveOptions | None = None) -> None:
+        self.live = live or LiveOptions()
+        if self.live.mechanism not in MECHANISMS:
+            raise ValueError(f"memory_capture must be one of {', '.join(MECHANISMS)}, not "
+                             f"{self.live.mechanism!r}")
+        self.uri = uri
+        self.agent_timeout = agent_timeout
+        self.domain_type = domain_type
+        self._conn: libvirt.virConnect | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def conn(self) -> libvirt.virConnect:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    if self._conn.isAlive():
+                        return self._conn
+                except libvirt.libvirtError:
+                    pass
+                self._conn = None
+            start_event_loop()  # before opening: QEMU's events measure the guest's pause
+            self._conn = _call(f"Connecting to {self.uri}", lambda: libvirt.open(self.uri))
+            return self._conn
+
+    def guest(self, name: str) -> LibvirtGuest:
+        try:
+            dom = self.conn.lookupByName(name)
+        except libvirt.libvirtError as exc:
+            if is_broken_connection(exc):
+                self._conn = None
+                dom = _call(f"Looking up VM {name}", lambda: self.conn.lookupByName(name))
+            elif is_missing(exc):
+                raise NotFound(f"can not find vm: {name}") from None
+            else:
+                raise translate(exc, f"Looking up VM {name}") from None
+        return LibvirtGuest(self, dom)
+
+    def ping(self) -> str:
+        conn = self.conn
+        return _call("Reading the hypervisor version", lambda: (
+            f"libvirt {_dotted(conn.getLibVersion())}, "
+            f"{conn.getType()} {_dotted(conn.getVersion())} at {self.uri}"
+        ))
+
+    @property
+    def is_qemu(self) -> bool:
+        return str(self.conn.getType()).upper() == "QEMU"
+
+    # --- lifecycle (the simulator's lab mode) -------------------------------------------
+
+    def start(self, spec: VmSpec) -> None:
+        try:
+            dom = self.conn.lookupByName(spec.name)
+        except libvirt.libvirtError as exc:
+            if not is_missing(exc):
+                raise translate(exc, f"Looking up VM {spec.name}") from None
+            xml = domain_xml(spec.name, domain_type=self.domain_type, cpus=spec.cpus,
+                             memory_mib=spec.memory_mib, disks=spec.disks, agent=spec.agent)
+            dom = _call(f"Defining VM {spec.name}", lambda: self.conn.defineXML(xml))
+        if spec.power_on and not dom.isActive():
+            _call(f"Starting VM {spec.name}", dom.create)
+
+    def reboot(self, name: str) -> None:
+        dom = self.guest(name).dom
+        _call(f"Rebooting VM {name}", lambda: dom.reset(0))
+
+    def undefine(self, name: str) -> None:
+        guest = self.guest(name)
+        guest.stop()
+        _call(f"Removing VM {name}", lambda: guest.dom.undefineFlags(
+            libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA))
+
+    def create_volume(self, path: str, size: int) -> None:
+        if os.path.exists(path):
+            raise InvalidRequest(f"a volume already exists at {path}")
+        qemuimg.create_image(path, size)
+
+    def delete_volume(self, path: str) -> None:
+        if os.path.exists(path):
+            os.remove(path)
+
+    def resize_volume(self, path: str, size: int) -> None:
+        current = int(qemuimg.info(path)["virtual-size"])
+        qemuimg.resize(path, size, shrink=size < current)
+
+    def attach(self, vm: str, disk: DiskInfo) -> None:
+        dom = self.guest(vm).dom
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (
+            libvirt.VIR_DOMAIN_AFFECT_LIVE if dom.isActive() else 0)
+        _call(f"Attaching {disk.path} to {vm}",
+              lambda: dom.attachDeviceFlags(disk_xml(disk), flags))
+
+    def detach(self, vm: str, path: str) -> None:
+        guest = self.guest(vm)
+        disk = next((d for d in guest.disks() if d.path == path), None)
+        if disk is None:
+            raise InvalidRequest(f"volume {path} is not attached to {vm}")
+        xml = disk_xml(disk)
+        if guest.dom.isActive():
+            # A live unplug needs the guest's consent: libvirt waits a few seconds and may
+            # return with it still pending. Only a disk really gone leaves the definition.
+            _call(f"Detaching {path} from {vm}",
+                  lambda: guest.dom.detachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+            if any(d.path == path for d in guest.disks()):
+                raise HypervisorError(
+                    f"The guest of {vm} has not released {disk.target}; the disk stays "
+                    "attached (stop the VM to detach it)")
+        _call(f"Detaching {path} from {vm}",
+              lambda: guest.dom.detachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_CONFIG))
+
+    @staticmethod
+    def _volume_snapshot_path(path: str, name: str) -> str:
+        folder = os.path.join(os.path.dirname(path), ".volume-snapshots")
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"{os.path.basename(path)}@{name}.qcow2")
+
+    def snapshot_volume(self, path: str, name: str, *, source: str | None = None) -> int:
+        target = self._volume_snapshot_path(path, name)
+        if os.path.exists(target):
+            raise InvalidRequest(f"volume snapshot {name} already exists")
+        if source is not None and source not in qemuimg.tags(path):
+            raise InvalidRequest(f"volume {path} has no VM snapshot {source}")
+        qemuimg.copy(path, target, snapshot=source)
+        return os.path.getsize(target)
+
+    def delete_volume_snapshot(self, path: str, name: str) -> None:
+        target = self._volume_snapshot_path(path, name)
+        if os.path.exists(target):
+            os.remove(target)
+
+    def delete_from_files(self, snapshot: Snapshot) -> None:
+        for disk in snapshot.disks:
+            if os.path.exists(disk.path) and snapshot.name in qemuimg.tags(disk.path):
+                qemuimg.delete(disk.path, snapshot.name)
+        if snapshot.disks:
+            memstate.remove(memstate.state_path(snapshot.disks[0].path, snapshot.vm,
+                                                snapshot.name))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except libvirt.libvirtError:
+                    pass
+                self._conn = None

@@ -1,0 +1,352 @@
+"""One libvirt domain with intent-named operations; the mechanisms live in their own modules.
+
+=====================  ==========================================  ==============================
+snapshot               created with                                reverted / deleted with
+=====================  ==========================================  ==============================
+DiskAndMemory, QEMU    live capture (``live.py``): memory into a   ``restore.py`` (QEMU restart)
+running                state file (``memstate.py``), disks by      / tags and file removed
+                       ``tags.py`` at the same instant
+DiskAndMemory,         ``savevm`` with libvirt's metadata          in place (``loadvm``) or by
+fallback / non-QEMU    (``internal.py``)                           libvirt / libvirt
+Disk, running          one QMP transaction of disk tags            ``qemu-img`` on the stopped
+                                                                   VM / QMP
+Disk, stopped          ``qemu-img snapshot -c`` on every image     ``qemu-img``
+=====================  ==========================================  ==============================
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libvirt
+import libvirt_qemu
+
+from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound
+from driver.core.model import PowerState, Snapshot, SnapshotType
+from driver.hypervisors.base import CaptureReport, DiskInfo, Guest
+from driver.hypervisors.libvirt import internal, live, memstate, qemuimg, restore
+from driver.hypervisors.libvirt.errors import call
+from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch
+from driver.hypervisors.libvirt.tags import DiskSnapshots, Qcow2Tags
+from driver.hypervisors.libvirt.xml import disk_aliases, domain_disks
+
+if TYPE_CHECKING:
+    from driver.hypervisors.libvirt.connection import LibvirtHost
+
+log = logging.getLogger(__name__)
+
+_ON_STATES = {libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_BLOCKED,
+              libvirt.VIR_DOMAIN_PMSUSPENDED}
+_OFF_STATES = {libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED}
+
+
+@dataclass
+class _Plan:
+    """What preflight decided, so the capture itself does no look-ups."""
+
+    name: str
+    memory: bool
+    running: bool
+    disks: list[DiskInfo]
+    mechanism: str | None = None  # memory: precopy, background-snapshot or savevm
+    at_instant: Callable[[], None] | None = None  # captures every disk of the running VM
+
+
+@dataclass
+class _Pending:
+    """A capture between its instant and its end."""
+
+    name: str
+    mechanism: str | None
+    watch: PauseWatch | None
+    capture: live.LiveCapture | None = None
+    fallback: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class LibvirtGuest(Guest):
+    """One libvirt domain."""
+
+    def __init__(self, host: LibvirtHost, dom: libvirt.virDomain,
+                 disk_snapshots: DiskSnapshots | None = None) -> None:
+        self.host = host
+        self.dom = dom
+        self.name = dom.name()
+        self.monitor = Monitor(dom, self.name)
+        self.disk_snapshots = disk_snapshots or Qcow2Tags()
+        self._plan: _Plan | None = None
+        self._pending: _Pending | None = None
+
+    # --- state ------------------------------------------------------------------------------
+
+    def power_state(self) -> PowerState:
+        state = call(f"Reading the state of {self.name}", lambda: self.dom.state()[0])
+        if state in _ON_STATES:
+            return PowerState.ON
+        if state in _OFF_STATES:
+            return PowerState.OFF
+        return PowerState.UNKNOWN
+
+    def disks(self) -> list[DiskInfo]:
+        return domain_disks(call(f"Reading the disks of {self.name}", self.dom.XMLDesc))
+
+    def stop(self) -> None:
+        if self.power_state() is PowerState.ON:
+            call(f"Stopping {self.name}", self.dom.destroy)
+
+    def _state_file(self, name: str, disks: list[DiskInfo] | None = None) -> str | None:
+        disks = self.disks() if disks is None else disks
+        return memstate.state_path(disks[0].path, self.name, name) if disks else None
+
+    def stored_bytes(self, path: str) -> int | None:
+        """The image with its internal snapshots; the root disk also carries the VM's
+        memory state files, so a memory snapshot's size counts its RAM."""
+        if not self.host.is_qemu or not os.path.exists(path):
+            return None
+        size = qemuimg.info(path).get("actual-size")
+        if size is None:
+            return None
+        disks = self.disks()
+        if disks and os.path.realpath(disks[0].path) == os.path.realpath(path):
+            folder = os.path.dirname(os.path.realpath(path))
+            pattern = os.path.join(glob.escape(folder), glob.escape(f"{self.name}@") + "*"
+                                   + memstate.SUFFIX)
+            size += sum(memstate.size(p) for p in glob.glob(pattern))
+        return int(size)
+
+    # --- guest agent ------------------------------------------------------------------------
+
+    def set_agent_timeout(self, seconds: int) -> None:
+        try:
+            self.dom.agentSetResponseTimeout(max(1, int(seconds)), 0)
+        except (libvirt.libvirtError, AttributeError):
+            pass  # drivers without agent timeouts: the quiesce watchdog still applies
+
+    def freeze(self) -> int:
+        return int(call(f"Freezing the filesystems of {self.name}", lambda: self.dom.fsFreeze()))
+
+    def thaw(self) -> int:
+        # Never pass mountpoints: QEMU refuses a listed thaw and leaves the guest frozen.
+        return int(call(f"Thawing the filesystems of {self.name}", lambda: self.dom.fsThaw()))
+
+    def freeze_status(self) -> str:
+        query = json.dumps({"execute": "guest-fsfreeze-status"})
+        out = call(f"Reading the freeze status of {self.name}",
+                   lambda: libvirt_qemu.qemuAgentCommand(self.dom, query,
+                                                         self.host.agent_timeout, 0))
+        return str(json.loads(out)["return"])
+
+    # --- create -----------------------------------------------------------------------------
+
+    def has_snapshot(self, snapshot: Snapshot) -> bool:
+        if internal.metadata(self.dom, snapshot.name) is not None:
+            return True
+        disks = [DiskInfo(d.target, d.path) for d in snapshot.disks] or self.disks()
+        state = self._state_file(snapshot.name, disks)
+        return bool(self.disk_snapshots.holding(disks, snapshot.name)) or (
+            state is not None and memstate.exists(state))
+
+    def preflight(self, name: str, *, memory: bool) -> None:
+        disks = self.disks()
+        self.disk_snapshots.check(self.name, disks)
+        running = self.power_state() is PowerState.ON
+        state = self._state_file(name, disks)
+        if (internal.metadata(self.dom, name) is not None
+                or self.disk_snapshots.holding(disks, name)
+                or (state is not None and os.path.exists(state))):
+            raise InvalidRequest(f"snapshot {name} already exists on {self.name}")
+        plan = _Plan(name, memory, running, disks)
+        qemu_live = running and self.host.is_qemu
+        if memory:
+            plan.mechanism = live.SAVEVM
+            if qemu_live:
+                plan.mechanism = live.choose(self.host.live, running=self.monitor.running(),
+                                             capabilities=live.capabilities(self.monitor))
+        if qemu_live and plan.mechanism != live.SAVEVM:
+            plan.at_instant = self.disk_snapshots.prepare_live(self.monitor, disks, name)
+        self._plan = plan
+
+    def capture(self, name: str, *, memory: bool, description: str) -> None:
+        if self._plan is None or (self._plan.name, self._plan.memory) != (name, memory):
+            self.preflight(name, memory=memory)
+        plan, self._plan = self._plan, None
+        assert plan is not None
+        if not memory:
+            if plan.at_instant is not None:
+                plan.at_instant()
+            elif plan.running:
+                raise HypervisorError(f"Disk snapshot {name} of {self.name} needs QEMU")
+            else:
+                self.disk_snapshots.create_stopped(plan.disks, name)
+            return
+        watch = PauseWatch(self.host.conn, self.dom) if self.host.is_qemu else None
+        pending = self._pending = _Pending(name, plan.mechanism, watch)
+        try:
+            if plan.mechanism in (live.PRECOPY, live.BACKGROUND):
+                self._capture_live(plan, pending)
+            if pending.capture is None:
+                internal.create(self.dom, self.name, name, description)
+                pending.mechanism = live.SAVEVM
+        except DriverError:
+            self.abandon(name)
+            raise
+
+    def _capture_live(self, plan: _Plan, pending: _Pending) -> None:
+        state = self._state_file(plan.name, plan.disks)
+        assert state is not None and plan.mechanism is not None and plan.at_instant is not None
+        xml = call(f"Reading the definition of {self.name}", lambda: self.dom.XMLDesc(
+            libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+        writer = memstate.StateWriter(state, xml, running=True)
+        capture = live.LiveCapture(self.monitor, writer, plan.at_instant, plan.mechanism,
+                                   self.host.live)
+        try:
+            capture.start()
+        except live.CannotGoLive as exc:
+            capture.abort()
+            pending.fallback = exc.details
+            log.warning("live memory capture impossible, falling back to savevm: %s",
+                        exc.details, extra={"vm": self.name, "snapshot": plan.name,
+                                            "mechanism": plan.mechanism})
+            return
+        except DriverError:
+            capture.abort()
+            raise
+        pending.capture = capture
+
+    def finish(self, name: str, *, memory: bool) -> CaptureReport:
+        if not memory:
+            return CaptureReport()
+        pending = self._pending
+        if pending is None or pending.name != name:
+            raise HypervisorError(f"No capture of {name} is in progress on {self.name}")
+        try:
+            size = pending.capture.finish() if pending.capture is not None else 0
+            self._verify_tags(self.disks(), name)
+        except DriverError:
+            self.abandon(name)
+            raise
+        self._pending = None
+        pause = pending.watch.close(expect_running=True) if pending.watch else None
+        log.info("memory captured", extra={"vm": self.name, "snapshot": name,
+                                           "mechanism": pending.mechanism,
+                                           "guest_pause_ms": pause, "memory_bytes": size,
+                                           "fallback": pending.fallback})
+        return CaptureReport(guest_pause_ms=pause, memory_capture=pending.mechanism,
+                             memory_bytes=size)
+
+    def _verify_tags(self, disks: list[DiskInfo], name: str) -> None:
+        """QEMU can report success and write nothing (seen with odd names): check the images."""
+        if not self.host.is_qemu:
+            return
+        holding = self.disk_snapshots.holding(disks, name)
+        missing = [d.target for d in disks if d not in holding]
+        if missing:
+            raise HypervisorError(
+                f"Snapshot {name} of {self.name} was reported created but is missing from "
+                f"{', '.join(missing)}")
+
+    def abandon(self, name: str) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and pending.watch is not None:
+            pending.watch.close(expect_running=False, wait=0)
+        if pending is not None and pending.capture is not None:
+            pending.capture.abort()
+        disks = self.disks()
+        state = self._state_file(name, disks)
+        if (state is not None and os.path.exists(memstate.partial_path(state))
+                and self.power_state() is PowerState.ON and self.host.is_qemu):
+            # A capture of ours was interrupted (the driver died): QEMU may still be writing,
+            # or waiting at pre-switchover with the guest paused.
+            live.cancel(self.monitor)
+            live.reset(self.monitor)
+            status, reason = self.dom.state()
+            if status == libvirt.VIR_DOMAIN_PAUSED and reason != libvirt.VIR_DOMAIN_PAUSED_USER:
+                self.monitor.qmp("cont")
+        self.delete(Snapshot(self.name, name, SnapshotType.DISK_AND_MEMORY,
+                             disks=[d.as_disk() for d in disks]))
+
+    # --- revert, delete, restore ------------------------------------------------------------
+
+    def revert(self, snapshot: Snapshot) -> PowerState:
+        disks = self.disks()
+        if not snapshot.has_memory:
+            if self.power_state() is not PowerState.OFF:
+                raise InvalidRequest(f"{self.name} must be stopped to revert to disk snapshot "
+                                     f"{snapshot.name}")
+            self.disk_snapshots.revert_stopped(disks, snapshot.name)
+            return PowerState.OFF
+        state = self._state_file(snapshot.name, disks)
+        if state is not None and os.path.exists(state):
+            restore.revert(self.host.conn, self.dom, self.name, snapshot.name, state, disks,
+                           self.disk_snapshots)
+            return self.power_state()
+        meta = internal.metadata(self.dom, snapshot.name)
+        if meta is None:
+            raise NotFound(f"Cannot find vmSnapshot with name: {snapshot.name}")
+        if (self.host.is_qemu and self.power_state() is PowerState.ON
+                and internal.definition_matches(self.dom, meta)):
+            internal.revert_in_place(self.monitor, snapshot.name)
+        else:
+            internal.revert_by_libvirt(self.dom, self.name, snapshot.name)
+        return self.power_state()
+
+    def delete(self, snapshot: Snapshot) -> None:
+        disks = self.disks()
+        state = self._state_file(snapshot.name, [DiskInfo(d.target, d.path)
+                                                 for d in snapshot.disks] or disks)
+        if state is not None:
+            memstate.remove(state)
+        if internal.delete(self.dom, snapshot.name):
+            return
+        running = self.power_state() is PowerState.ON and self.host.is_qemu
+        self.disk_snapshots.delete(self.monitor if running else None, disks, snapshot.name)
+
+    def redefine(self, snapshot: Snapshot) -> bool:
+        """Make a memory snapshot revertable again after libvirt lost its metadata: a live
+        snapshot needs none (its file and tags are checked); a ``savevm`` one is registered."""
+        if not snapshot.has_memory:
+            return False
+        disks = self.disks()
+        holding = self.disk_snapshots.holding(disks, snapshot.name) if self.host.is_qemu else disks
+        state = self._state_file(snapshot.name, disks)
+        if state is not None and os.path.exists(state):
+            if not memstate.is_complete(state) or len(holding) != len(disks):
+                raise NotFound(f"Snapshot {snapshot.name} of {self.name} is incomplete on "
+                               "storage")
+            return False
+        if internal.metadata(self.dom, snapshot.name) is not None:
+            return False
+        if len(holding) != len(disks):
+            raise NotFound(f"Snapshot {snapshot.name} is not in the images of {self.name}")
+        internal.redefine(self.dom, self.name, snapshot.name, snapshot.description,
+                          int(snapshot.created), disks)
+        return True
+
+    # --- guest data (block level; files and memory markers need the simulated host) -----
+
+    def write(self, path: str, offset: int, data: bytes) -> None:
+        with tempfile.NamedTemporaryFile(prefix="vmsnap-io-") as src:
+            src.write(data)
+            src.flush()
+            if self.power_state() is PowerState.ON:
+                alias = disk_aliases(self.dom.XMLDesc()).get(path)
+                if alias is None:
+                    raise NotFound(f"{self.name} has no disk {path}")
+                qdev = f"/machine/peripheral/{alias}/virtio-backend"
+                for command in (f"write -s {src.name} {offset} {len(data)}", "flush"):
+                    out = self.monitor.hmp(f'qemu-io -d {qdev} "{command}"',
+                                           doing=f"Writing to {self.name}")
+                    if out.strip():
+                        raise HypervisorError(f"Writing to {self.name} failed: {out.strip()}")
+            else:
+                qemuimg.write_from(path, offset, src.name, len(data))
+
+    def read(self, path: str, offset: int, length: int) -> bytes:
+        return qemuimg.read(path, offset, length)

@@ -1,0 +1,257 @@
+"""Live memory capture: QEMU's migration stream into the memory state file, with every disk
+captured at the instant the memory is.
+
+Two mechanisms, both with QMP through libvirt (libvirt 9.0 offers neither for a snapshot it
+could revert):
+
+* ``precopy``: a migration to the file with ``pause-before-switchover``. RAM is copied while
+  the guest runs; QEMU pauses the guest only for the last pass, and waits there while the
+  disks are captured (one action, see ``tags.py``); the snapshot is the switchover instant.
+  The pause is the last pass (bounded by ``downtime-limit``), not the RAM size. A guest
+  dirtying memory faster than the file absorbs it may never converge: the wait is bounded
+  and the capture falls back.
+* ``background-snapshot``: the driver pauses the guest, captures the disks and starts the
+  migration; QEMU saves the device state, write-protects RAM (userfaultfd) and resumes the
+  guest itself, then saves each page before the guest first changes it. The snapshot is
+  the instant of the pause, which therefore ends before the save does: a quiesced snapshot
+  is thawed while RAM is still being written. The pause grows with RAM (QEMU write-protects
+  it all inside the pause).
+
+:func:`choose` picks one; :class:`CannotGoLive` tells the caller to fall back to ``savevm``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from driver.core.errors import DriverError, HypervisorError
+from driver.hypervisors.libvirt.memstate import StateWriter
+from driver.hypervisors.libvirt.monitor import Monitor
+
+log = logging.getLogger(__name__)
+
+PRECOPY = "precopy"
+BACKGROUND = "background-snapshot"
+SAVEVM = "savevm"
+MECHANISMS = ("auto", PRECOPY, BACKGROUND, SAVEVM)
+
+_FD_NAME = "vmsnap-state"
+_ACTIVE = {"setup", "active", "pre-switchover", "device", "wait-unplug", "cancelling"}
+_OUR_CAPABILITIES = ("pause-before-switchover", "background-snapshot")
+
+# Named points of a capture. Tests append callables here to act at a precise moment (change
+# guest memory while RAM is copied, kill the driver); production code never does.
+HOOKS: list[Callable[[str], None]] = []
+
+
+def checkpoint(step: str) -> None:
+    for hook in list(HOOKS):
+        hook(step)
+
+
+class CannotGoLive(DriverError):
+    """A live capture is impossible here or now; nothing of it is left behind."""
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """The settings of the live path (see ``docs/configuration.rst``)."""
+
+    mechanism: str = "auto"
+    converge_timeout: float = 30.0
+    finish_timeout: float = 600.0
+    bandwidth_mib: int = 8192
+    downtime_ms: int = 20
+
+
+def choose(options: LiveOptions, *, running: bool, capabilities: set[str]) -> str:
+    """The choice rule: ``background-snapshot`` for a running guest when QEMU can (its
+    snapshot is the instant of a short pause whatever the guest does afterwards, and a
+    quiesced guest is thawed when the pause ends, not when the save does); ``savevm``
+    otherwise. ``precopy`` only when configured: under TCG on QEMU 7.2 a guest rewriting its
+    memory during the copy came back corrupted from such a snapshot (see
+    ``docs/driver-design.rst``), so it is never chosen on its own."""
+    wanted = options.mechanism
+    if wanted == "auto":
+        wanted = BACKGROUND
+    if wanted == BACKGROUND and (BACKGROUND not in capabilities or not running):
+        wanted = SAVEVM  # QEMU resumes the guest itself at the end of a background pause
+    if wanted == PRECOPY and "pause-before-switchover" not in capabilities:
+        wanted = SAVEVM
+    return wanted
+
+
+def capabilities(monitor: Monitor) -> set[str]:
+    """Migration capabilities this QEMU knows."""
+    return {c["capability"] for c in monitor.qmp("query-migrate-capabilities")}
+
+
+class LiveCapture:
+    """One capture: :meth:`start` up to the instant (guest running again), :meth:`finish`
+    after it (stream complete, file committed), :meth:`abort` on any failure."""
+
+    def __init__(self, monitor: Monitor, writer: StateWriter, at_instant: Callable[[], None],
+                 mechanism: str, options: LiveOptions) -> None:
+        self.monitor = monitor
+        self.writer = writer
+        self.at_instant = at_instant
+        self.mechanism = mechanism
+        self.options = options
+        self._saved_parameters: dict[str, Any] = {}
+        self._was_running = False
+        self._started = False
+
+    # --- the instant ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the capture until memory and disks are captured and the guest may run.
+        Raises CannotGoLive (nothing left behind) when the live path cannot be used."""
+        self._was_running = self.monitor.running()
+        try:
+            self._configure()
+        except HypervisorError as exc:
+            self._reset()
+            raise CannotGoLive(exc.details) from None
+        self.monitor.qmp_with_fd("getfd", {"fdname": _FD_NAME}, self.writer.fd,
+                                 doing=f"Handing the memory state file to {self.monitor.name}")
+        if self.mechanism == BACKGROUND:
+            self._start_background()
+        else:
+            self._start_precopy()
+
+    def _configure(self) -> None:
+        params = self.monitor.qmp("query-migrate-parameters")
+        self._saved_parameters = {k: params[k] for k in ("max-bandwidth", "downtime-limit")
+                                  if k in params}
+        self._set_capabilities(**{"pause-before-switchover": self.mechanism == PRECOPY,
+                                  "background-snapshot": self.mechanism == BACKGROUND})
+        self.monitor.qmp("migrate-set-parameters", {
+            "max-bandwidth": self.options.bandwidth_mib * 1024 * 1024,
+            "downtime-limit": self.options.downtime_ms,
+        })
+
+    def _set_capabilities(self, **wanted: bool) -> None:
+        self.monitor.qmp("migrate-set-capabilities", {"capabilities": [
+            {"capability": name, "state": state} for name, state in wanted.items()]})
+
+    def _start_background(self) -> None:
+        self.monitor.qmp("stop")
+        try:
+            self.at_instant()
+            self.monitor.qmp("migrate", {"uri": f"fd:{_FD_NAME}"},
+                             doing=f"Memory capture of {self.monitor.name}")
+            self._started = True
+            # QEMU resumes the guest from its migration thread once RAM is write-protected.
+            deadline = time.monotonic() + self.options.converge_timeout
+            while not self.monitor.running() and self._status() != "completed":
+                if time.monotonic() > deadline:
+                    raise HypervisorError(
+                        f"QEMU did not resume {self.monitor.name} after its memory capture "
+                        "started")
+                time.sleep(0.001)
+        except DriverError:
+            self._resume()
+            raise
+        checkpoint("copy-running")
+
+    def _start_precopy(self) -> None:
+        self.monitor.qmp("migrate", {"uri": f"fd:{_FD_NAME}"},
+                         doing=f"Memory capture of {self.monitor.name}")
+        self._started = True
+        checkpoint("copy-running")
+        deadline = time.monotonic() + self.options.converge_timeout
+        while True:
+            status = self._status()
+            if status == "pre-switchover":
+                break
+            if time.monotonic() > deadline:
+                self._cancel()
+                raise CannotGoLive(
+                    f"the memory of {self.monitor.name} did not converge within "
+                    f"{self.options.converge_timeout:g} s")
+            time.sleep(0.001)
+        checkpoint("pre-switchover")
+        self.at_instant()
+        self.monitor.qmp("migrate-continue", {"state": "pre-switchover"})
+        self._wait_completed(poll=0.001)
+        self._resume()
+
+    # --- after the instant ------------------------------------------------------------------
+
+    def finish(self) -> int:
+        """Wait for the stream to end, reset QEMU's migration settings, commit the file;
+        return its size on storage."""
+        if self.mechanism == BACKGROUND:
+            self._wait_completed(poll=0.02)
+        self._reset()
+        checkpoint("file-complete")
+        return self.writer.commit()
+
+    def abort(self) -> None:
+        """Undo everything but disk captures (the caller owns those): cancel the stream,
+        reset QEMU's settings, resume a guest we paused, drop the partial file."""
+        try:
+            if self._started:
+                self._cancel()
+            self._reset()
+            self._resume()
+        finally:
+            self.writer.discard()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _status(self) -> str:
+        info = self.monitor.qmp("query-migrate")
+        status = str(info.get("status", "none"))
+        if status == "failed":
+            raise HypervisorError(
+                f"Memory capture of {self.monitor.name} failed: "
+                f"{info.get('error-desc', 'QEMU reported the migration failed')}")
+        return status
+
+    def _wait_completed(self, poll: float) -> None:
+        deadline = time.monotonic() + self.options.finish_timeout
+        while self._status() != "completed":
+            if time.monotonic() > deadline:
+                raise HypervisorError(
+                    f"Memory capture of {self.monitor.name} did not finish within "
+                    f"{self.options.finish_timeout:g} s")
+            time.sleep(poll)
+
+    def _cancel(self) -> None:
+        cancel(self.monitor)
+        self._started = False
+
+    def _reset(self) -> None:
+        reset(self.monitor, self._saved_parameters)
+
+    def _resume(self) -> None:
+        if self._was_running and not self.monitor.running():
+            self.monitor.qmp("cont")
+
+
+def cancel(monitor: Monitor, wait: float = 30.0) -> bool:
+    """Cancel a migration in progress and wait until QEMU has stopped it; True if one ran."""
+    info = monitor.qmp("query-migrate")
+    if info.get("status") not in _ACTIVE:
+        return False
+    monitor.qmp("migrate_cancel")
+    deadline = time.monotonic() + wait
+    while monitor.qmp("query-migrate").get("status") in _ACTIVE:
+        if time.monotonic() > deadline:
+            raise HypervisorError(f"The memory capture of {monitor.name} could not be cancelled")
+        time.sleep(0.01)
+    return True
+
+
+def reset(monitor: Monitor, parameters: dict[str, Any] | None = None) -> None:
+    """Turn our capabilities off again (libvirt's own migrations and saves must not stop at a
+    pre-switchover nobody continues) and restore the parameters we changed."""
+    monitor.qmp("migrate-set-capabilities", {"capabilities": [
+        {"capability": name, "state": False} for name in _OUR_CAPABILITIES]})
+    if parameters:
+        monitor.qmp("migrate-set-parameters", parameters)

@@ -1,0 +1,225 @@
+"""Memory snapshots on a real libvirtd + QEMU with the booted agent guest: data in the guest's
+RAM (files in its initramfs root, which lives in RAM) and on its ext4 disk, checksummed
+through the guest agent before the snapshot, changed after (or during) the capture, and
+read back after the revert. Correctness only; the figures are in ``benchmarks/``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from driver.app import create_app, make_hypervisor
+from driver.hypervisors.libvirt import live, memstate
+from tests import agentjson as aj
+from tests.conftest import AgentClient
+
+pytestmark = [pytest.mark.qemu, pytest.mark.agent]
+
+FILL = "dd if=/dev/urandom of=/tmp/{name} bs=1M count={mib} 2>/dev/null; md5sum /tmp/{name}"
+SUM = "md5sum /tmp/{name}"
+DISK = "echo {text} > /mnt/data/marker; sync; cat /mnt/data/marker"
+
+
+def ram(vm: Any, name: str = "a", mib: int = 24) -> str:
+    """Fill a file in the guest's RAM with random data; its checksum."""
+    return vm.sh(FILL.format(name=name, mib=mib)).split()[0]
+
+
+def ram_sum(vm: Any, name: str = "a") -> str:
+    return vm.sh(SUM.format(name=name)).split()[0]
+
+
+@pytest.fixture
+def client(settings: Any, libvirtd: str) -> Iterator[Any]:
+    """Driver apps with their own settings (and hosts built from them) over one database."""
+    hosts: list[Any] = []
+
+    def make(**overrides: Any) -> AgentClient:
+        tuned = settings.with_overrides(libvirt_uri=libvirtd, **overrides)
+        hosts.append(make_hypervisor(tuned))
+        return AgentClient(create_app(tuned, hosts[-1]).test_client())
+
+    yield make
+    for host in hosts:
+        host.close()
+
+
+@pytest.fixture
+def hooks() -> Iterator[list[Any]]:
+    yield live.HOOKS
+    live.HOOKS.clear()
+
+
+def state_files(vm: Any) -> list[str]:
+    return sorted(f for f in os.listdir(vm.pool) if f.endswith(memstate.SUFFIX)
+                  or f.endswith(".partial"))
+
+
+def reverted(agent: AgentClient, vm: Any, name: str) -> dict[str, Any]:
+    answer = agent.ok(aj.revert(vm.name, name, vm.volumes(), type="DiskAndMemory"))
+    assert answer["vmState"] == "PowerOn" and vm.running
+    vm.wait_for_agent()
+    return answer
+
+
+def test_background_snapshot_keeps_the_instant_while_the_guest_changes_ram(
+        client, agent_guest, hooks):
+    vm = agent_guest
+    # A slow stream keeps the save running while the guest changes its memory.
+    agent = client(memory_capture="background-snapshot",
+                   live_bandwidth_mib=48)
+    before = ram(vm)
+    vm.sh(DISK.format(text="at-snapshot"))
+    during: list[str] = []
+
+    def change_while_copying(step: str) -> None:
+        if step == "copy-running":
+            vm.wait_running()
+            # rewrite pages of the file in place (the same RAM pages, not new ones)
+            during.append(vm.sh("dd if=/dev/urandom of=/tmp/a bs=1M count=1 conv=notrunc "
+                                "2>/dev/null; md5sum /tmp/a").split()[0])
+            during.append(vm.monitor_status())
+
+    hooks.append(change_while_copying)
+    answer = agent.ok(aj.create(vm.name, "bg1", vm.volumes(), type="DiskAndMemory"))
+    assert answer["memoryCapture"] == "background-snapshot"
+    assert answer["guestPauseMs"] > 0
+    assert during[0] != before and during[1] == "active"  # changed while the save ran
+    assert state_files(vm) == [f"{vm.name}@bg1{memstate.SUFFIX}"]
+    vm.sh(DISK.format(text="after"))
+    reverted(agent, vm, "bg1")
+    assert ram_sum(vm) == before
+    assert vm.sh("cat /mnt/data/marker").strip() == "at-snapshot"
+
+
+@pytest.mark.parametrize("dirtying", [
+    False,
+    pytest.param(True, marks=pytest.mark.xfail(
+        reason="precopy to a file under TCG with a guest rewriting its memory during the copy "
+               "restored a corrupted guest (kernel oops, reboot) on QEMU 7.2: why the choice "
+               "rule never picks precopy", strict=False)),
+], ids=["idle", "dirtying"])
+def test_precopy_snapshot_reverts_to_its_instant(client, agent_guest, dirtying):
+    vm = agent_guest
+    agent = client(memory_capture="precopy")
+    before = ram(vm)
+    vm.sh(DISK.format(text="at-snapshot"))
+    if dirtying:  # a guest that keeps rewriting another part of its memory
+        vm.sh("while true; do dd if=/dev/urandom of=/tmp/dirty bs=1M count=8 2>/dev/null; "
+              "done", wait=False)
+    answer = agent.ok(aj.create(vm.name, "pc1", vm.volumes(), type="DiskAndMemory"))
+    assert answer["memoryCapture"] == "precopy"
+    assert answer["guestPauseMs"] > 0
+    assert ram(vm) != before
+    vm.sh(DISK.format(text="after"))
+    reverted(agent, vm, "pc1")
+    assert ram_sum(vm) == before
+    assert vm.sh("cat /mnt/data/marker").strip() == "at-snapshot"
+    # the live capture left QEMU's migration settings as they were: libvirt can still save
+    caps = {c["capability"]: c["state"] for c in vm.qmp("query-migrate-capabilities")}
+    assert caps["pause-before-switchover"] is False and caps["background-snapshot"] is False
+
+
+def test_fallback_to_savevm_is_said_and_reverts_in_place(client, agent_guest):
+    vm = agent_guest
+    # precopy given no time to converge: the capture falls back and says so
+    agent = client(memory_capture="precopy", live_converge_timeout=0.0)
+    before = ram(vm)
+    answer = agent.ok(aj.create(vm.name, "fb1", vm.volumes(), type="DiskAndMemory"))
+    assert answer["memoryCapture"] == "savevm"
+    assert answer["guestPauseMs"] > 0
+    assert state_files(vm) == []
+    assert [s.getName() for s in vm.dom.listAllSnapshots()] == ["fb1"]
+    ram(vm)
+    pid = vm.qemu_pid()
+    reverted(agent, vm, "fb1")
+    assert vm.qemu_pid() == pid  # loaded in the running QEMU: no restart
+    assert ram_sum(vm) == before
+
+
+def test_quiesced_live_snapshot_reports_window_and_pause_and_thaws(client, agent_guest):
+    vm = agent_guest
+    agent = client()
+    answer = agent.ok(aj.create(vm.name, "q1", vm.volumes(), type="DiskAndMemory",
+                                quiesce=True))
+    assert answer["memoryCapture"] == "background-snapshot"  # the rule for a frozen guest
+    assert answer["freezeWindowMs"] > 0 and answer["guestPauseMs"] > 0
+    assert vm.agent("guest-fsfreeze-status") == "thawed"
+    metrics = agent.client.get("/metrics").get_data(as_text=True)
+    assert 'vmsnap_guest_pause_seconds_count{mechanism="background-snapshot"} 1.0' in metrics
+    reverted(agent, vm, "q1")
+    assert vm.agent("guest-fsfreeze-status") == "thawed"
+
+
+def test_restore_makes_lost_snapshots_revertable_again(client, agent_guest):
+    import libvirt
+
+    vm = agent_guest
+    inside = client(memory_capture="savevm")
+    live_agent = client()
+    first = ram(vm)
+    inside.ok(aj.create(vm.name, "S", vm.volumes(), type="DiskAndMemory"))
+    second = ram(vm)
+    live_agent.ok(aj.create(vm.name, "L", vm.volumes(), type="DiskAndMemory",
+                            parents=["S"]))
+    # what a transient domain's stop does: libvirt forgets, the journal still knows
+    for snap in vm.dom.listAllSnapshots():
+        snap.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
+    restore = aj.command("RestoreVMSnapshotCommand", vm.name, None, vm.volumes(), snapshots=[
+        aj.snapshot_to("S", type="DiskAndMemory"),
+        aj.snapshot_to("L", type="DiskAndMemory", current=True)])
+    inside.ok(restore)
+    ram(vm)
+    reverted(inside, vm, "S")
+    assert ram_sum(vm) == first
+    reverted(inside, vm, "L")
+    assert ram_sum(vm) == second
+
+
+def test_mixed_tree_reverts_and_deletes_in_any_order(client, agent_guest):
+    vm = agent_guest
+    agents = {"live": client(memory_capture="precopy"),
+              "savevm": client(memory_capture="savevm")}
+    kinds = {"m1": "live", "m2": "savevm", "m3": "live", "m4": "savevm"}
+    sums = {}
+    for name, kind in kinds.items():
+        sums[name] = ram(vm, mib=8)
+        agents[kind].ok(aj.create(vm.name, name, vm.volumes(), type="DiskAndMemory"))
+    agent = agents["live"]
+    for name in ("m2", "m3", "m1", "m4"):
+        reverted(agent, vm, name)
+        assert ram_sum(vm) == sums[name], name
+    remaining = dict(sums)
+    for gone in ("m3", "m2"):
+        agent.ok(aj.delete(vm.name, gone, vm.volumes(), type="DiskAndMemory"))
+        del remaining[gone]
+        for left, checksum in remaining.items():
+            reverted(agent, vm, left)
+            assert ram_sum(vm) == checksum, (gone, left)
+    for name in ("m4", "m1"):
+        agent.ok(aj.delete(vm.name, name, vm.volumes(), type="DiskAndMemory"))
+    assert state_files(vm) == [] and vm.tags(0) == [] and vm.dom.listAllSnapshots() == []
+    tree = json.loads(agent.get(f"/v1/vms/{vm.name}/snapshots").get_data())
+    assert tree["count"] == 0
+
+
+def test_libvirt_reverts_an_internal_snapshot_when_the_definition_changed(
+        client, agent_guest):
+    vm = agent_guest
+    agent = client(memory_capture="savevm")
+    before = ram(vm)
+    agent.ok(aj.create(vm.name, "d1", vm.volumes(), type="DiskAndMemory"))
+    ram(vm)
+    import libvirt
+
+    # a device added since the snapshot: QEMU cannot load it in place
+    vm.dom.attachDeviceFlags("<interface type='user'><model type='virtio'/></interface>",
+                             libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    pid = vm.qemu_pid()
+    reverted(agent, vm, "d1")
+    assert vm.qemu_pid() != pid  # libvirt restarted QEMU with the snapshot's definition
+    assert ram_sum(vm) == before
