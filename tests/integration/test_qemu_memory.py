@@ -15,7 +15,7 @@ import pytest
 from driver.app import create_app, make_hypervisor
 from driver.hypervisors.libvirt import live, memstate
 from tests import agentjson as aj
-from tests.conftest import AgentClient
+from tests.support.driver import AgentClient
 
 pytestmark = [pytest.mark.qemu, pytest.mark.agent]
 
