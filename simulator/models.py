@@ -218,6 +218,7 @@ class VMSnapshot:
     parent_id: int | None = None
     quiesce: bool = False
     freeze_window_ms: float | None = None
+    guest_pause_ms: float | None = None  # the host's figure for a memory snapshot
     physical_size: int | None = None  # bytes its creation added on storage
     created: float = field(default_factory=now)
     removed: float | None = None

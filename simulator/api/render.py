@@ -127,7 +127,8 @@ class Renderer:
             "virtualmachinename": vm.name if vm else None, "created": date(s.created),
             **self._zone(vm.zone_id if vm else 0), **self._owner(s.account_id),
             "hypervisor": "KVM", "quiescevm": s.quiesce,
-            "freezewindowms": s.freeze_window_ms, "physicalsize": s.physical_size,
+            "freezewindowms": s.freeze_window_ms, "guestpausems": s.guest_pause_ms,
+            "physicalsize": s.physical_size,
             "tags": self.tags("VMSnapshot", s.id),
         })
 

@@ -193,6 +193,7 @@ class VmSnapshots:
                                    f"Creating VM snapshot: {snap.name} failed{detail}")
             self._move(snap, Event.OPERATION_SUCCEEDED)
             snap.freeze_window_ms = answer.freezeWindowMs
+            snap.guest_pause_ms = answer.guestPauseMs
             sizes = {v.id: v.chain_size or 0 for v in self.ctx.attached(vm)}
             resized = self._resized(vm, answer)
             if any(to.size is not None for to in answer.volumeTOs or []):

@@ -222,3 +222,11 @@ def test_guest_data_command_is_refused_unless_the_driver_enables_it(settings, ho
     assert "GuestDataCommand is disabled" in answer["details"]
     guest = host.guest(vm.name)
     assert guest.read_file(guest.disks()[0].path, "/x") is None  # nothing was written
+
+
+def test_memory_snapshot_answers_carry_the_pause_and_the_memory_path(agent, pool):
+    vm = VM(agent, pool)
+    memory = agent.ok(aj.create(vm.name, "m1", vm.vols, type="DiskAndMemory"))
+    assert memory["guestPauseMs"] >= 0 and memory["memoryCapture"] == "simulated"
+    disk = agent.ok(aj.create(vm.name, "d1", vm.vols))
+    assert disk.get("guestPauseMs") is None and disk.get("memoryCapture") is None

@@ -237,3 +237,13 @@ def test_users_see_and_touch_only_their_own_snapshots(admin, user, world):
     assert [s["state"] for s in world.snapshots(theirs)] == ["Ready"]
     admin_sees = admin.list("listVMSnapshot", "vmSnapshot", listall=True)
     assert any(s["id"] == snap["id"] for s in admin_sees)
+
+
+def test_a_memory_snapshot_shows_the_guest_pause_a_disk_snapshot_none(admin, world):
+    vm = world.deploy()
+    memory = world.snapshot(vm, snapshotmemory=True)
+    assert memory["type"] == "DiskAndMemory" and memory["guestpausems"] >= 0
+    listed = world.snapshots(vm)[0]
+    assert listed["guestpausems"] == memory["guestpausems"]
+    disk = world.snapshot(vm)
+    assert "guestpausems" not in disk

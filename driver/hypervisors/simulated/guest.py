@@ -10,11 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from driver.core.errors import InvalidRequest, NotFound, QuiesceError
 from driver.core.model import PowerState, Snapshot
-from driver.hypervisors.base import DiskInfo, Guest
+from driver.hypervisors.base import CaptureReport, DiskInfo, Guest
 from driver.hypervisors.simulated.storage import BLOCK
 
 if TYPE_CHECKING:
     from driver.hypervisors.simulated.host import SimulatedHost
+
+# How the simulated host says it captured memory (a real host says precopy,
+# background-snapshot or savevm).
+MEMORY_CAPTURE = "simulated"
 
 
 class SimulatedGuest(Guest):
@@ -24,6 +28,7 @@ class SimulatedGuest(Guest):
         self.host = host
         self.name = name
         self.store = host.store
+        self._captured: CaptureReport | None = None
 
     def _vm(self) -> Any:
         return self.host._row(self.name)
@@ -85,6 +90,11 @@ class SimulatedGuest(Guest):
     def capture(self, name: str, *, memory: bool, description: str) -> None:
         self.host.faults.apply("capture", self.name)
         disks = self.disks()
+        # The guest "stands still" while the capture transaction holds its VM row: the pause
+        # figure, as a real host reports the time its vCPUs were stopped. The memory markers
+        # are kept in the snapshot's layer row, apart from the disk blocks (as a real host
+        # keeps a memory state file beside the disk images).
+        paused = time.monotonic()
         with self.store.tx() as c:  # one transaction: every disk, or none
             vm = c.execute("SELECT * FROM vms WHERE name=?", (self.name,)).fetchone()
             if self._layer(c, name) is not None:
@@ -98,6 +108,14 @@ class SimulatedGuest(Guest):
                                       vm["frozen"] if memory else 0, time.time(), live))
             c.execute("UPDATE vms SET live_layer=? WHERE name=?",
                       (self.store.new_layer(c, self.name, live), self.name))
+        if memory:
+            self._captured = CaptureReport(
+                guest_pause_ms=round((time.monotonic() - paused) * 1000.0, 3),
+                memory_capture=MEMORY_CAPTURE, memory_bytes=len(vm["memory"] or ""))
+
+    def finish(self, name: str, *, memory: bool) -> CaptureReport:
+        report, self._captured = self._captured, None
+        return report if memory and report is not None else CaptureReport()
 
     def revert(self, snapshot: Snapshot) -> PowerState:
         self.host.faults.apply("revert", self.name)
