@@ -1,0 +1,238 @@
+"""Memory snapshot benchmarks on a real libvirtd + QEMU with the booted agent guest.
+
+1. guest pause vs RAM (memory dirtied, then a guest that keeps dirtying): the driver's live
+   path against raw libvirt ``savevm`` on the same domain, alternating in one run; the whole
+   create call, and the pause a delete imposes;
+2. revert: in place (``loadvm``) vs libvirt's revert of the same internal snapshot vs the
+   restore of a live snapshot, by RAM size;
+3. freeze window vs the bare capture, with memory.
+
+Every pause is QEMU's own STOP -> RESUME event timestamps (``PauseWatch``), for the driver
+and for raw libvirt alike. Results are printed as JSON; method and figures are in
+``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import libvirt
+
+from driver.app import build_service, make_hypervisor
+from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
+from driver.settings import Settings
+from driver.wire.envelope import decode_commands
+from tests import agentjson as aj
+from tests.integration.qemu import URI, Daemon, QemuVM, copy_image, try_connect
+
+DIRTY_LOOP = ("while [ ! -e /tmp/stop ]; do dd if=/dev/urandom of=/tmp/dirty bs=1M count=16 "
+              "2>/dev/null; done")
+
+
+def median(samples: list[float]) -> float:
+    return round(statistics.median(samples), 1)
+
+
+def run(service: Any, command: dict[str, Any]) -> Any:
+    [item] = decode_commands(aj.body(command))
+    answer = service.execute(item)[1]
+    assert answer.result, answer.details
+    return answer
+
+
+class Rig:
+    """One agent guest of a given RAM size, the driver's service on it, a raw connection."""
+
+    def __init__(self, conn: Any, guest_dir: str, mib: int, **settings: Any) -> None:
+        self.tmp = tempfile.mkdtemp()
+        self.pool = os.path.join(self.tmp, "pool")
+        os.mkdir(self.pool)
+        disk = copy_image(os.path.join(guest_dir, "data.qcow2"), self.pool, "data.qcow2")
+        self.conn = conn
+        self.vm = QemuVM(conn, self.pool, [disk], agent_channel=True, memory_mib=mib,
+                         kernel=os.path.join(guest_dir, "vmlinuz"),
+                         initrd=os.path.join(guest_dir, "initrd.gz"))
+        self.vm.start()
+        self.vm.wait_for_agent()
+        self.services: dict[str, Any] = {}
+        self.hosts: list[Any] = []
+        self.settings = Settings(data_dir=os.path.join(self.tmp, "data"),
+                                 storage_pools=[self.pool], secret="bench", libvirt_uri=URI,
+                                 log_json=False, log_level="WARNING", **settings)
+
+    def service(self, mechanism: str = "auto") -> Any:
+        if mechanism not in self.services:
+            tuned = self.settings.with_overrides(memory_capture=mechanism)
+            self.hosts.append(make_hypervisor(tuned))
+            self.services[mechanism] = build_service(tuned, self.hosts[-1])
+        return self.services[mechanism]
+
+    def fill(self, mib: int) -> int:
+        """Write ``mib`` MiB of random data into the guest's RAM (its initramfs root);
+        return the MiB really written (the root filesystem may hold less)."""
+        out = self.vm.sh(f"dd if=/dev/urandom of=/tmp/fill bs=1M count={mib} 2>/dev/null; "
+                         "du -m /tmp/fill", timeout=600)
+        return int(out.split()[0])
+
+    def pause(self, fn: Callable[[], Any]) -> tuple[float, float]:
+        """(guest pause ms from QEMU's events, wall ms) of ``fn``."""
+        watch = PauseWatch(self.conn, self.vm.dom)
+        t = time.perf_counter()
+        fn()
+        wall = (time.perf_counter() - t) * 1000
+        pause = watch.close(expect_running=True)
+        return (pause if pause is not None else float("nan")), wall
+
+    def close(self) -> None:
+        self.vm.remove()
+        for host in self.hosts:
+            host.close()
+        subprocess.run(["rm", "-rf", self.tmp], check=False)
+
+
+def bench_pause(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mib in sizes:
+        rig = Rig(conn, guest_dir, mib)
+        dirtied = rig.fill(max(8, int(0.7 * mib) - 48))
+        vm, service = rig.vm, rig.service()
+        for mode in ("dirtied", "dirtying"):
+            if mode == "dirtying":
+                vm.sh(DIRTY_LOOP, wait=False)
+            rows: dict[str, list[float]] = {k: [] for k in (
+                "live pause", "live create", "live delete pause", "savevm pause",
+                "savevm create", "savevm delete pause")}
+            mechanism = ""
+            for i in range(reps):
+                name = f"{mode}-{i}"
+                t = time.perf_counter()
+                answer = run(service, aj.create(vm.name, name, vm.volumes(),
+                                                type="DiskAndMemory"))
+                rows["live create"].append((time.perf_counter() - t) * 1000)
+                rows["live pause"].append(answer.guestPauseMs)
+                mechanism = answer.memoryCapture
+                pause, _ = rig.pause(partial(run, service, aj.delete(
+                    vm.name, name, vm.volumes(), type="DiskAndMemory")))
+                rows["live delete pause"].append(pause)
+                xml = (f"<domainsnapshot><name>raw-{name}</name>"
+                       "<memory snapshot='internal'/></domainsnapshot>")
+                pause, wall = rig.pause(partial(vm.dom.snapshotCreateXML, xml,
+                                                libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC))
+                rows["savevm pause"].append(pause)
+                rows["savevm create"].append(wall)
+                snap = vm.dom.snapshotLookupByName(f"raw-{name}")
+                pause, _ = rig.pause(partial(snap.delete, 0))
+                rows["savevm delete pause"].append(pause)
+            if mode == "dirtying":
+                vm.sh("touch /tmp/stop")
+            cell = {f"{k} ms": median(v) for k, v in rows.items()}
+            cell["pause ratio savevm/live"] = round(
+                statistics.median(rows["savevm pause"]) / statistics.median(rows["live pause"]), 1)
+            cell["mechanism"] = mechanism
+            cell["dirtied MiB"] = dirtied
+            out[f"{mib} MiB, {mode}"] = cell
+        rig.close()
+    return out
+
+
+def bench_revert(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mib in sizes:
+        rig = Rig(conn, guest_dir, mib)
+        rig.fill(max(8, int(0.7 * mib) - 48))
+        vm = rig.vm
+        live, internal = rig.service(), rig.service("savevm")
+        run(internal, aj.create(vm.name, "inside", vm.volumes(), type="DiskAndMemory"))
+        run(live, aj.create(vm.name, "live", vm.volumes(), type="DiskAndMemory"))
+        rows: dict[str, list[float]] = {"in place": [], "libvirt": [], "restore": []}
+        for _ in range(reps):
+            t = time.perf_counter()
+            run(internal, aj.revert(vm.name, "inside", vm.volumes(), type="DiskAndMemory"))
+            rows["in place"].append((time.perf_counter() - t) * 1000)
+            snap = vm.dom.snapshotLookupByName("inside")
+            t = time.perf_counter()
+            vm.dom.revertToSnapshot(snap, libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING)
+            rows["libvirt"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            run(live, aj.revert(vm.name, "live", vm.volumes(), type="DiskAndMemory"))
+            rows["restore"].append((time.perf_counter() - t) * 1000)
+        out[f"{mib} MiB"] = {f"{k} ms": median(v) for k, v in rows.items()}
+        rig.close()
+    return out
+
+
+def bench_freeze(conn: Any, guest_dir: str, reps: int) -> dict[str, Any]:
+    rig = Rig(conn, guest_dir, 256)
+    rig.fill(64)
+    vm, service = rig.vm, rig.service()
+    host = rig.hosts[-1]
+    out: dict[str, Any] = {}
+    for memory in (False, True):
+        kind = "DiskAndMemory" if memory else "Disk"
+        windows, bare, pauses = [], [], []
+        for i in range(reps):
+            answer = run(service, aj.create(vm.name, f"q{kind}{i}", vm.volumes(), type=kind,
+                                            quiesce=True))
+            windows.append(answer.freezeWindowMs)
+            if memory:
+                pauses.append(answer.guestPauseMs)
+            guest = host.guest(vm.name)
+            guest.preflight(f"b{kind}{i}", memory=memory)
+            t = time.perf_counter()
+            guest.capture(f"b{kind}{i}", memory=memory, description="")
+            bare.append((time.perf_counter() - t) * 1000)
+            guest.finish(f"b{kind}{i}", memory=memory)
+            for name in (f"q{kind}{i}", f"b{kind}{i}"):
+                run(service, aj.delete(vm.name, name, vm.volumes(), type=kind))
+        cell = {"freeze window ms": median(windows), "bare capture ms": median(bare),
+                "ratio": round(statistics.median(windows) / statistics.median(bare), 2)}
+        if memory:
+            cell["guest pause ms"] = median(pauses)
+        out[kind] = cell
+    rig.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--sizes", default="128,512,1024,2048")
+    parser.add_argument("--guest-dir", default=".cache/guest")
+    parser.add_argument("--only", choices=["pause", "revert", "freeze"])
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    guest_dir = os.path.abspath(args.guest_dir)
+    start_event_loop()  # before any connection: the pauses come from QEMU's events
+    daemon = None
+    if try_connect() is None:
+        daemon = Daemon(tempfile.mkdtemp())
+        daemon.start()
+    conn = libvirt.open(URI)
+    results: dict[str, Any] = {"load before": os.getloadavg()}
+    try:
+        if args.only in (None, "pause"):
+            results["guest pause vs RAM"] = bench_pause(conn, guest_dir, sizes, args.reps)
+        if args.only in (None, "revert"):
+            results["revert"] = bench_revert(conn, guest_dir, sizes, args.reps)
+        if args.only in (None, "freeze"):
+            results["freeze window with memory"] = bench_freeze(conn, guest_dir,
+                                                                max(args.reps, 5))
+    finally:
+        results["load after"] = os.getloadavg()
+        conn.close()
+        if daemon is not None:
+            daemon.stop()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
