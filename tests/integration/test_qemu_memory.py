@@ -69,20 +69,21 @@ def reverted(agent: AgentClient, vm: Any, name: str) -> dict[str, Any]:
 def test_background_snapshot_keeps_the_instant_while_the_guest_changes_ram(
         client, agent_guest, hooks):
     vm = agent_guest
-    # A slow stream keeps the save running while the guest changes its memory.
-    agent = client(memory_capture="background-snapshot",
-                   live_bandwidth_mib=48)
+    agent = client(memory_capture="background-snapshot")
     before = ram(vm)
     vm.sh(DISK.format(text="at-snapshot"))
     during: list[str] = []
 
     def change_while_copying(step: str) -> None:
         if step == "copy-running":
+            # throttle the stream so the save is still running while the guest writes
+            vm.qmp("migrate-set-parameters", **{"max-bandwidth": 1024 * 1024})
             vm.wait_running()
             # rewrite pages of the file in place (the same RAM pages, not new ones)
             during.append(vm.sh("dd if=/dev/urandom of=/tmp/a bs=1M count=1 conv=notrunc "
                                 "2>/dev/null; md5sum /tmp/a").split()[0])
             during.append(vm.monitor_status())
+            vm.qmp("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
 
     hooks.append(change_while_copying)
     answer = agent.ok(aj.create(vm.name, "bg1", vm.volumes(), type="DiskAndMemory"))

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from driver.app import create_app
+from driver.hypervisors.libvirt import LibvirtHost, LiveOptions
 from tests import agentjson as aj
 from tests.support.driver import AgentClient
 
@@ -39,9 +40,10 @@ def test_quiesced_memory_snapshot_reverts_to_a_thawed_guest(qemu_agent, agent_gu
 
 def test_watchdog_thaws_a_guest_frozen_too_long_and_nothing_is_kept(settings, qemu_host,
                                                                      agent_guest):
-    # A memory capture of a 256 MiB guest takes ~0.4 s under TCG: longer than this window.
+    # A savevm capture of a 256 MiB guest takes ~0.4 s under TCG: longer than this window.
     tight = settings.with_overrides(max_freeze_window=0.05)
-    agent = AgentClient(create_app(tight, qemu_host).test_client())
+    host = LibvirtHost(qemu_host.uri, live=LiveOptions(mechanism="savevm"))
+    agent = AgentClient(create_app(tight, host).test_client())
     vm = agent_guest
     answer = agent.one(aj.create(vm.name, "w1", vm.volumes(), type="DiskAndMemory",
                                  quiesce=True))
@@ -50,6 +52,7 @@ def test_watchdog_thaws_a_guest_frozen_too_long_and_nothing_is_kept(settings, qe
     assert vm.agent("guest-fsfreeze-status") == "thawed"
     assert vm.tags(0) == []
     assert vm.dom.listAllSnapshots() == []
+    host.close()
 
 
 def test_freeze_thaw_command_and_status(qemu_agent, agent_guest):
