@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from driver.app import create_app, make_hypervisor
+from driver.core.errors import HypervisorError
 from driver.hypervisors.libvirt import live, memstate
 from tests import agentjson as aj
 from tests.support.driver import AgentClient
@@ -223,4 +224,28 @@ def test_libvirt_reverts_an_internal_snapshot_when_the_definition_changed(
     pid = vm.qemu_pid()
     reverted(agent, vm, "d1")
     assert vm.qemu_pid() != pid  # libvirt restarted QEMU with the snapshot's definition
+    assert ram_sum(vm) == before
+
+
+def test_a_failure_while_the_stream_is_written_leaves_nothing_and_live_works_after(
+        client, agent_guest, hooks):
+    vm = agent_guest
+    agent = client(memory_capture="background-snapshot")
+
+    def fail_while_copying(step: str) -> None:
+        if step == "copy-running":
+            vm.qmp("migrate-set-parameters", **{"max-bandwidth": 1024 * 1024})
+            assert vm.monitor_status() == "active"
+            raise HypervisorError("the storage went away")
+
+    hooks.append(fail_while_copying)
+    failed = agent.one(aj.create(vm.name, "f1", vm.volumes(), type="DiskAndMemory"))
+    assert failed["result"] is False and "storage went away" in failed["details"]
+    hooks.clear()
+    assert state_files(vm) == [] and vm.tags(0) == [] and vm.qmp("query-status")["running"]
+    before = ram(vm)
+    answer = agent.ok(aj.create(vm.name, "f2", vm.volumes(), type="DiskAndMemory"))
+    assert answer["memoryCapture"] == "background-snapshot", answer
+    ram(vm)
+    reverted(agent, vm, "f2")
     assert ram_sum(vm) == before

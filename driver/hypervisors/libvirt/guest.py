@@ -264,7 +264,7 @@ class LibvirtGuest(Guest):
                 and self.power_state() is PowerState.ON and self.host.is_qemu):
             # A capture of ours was interrupted (the driver died): QEMU may still be writing,
             # or waiting at pre-switchover with the guest paused.
-            live.cancel(self.monitor)
+            live.stop_stream(self.monitor)
             live.reset(self.monitor)
             status, reason = self.dom.state()
             if status == libvirt.VIR_DOMAIN_PAUSED and reason != libvirt.VIR_DOMAIN_PAUSED_USER:

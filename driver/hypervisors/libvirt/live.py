@@ -169,7 +169,7 @@ class LiveCapture:
             if status == "pre-switchover":
                 break
             if time.monotonic() > deadline:
-                self._cancel()
+                self._stop_stream()
                 raise CannotGoLive(
                     f"the memory of {self.monitor.name} did not converge within "
                     f"{self.options.converge_timeout:g} s")
@@ -192,11 +192,11 @@ class LiveCapture:
         return self.writer.commit()
 
     def abort(self) -> None:
-        """Undo everything but disk captures (the caller owns those): cancel the stream,
+        """Undo everything but disk captures (the caller owns those): end the stream,
         reset QEMU's settings, resume a guest we paused, drop the partial file."""
         try:
             if self._started:
-                self._cancel()
+                self._stop_stream()
             self._reset()
             self._resume()
         finally:
@@ -222,8 +222,8 @@ class LiveCapture:
                     f"{self.options.finish_timeout:g} s")
             time.sleep(poll)
 
-    def _cancel(self) -> None:
-        cancel(self.monitor)
+    def _stop_stream(self) -> None:
+        stop_stream(self.monitor)
         self._started = False
 
     def _reset(self) -> None:
@@ -234,16 +234,24 @@ class LiveCapture:
             self.monitor.qmp("cont")
 
 
-def cancel(monitor: Monitor, wait: float = 30.0) -> bool:
-    """Cancel a migration in progress and wait until QEMU has stopped it; True if one ran."""
-    info = monitor.qmp("query-migrate")
-    if info.get("status") not in _ACTIVE:
+def stop_stream(monitor: Monitor, wait: float = 600.0) -> bool:
+    """End a memory stream in progress and wait until QEMU has; True if one ran.
+
+    A precopy stream is cancelled. A background-snapshot stream is never cancelled: on
+    QEMU 7.2 a cancelled one left the guest's RAM write-protected with nobody serving the
+    faults, and the guest hung at its next write. It is run to its end at full speed
+    instead (it always ends: it writes each page once); the caller discards the file."""
+    if monitor.qmp("query-migrate").get("status") not in _ACTIVE:
         return False
-    monitor.qmp("migrate_cancel")
+    caps = {c["capability"]: c["state"] for c in monitor.qmp("query-migrate-capabilities")}
+    if caps.get(BACKGROUND):
+        monitor.qmp("migrate-set-parameters", {"max-bandwidth": 64 << 30})
+    else:
+        monitor.qmp("migrate_cancel")
     deadline = time.monotonic() + wait
     while monitor.qmp("query-migrate").get("status") in _ACTIVE:
         if time.monotonic() > deadline:
-            raise HypervisorError(f"The memory capture of {monitor.name} could not be cancelled")
+            raise HypervisorError(f"The memory capture of {monitor.name} could not be stopped")
         time.sleep(0.01)
     return True
 
