@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import libvirt
 import pytest
 
 from driver.app import create_app, make_hypervisor
@@ -84,6 +85,10 @@ def test_background_snapshot_keeps_the_instant_while_the_guest_changes_ram(
             during.append(vm.sh("dd if=/dev/urandom of=/tmp/a bs=1M count=1 conv=notrunc "
                                 "2>/dev/null; md5sum /tmp/a").split()[0])
             during.append(vm.monitor_status())
+            # no other migration or save of the domain while the capture runs
+            with pytest.raises(libvirt.libvirtError):
+                vm.dom.save(os.path.join(vm.pool, "other-save"))
+            during.append(vm.monitor_status())
             vm.qmp("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
 
     hooks.append(change_while_copying)
@@ -91,6 +96,7 @@ def test_background_snapshot_keeps_the_instant_while_the_guest_changes_ram(
     assert answer["memoryCapture"] == "background-snapshot"
     assert answer["guestPauseMs"] > 0
     assert during[0] != before and during[1] == "active"  # changed while the save ran
+    assert during[2] == "active"  # the refused save did not disturb the capture
     assert state_files(vm) == [f"{vm.name}@bg1{memstate.SUFFIX}"]
     vm.sh(DISK.format(text="after"))
     reverted(agent, vm, "bg1")
@@ -158,8 +164,6 @@ def test_quiesced_live_snapshot_reports_window_and_pause_and_thaws(client, agent
 
 
 def test_restore_makes_lost_snapshots_revertable_again(client, agent_guest):
-    import libvirt
-
     vm = agent_guest
     inside = client(memory_capture="savevm")
     live_agent = client()
@@ -216,8 +220,6 @@ def test_libvirt_reverts_an_internal_snapshot_when_the_definition_changed(
     before = ram(vm)
     agent.ok(aj.create(vm.name, "d1", vm.volumes(), type="DiskAndMemory"))
     ram(vm)
-    import libvirt
-
     # a device added since the snapshot: QEMU cannot load it in place
     vm.dom.attachDeviceFlags("<interface type='user'><model type='virtio'/></interface>",
                              libvirt.VIR_DOMAIN_AFFECT_LIVE)
