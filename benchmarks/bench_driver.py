@@ -117,7 +117,10 @@ def bench_http_vs_direct(reps: int) -> dict[str, Any]:
     port = free_port()
     env = dict(os.environ, VMSNAP_SECRET="bench", VMSNAP_STORAGE_POOLS=pool,
                VMSNAP_DATA_DIR=os.path.join(tmp, "data"), VMSNAP_LIBVIRT_URI=URI,
-               VMSNAP_PORT=str(port), VMSNAP_LOG_LEVEL="WARNING")
+               VMSNAP_PORT=str(port), VMSNAP_LOG_LEVEL="WARNING",
+               # the same mechanism as the direct calls: savevm (bench_memory covers the live
+               # path against it)
+               VMSNAP_MEMORY_CAPTURE="savevm")
     proc = subprocess.Popen([sys.executable, "-m", "driver.cli", "serve"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

@@ -46,7 +46,8 @@ def test_the_simulator_drives_real_qemu(lab, qemu_conn):
     first = world.snapshot(vm, snapshotmemory=True)
     guest(server, vm, "write", data=base64.b64encode(b"later").decode())
     disk_only = world.snapshot(vm)
-    assert [s.getName() for s in dom.listAllSnapshots()] == [first["name"]]
+    # a live memory snapshot: its memory is a file beside the disks, nothing in libvirt
+    assert dom.listAllSnapshots() == [] and first["guestpausems"] > 0
     client.run("revertToVMSnapshot", vmsnapshotid=first["id"])
     assert dom.isActive()
     out = guest(server, vm, "read", length=5)
