@@ -2,7 +2,7 @@
 
 1. guest pause vs RAM (memory dirtied, then a guest that keeps dirtying): the driver's live
    path against raw libvirt ``savevm`` on the same domain, alternating in one run; the whole
-   create call, and the pause a delete imposes;
+   create call, and how long a delete takes;
 2. revert: in place (``loadvm``) vs libvirt's revert of the same internal snapshot vs the
    restore of a live snapshot, by RAM size;
 3. freeze window vs the bare capture, with memory.

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from driver.core.errors import InvalidRequest, QuiesceError
+from driver.core.errors import DriverError, InvalidRequest
 from driver.core.model import PowerState, Snapshot, SnapshotType
 from driver.hypervisors.base import CaptureReport, Guest
 from driver.quiesce import FreezeWindow
@@ -62,26 +62,26 @@ def _capture(ctx: Context, op_id: int, guest: Guest, name: str, memory: bool,
              target: VMSnapshotTO,
              power: PowerState) -> tuple[FreezeWindow | None, CaptureReport]:
     description = target.description or ""
-    guest.preflight(name, memory=memory)
-    if not target.quiescevm or power is not PowerState.ON:
-        # A stopped VM has nothing mounted: its disks are consistent as they are.
-        guest.capture(name, memory=memory, description=description)
-        return None, guest.finish(name, memory=memory)
-    ctx.journal.set_frozen(op_id, True)  # before freezing: recovery thaws if we crash
-    captured = False
+    guest.preflight(name, memory=memory)  # everything that need not be inside the freeze
     try:
-        # Only the capture's instant is inside the window; a memory stream still being
-        # written afterwards (background-snapshot) is finished once the guest is thawed.
-        with ctx.quiescer.frozen(guest) as window:
+        if not target.quiescevm or power is not PowerState.ON:
+            # A stopped VM has nothing mounted: its disks are consistent as they are.
             guest.capture(name, memory=memory, description=description)
-            captured = True
-    except QuiesceError:
-        if captured:  # the watchdog thawed mid-capture: this is not a quiesced snapshot
-            guest.abandon(name)
+            return None, guest.finish(name, memory=memory)
+        ctx.journal.set_frozen(op_id, True)  # before freezing: recovery thaws if we crash
+        try:
+            # Only the capture's instant is inside the window; a memory stream still being
+            # written afterwards (background-snapshot) is finished once the guest is thawed.
+            with ctx.quiescer.frozen(guest) as window:
+                guest.capture(name, memory=memory, description=description)
+        finally:
+            ctx.journal.set_frozen(op_id, False)
+        report = guest.finish(name, memory=memory)
+    except DriverError:
+        # A failed freeze, or the watchdog thawing mid-capture (not a quiesced snapshot):
+        # nothing prepared or captured may stay.
+        guest.abandon(name)
         raise
-    finally:
-        ctx.journal.set_frozen(op_id, False)
-    report = guest.finish(name, memory=memory)
     log.info("quiesced capture", extra={"freeze_window_ms": window.ms,
                                         "guest_pause_ms": report.guest_pause_ms,
                                         "filesystems": window.filesystems})

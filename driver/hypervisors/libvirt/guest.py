@@ -154,6 +154,7 @@ class LibvirtGuest(Guest):
             state is not None and memstate.exists(state))
 
     def preflight(self, name: str, *, memory: bool) -> None:
+        self.abandon_pending()
         disks = self.disks()
         self.disk_snapshots.check(self.name, disks)
         running = self.power_state() is PowerState.ON
@@ -171,7 +172,40 @@ class LibvirtGuest(Guest):
                                              capabilities=live.capabilities(self.monitor))
         if qemu_live and plan.mechanism != live.SAVEVM:
             plan.at_instant = self.disk_snapshots.prepare_live(self.monitor, disks, name)
+        if memory:
+            # Everything but the instant happens here, before any freeze.
+            watch = PauseWatch(self.host.conn, self.dom) if self.host.is_qemu else None
+            self._pending = _Pending(name, plan.mechanism, watch)
+            if plan.mechanism in (live.PRECOPY, live.BACKGROUND):
+                self._prepare_live(plan, self._pending)
         self._plan = plan
+
+    def _prepare_live(self, plan: _Plan, pending: _Pending) -> None:
+        state = self._state_file(plan.name, plan.disks)
+        assert state is not None and plan.mechanism is not None and plan.at_instant is not None
+        xml = call(f"Reading the definition of {self.name}", lambda: self.dom.XMLDesc(
+            libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+        writer = memstate.StateWriter(state, xml, running=True)
+        pending.capture = live.LiveCapture(self.monitor, writer, plan.at_instant,
+                                           plan.mechanism, self.host.live)
+        try:
+            pending.capture.prepare()
+        except live.CannotGoLive as exc:
+            self._fall_back(pending, exc.details)
+        except DriverError:
+            self.abandon(plan.name)
+            raise
+
+    def _fall_back(self, pending: _Pending, reason: str) -> None:
+        """The live path cannot be used: drop what it prepared; ``savevm`` will be used."""
+        if pending.capture is not None:
+            pending.capture.abort()
+            pending.capture = None
+        log.warning("live memory capture impossible, falling back to savevm: %s", reason,
+                    extra={"vm": self.name, "snapshot": pending.name,
+                           "mechanism": pending.mechanism})
+        pending.fallback = reason
+        pending.mechanism = live.SAVEVM
 
     def capture(self, name: str, *, memory: bool, description: str) -> None:
         if self._plan is None or (self._plan.name, self._plan.memory) != (name, memory):
@@ -186,39 +220,28 @@ class LibvirtGuest(Guest):
             else:
                 self.disk_snapshots.create_stopped(plan.disks, name)
             return
-        watch = PauseWatch(self.host.conn, self.dom) if self.host.is_qemu else None
-        pending = self._pending = _Pending(name, plan.mechanism, watch)
+        pending = self._pending
+        assert pending is not None
         try:
-            if plan.mechanism in (live.PRECOPY, live.BACKGROUND):
-                self._capture_live(plan, pending)
+            if pending.capture is not None:
+                try:
+                    pending.capture.start()
+                except live.CannotGoLive as exc:
+                    self._fall_back(pending, exc.details)
             if pending.capture is None:
                 internal.create(self.dom, self.name, name, description)
-                pending.mechanism = live.SAVEVM
         except DriverError:
             self.abandon(name)
             raise
 
-    def _capture_live(self, plan: _Plan, pending: _Pending) -> None:
-        state = self._state_file(plan.name, plan.disks)
-        assert state is not None and plan.mechanism is not None and plan.at_instant is not None
-        xml = call(f"Reading the definition of {self.name}", lambda: self.dom.XMLDesc(
-            libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_MIGRATABLE))
-        writer = memstate.StateWriter(state, xml, running=True)
-        capture = live.LiveCapture(self.monitor, writer, plan.at_instant, plan.mechanism,
-                                   self.host.live)
-        try:
-            capture.start()
-        except live.CannotGoLive as exc:
-            capture.abort()
-            pending.fallback = exc.details
-            log.warning("live memory capture impossible, falling back to savevm: %s",
-                        exc.details, extra={"vm": self.name, "snapshot": plan.name,
-                                            "mechanism": plan.mechanism})
-            return
-        except DriverError:
-            capture.abort()
-            raise
-        pending.capture = capture
+    def abandon_pending(self) -> None:
+        """Drop a capture prepared but never finished by this wrapper (nothing on storage
+        is touched: the partial file is the writer's)."""
+        pending, self._pending = self._pending, None
+        if pending is not None and pending.watch is not None:
+            pending.watch.close(expect_running=False, wait=0)
+        if pending is not None and pending.capture is not None:
+            pending.capture.abort()
 
     def finish(self, name: str, *, memory: bool) -> CaptureReport:
         if not memory:
@@ -253,11 +276,7 @@ class LibvirtGuest(Guest):
                 f"{', '.join(missing)}")
 
     def abandon(self, name: str) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None and pending.watch is not None:
-            pending.watch.close(expect_running=False, wait=0)
-        if pending is not None and pending.capture is not None:
-            pending.capture.abort()
+        self.abandon_pending()
         disks = self.disks()
         state = self._state_file(name, disks)
         if (state is not None and os.path.exists(memstate.partial_path(state))

@@ -91,8 +91,9 @@ def capabilities(monitor: Monitor) -> set[str]:
 
 
 class LiveCapture:
-    """One capture: :meth:`start` up to the instant (guest running again), :meth:`finish`
-    after it (stream complete, file committed), :meth:`abort` on any failure."""
+    """One capture: :meth:`prepare` before the freeze (QEMU's settings, the file handed
+    over), :meth:`start` up to the instant (guest running again), :meth:`finish` after it
+    (stream complete, file committed), :meth:`abort` on any failure."""
 
     def __init__(self, monitor: Monitor, writer: StateWriter, at_instant: Callable[[], None],
                  mechanism: str, options: LiveOptions) -> None:
@@ -107,10 +108,9 @@ class LiveCapture:
 
     # --- the instant ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Run the capture until memory and disks are captured and the guest may run.
-        Raises CannotGoLive (nothing left behind) when the live path cannot be used."""
-        self._was_running = self.monitor.running()
+    def prepare(self) -> None:
+        """Everything that need not happen at the instant. Raises CannotGoLive (nothing
+        left behind but the writer, which :meth:`abort` drops) when QEMU refuses."""
         try:
             self._configure()
         except HypervisorError as exc:
@@ -118,6 +118,11 @@ class LiveCapture:
             raise CannotGoLive(exc.details) from None
         self.monitor.qmp_with_fd("getfd", {"fdname": _FD_NAME}, self.writer.fd,
                                  doing=f"Handing the memory state file to {self.monitor.name}")
+
+    def start(self) -> None:
+        """Run the capture until memory and disks are captured and the guest may run.
+        Raises CannotGoLive (nothing left behind) when the live path cannot be used."""
+        self._was_running = self.monitor.running()
         if self.mechanism == BACKGROUND:
             self._start_background()
         else:

@@ -113,6 +113,13 @@ class SimulatedGuest(Guest):
                 guest_pause_ms=round((time.monotonic() - paused) * 1000.0, 3),
                 memory_capture=MEMORY_CAPTURE, memory_bytes=len(vm["memory"] or ""))
 
+    def abandon(self, name: str) -> None:
+        self._captured = None
+        with self.store.tx() as c:
+            layer = self._layer(c, name)
+            if layer is not None:
+                self.store.merge_into_children(c, layer["id"])
+
     def finish(self, name: str, *, memory: bool) -> CaptureReport:
         report, self._captured = self._captured, None
         return report if memory and report is not None else CaptureReport()
