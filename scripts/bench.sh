@@ -6,6 +6,8 @@ scripts/prepare-libvirt.sh
 scripts/build-guest.sh .cache/guest
 echo "driver:"
 .venv/bin/python -m benchmarks.bench_driver "$@"
+echo "memory snapshots:"
+.venv/bin/python -m benchmarks.bench_memory
 echo "simulator:"
 .venv/bin/python -m benchmarks.bench_simulator
 echo "simulator under load:"
