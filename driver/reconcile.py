@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 from driver.core.errors import DriverError, NotFound
 from driver.core.model import Snapshot, SnapshotType
-from driver.hypervisors.base import MEMORY_STATE, Guest
+from driver.hypervisors.base import MEMORY_STATE, METADATA, Guest
 from driver.usecases.context import Context
 
 log = logging.getLogger(__name__)
@@ -79,11 +79,12 @@ def _partial(view: View) -> Iterator[Difference]:
 
 def _memory_state(view: View) -> Iterator[Difference]:
     """A backend that keeps memory in files of their own reports them as ``MEMORY_STATE``;
-    a memory snapshot whose other places carry one must carry it too."""
+    a memory snapshot whose other places carry one must carry it too (unless the hypervisor
+    keeps its memory itself, ``METADATA``: the libvirt backend's ``savevm`` fallback)."""
     uses_files = any(MEMORY_STATE in places for places in view.held.values())
     for name, snap in sorted(view.records.items()):
         if uses_files and snap.has_memory and name in view.held \
-                and MEMORY_STATE not in view.held[name]:
+                and not view.held[name] & {MEMORY_STATE, METADATA}:
             yield Difference(view.vm, name, "memory-state-missing",
                              "a memory snapshot without its memory-state file")
 

@@ -75,6 +75,10 @@ class LibvirtHost(Hypervisor):
             f"{conn.getType()} {_dotted(conn.getVersion())} at {self.uri}"
         ))
 
+    def guest_names(self) -> list[str]:
+        conn = self.conn
+        return sorted(_call("Listing the VMs", lambda: [d.name() for d in conn.listAllDomains()]))
+
     @property
     def is_qemu(self) -> bool:
         return str(self.conn.getType()).upper() == "QEMU"

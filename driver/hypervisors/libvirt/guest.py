@@ -30,7 +30,7 @@ import libvirt_qemu
 
 from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound
 from driver.core.model import PowerState, Snapshot, SnapshotType
-from driver.hypervisors.base import CaptureReport, DiskInfo, Guest
+from driver.hypervisors.base import MEMORY_STATE, METADATA, CaptureReport, DiskInfo, Guest
 from driver.hypervisors.libvirt import internal, live, memstate, qemuimg, restore
 from driver.hypervisors.libvirt.errors import call
 from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch
@@ -144,6 +144,27 @@ class LibvirtGuest(Guest):
         return str(json.loads(out)["return"])
 
     # --- create -----------------------------------------------------------------------------
+
+    def held_snapshots(self) -> dict[str, set[str]]:
+        held: dict[str, set[str]] = {}
+        disks = self.disks()
+        for disk in disks:
+            if disk.format == "qcow2" and os.path.exists(disk.path):
+                for tag in qemuimg.tags(disk.path):
+                    held.setdefault(tag, set()).add(disk.path)
+        names = call(f"Listing the snapshots of {self.name}", self.dom.snapshotListNames)
+        for name in names:
+            held.setdefault(name, set()).add(METADATA)
+        if disks:  # live snapshots' memory state files, complete or partial
+            folder = os.path.dirname(os.path.realpath(disks[0].path))
+            prefix, suffix = f"{self.name}@", memstate.SUFFIX
+            for entry in os.listdir(folder):
+                base = entry[1:-len(".partial")] if (
+                    entry.startswith(".") and entry.endswith(".partial")) else entry
+                if base.startswith(prefix) and base.endswith(suffix):
+                    name = base[len(prefix):-len(suffix)]
+                    held.setdefault(name, set()).add(MEMORY_STATE)
+        return held
 
     def has_snapshot(self, snapshot: Snapshot) -> bool:
         if internal.metadata(self.dom, snapshot.name) is not None:
