@@ -5,7 +5,6 @@ and no state file behind, the journal finished, and a new snapshot works."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from driver.http.auth import signed_headers
 from driver.journal import Journal
 from driver.store import Database
 from tests import agentjson as aj
-from tests.e2e.test_served_driver import free_port
+from tests.support.served import Served, free_port
 
 pytestmark = [pytest.mark.qemu, pytest.mark.agent]
 SECRET = "crash-secret"
@@ -39,7 +38,7 @@ sys.exit(main(["serve"]))
 """
 
 
-class Served:
+class Driver(Served):
     """The driver as its own process group, on a real port, against the real libvirtd."""
 
     def __init__(self, tmp: Any, pool: str, **env: str) -> None:
@@ -88,27 +87,19 @@ class Served:
             **signed_headers(SECRET, "POST", "/v1/commands", data)})
         return dict(next(iter(resp.json()[0].values())))
 
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.kill()
 
 
 @pytest.fixture
 def served(tmp_path: Any, pool: str, libvirtd: str) -> Iterator[Any]:
-    made: list[Served] = []
+    made: list[Driver] = []
 
-    def make(**env: str) -> Served:
-        made.append(Served(tmp_path, pool, **env))
+    def make(**env: str) -> Driver:
+        made.append(Driver(tmp_path, pool, **env))
         return made[-1]
 
     yield make
-    for s in made:
-        s.stop()
+    for driver in made:
+        driver.stop()
 
 
 def leftovers(vm: Any) -> list[str]:
