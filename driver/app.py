@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask import Flask, Response, request
 
@@ -11,12 +12,30 @@ from driver.http.auth import NONCE, SIGNATURE, TIMESTAMP, Verifier, stored_secre
 from driver.http.errors import error_response
 from driver.hypervisors.base import Hypervisor
 from driver.metrics import Metrics
+from driver.paths import inside
 from driver.recovery import recover
 from driver.service import SnapshotService
 from driver.settings import Settings
 from driver.store import Database
 
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/v1/openapi.json"}
+
+
+def ceph_access(settings: Settings) -> Any:
+    """The Ceph cluster of ``rbd_pools`` (None when the driver has none)."""
+    if not settings.rbd_pools:
+        return None
+    from driver.hypervisors.libvirt.connection import Ceph
+    from driver.storage.rbd import Cluster, Rbd
+
+    if settings.rbd_memory_dir and not inside(settings.rbd_memory_dir + "/x",
+                                              settings.storage_pools):
+        raise ValueError("rbd_memory_dir must be a directory inside one of storage_pools")
+    return Ceph(rbd=Rbd(Cluster(monitors=settings.ceph_monitors, user=settings.ceph_user,
+                                keyring=settings.ceph_keyring, conf=settings.ceph_conf)),
+                monitors=settings.ceph_monitors, user=settings.ceph_user,
+                secret_uuid=settings.ceph_libvirt_secret,
+                memory_dir=settings.rbd_memory_dir)
 
 
 def make_hypervisor(settings: Settings) -> Hypervisor:
@@ -28,7 +47,8 @@ def make_hypervisor(settings: Settings) -> Hypervisor:
                            bandwidth_mib=settings.live_bandwidth_mib,
                            downtime_ms=settings.live_downtime_ms)
         return LibvirtHost(settings.libvirt_uri, agent_timeout=int(settings.freeze_timeout),
-                           domain_type=settings.libvirt_domain_type, live=live)
+                           domain_type=settings.libvirt_domain_type, live=live,
+                           ceph=ceph_access(settings))
     if settings.backend == "simulated":
         from driver.hypervisors.simulated import SimulatedHost
 

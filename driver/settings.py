@@ -41,6 +41,10 @@ class Settings:
     ceph_keyring: str = ""
     ceph_conf: str = ""
     ceph_libvirt_secret: str = ""
+    # Where the memory state of a VM whose root disk is on RBD is kept (a directory inside
+    # one of storage_pools; a shared one if VMs move between hosts). Empty: such VMs get
+    # disk-only snapshots.
+    rbd_memory_dir: str = ""
     secret: str = ""  # shared HMAC secret; empty: read or create <data_dir>/secret
     auth_required: bool = True
     auth_window: int = 300  # seconds a signed request stays valid

@@ -3,11 +3,14 @@ live in :mod:`tests.support`."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from driver.settings import Settings
+from tests.support import ceph
 from tests.support.driver import SECRET
 
 
@@ -24,3 +27,16 @@ def settings(tmp_path: Any, pool: str) -> Settings:
                     freeze_timeout=5.0, max_freeze_window=10.0, log_json=False,
                     guest_data_command=True)
 
+
+
+@pytest.fixture(scope="session")
+def ceph_cluster(tmp_path_factory: Any) -> Iterator[ceph.CephCluster]:
+    """A real one-node Ceph cluster for the session, started on first use."""
+    missing = ceph.available()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"the Ceph tests cannot run in CI: {missing}")
+        pytest.skip(f"Ceph: {missing}")
+    cluster = ceph.CephCluster(str(tmp_path_factory.mktemp("ceph"))).start()
+    yield cluster
+    cluster.stop()

@@ -9,6 +9,7 @@ import pytest
 
 from driver.core.errors import InvalidRequest
 from driver.paths import inside, resolve_volume
+from driver.storage.rbd import RbdImage, check_name
 from driver.wire.objects import PrimaryDataStoreTO, VolumeObjectTO
 
 
@@ -42,3 +43,11 @@ def test_disk_paths_are_checked_against_both_kinds_of_pool(tmp_path):
     assert not inside("rbd:other/img", [pool], ["rbd"])
     assert not inside("rbd:rbd/../x", [pool], ["rbd"])
     assert not inside("/elsewhere/d", [pool], ["rbd"])
+
+
+@pytest.mark.parametrize("bad", ["-x", "a/b", "a@b", "a b", "", "x\n", "--help"])
+def test_names_that_could_become_options_or_other_images_are_refused(bad):
+    with pytest.raises(InvalidRequest):
+        check_name(bad, "image")
+    with pytest.raises(InvalidRequest):
+        RbdImage.parse(f"rbd:rbd/{bad}")

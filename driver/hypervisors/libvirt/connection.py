@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 
 import libvirt
 
-from driver.core.errors import HypervisorError, InvalidRequest, NotFound
+from driver.core.errors import HypervisorError, InvalidRequest, NotFound, Unsupported
 from driver.core.model import Snapshot
 from driver.hypervisors.base import DiskInfo, Hypervisor, VmSpec
 from driver.hypervisors.libvirt import memstate, qemuimg
@@ -18,7 +19,25 @@ from driver.hypervisors.libvirt.errors import is_broken_connection, is_missing, 
 from driver.hypervisors.libvirt.guest import LibvirtGuest
 from driver.hypervisors.libvirt.live import MECHANISMS, LiveOptions
 from driver.hypervisors.libvirt.monitor import start_event_loop
-from driver.hypervisors.libvirt.xml import disk_xml, domain_xml
+from driver.hypervisors.libvirt.rbd_disks import ByStorage
+from driver.hypervisors.libvirt.xml import CephAccess, disk_xml, domain_xml
+from driver.storage.rbd import Rbd, RbdImage, is_rbd
+
+
+@dataclass(frozen=True)
+class Ceph:
+    """The Ceph cluster of this host's RBD pools: the driver's own client (``rbd``), what
+    QEMU needs to reach it, and where memory states of VMs on RBD are kept."""
+
+    rbd: Rbd
+    monitors: str = ""
+    user: str = ""
+    secret_uuid: str = ""
+    memory_dir: str = ""
+
+    @property
+    def access(self) -> CephAccess:
+        return CephAccess.parse(self.monitors, self.user, self.secret_uuid)
 
 
 def _dotted(version: int) -> str:
@@ -30,7 +49,9 @@ class LibvirtHost(Hypervisor):
     """Owns one libvirt connection: opened lazily, reopened when it breaks."""
 
     def __init__(self, uri: str, agent_timeout: int = 10, domain_type: str = "kvm",
-                 live: LiveOptions | None = None) -> None:
+                 live: LiveOptions | None = None, ceph: Ceph | None = None) -> None:
+        self.ceph = ceph
+        self.disk_snapshots = ByStorage(ceph.rbd if ceph is not None else None)
         self.live = live or LiveOptions()
         if self.live.mechanism not in MECHANISMS:
             raise ValueError(f"memory_capture must be one of {', '.join(MECHANISMS)}, not "
@@ -66,7 +87,7 @@ class LibvirtHost(Hypervisor):
                 raise NotFound(f"can not find vm: {name}") from None
             else:
                 raise translate(exc, f"Looking up VM {name}") from None
-        return LibvirtGuest(self, dom)
+        return LibvirtGuest(self, dom, self.disk_snapshots)
 
     def ping(self) -> str:
         conn = self.conn
@@ -92,7 +113,8 @@ class LibvirtHost(Hypervisor):
             if not is_missing(exc):
                 raise translate(exc, f"Looking up VM {spec.name}") from None
             xml = domain_xml(spec.name, domain_type=self.domain_type, cpus=spec.cpus,
-                             memory_mib=spec.memory_mib, disks=spec.disks, agent=spec.agent)
+                             memory_mib=spec.memory_mib, disks=spec.disks, agent=spec.agent,
+                             ceph=self._access)
             dom = _call(f"Defining VM {spec.name}", lambda: self.conn.defineXML(xml))
         if spec.power_on and not dom.isActive():
             _call(f"Starting VM {spec.name}", dom.create)
@@ -107,16 +129,39 @@ class LibvirtHost(Hypervisor):
         _call(f"Removing VM {name}", lambda: guest.dom.undefineFlags(
             libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA))
 
+    @property
+    def _access(self) -> CephAccess | None:
+        return self.ceph.access if self.ceph is not None else None
+
+    def _rbd(self, path: str) -> tuple[Rbd, RbdImage]:
+        if self.ceph is None:
+            raise InvalidRequest(f"{path} is on Ceph RBD, which this driver is not configured "
+                                 "for (rbd_pools)")
+        return self.ceph.rbd, RbdImage.parse(path)
+
     def create_volume(self, path: str, size: int) -> None:
+        if is_rbd(path):
+            rbd, image = self._rbd(path)
+            if rbd.exists(image):
+                raise InvalidRequest(f"a volume already exists at {path}")
+            rbd.create(image, size)
+            return
         if os.path.exists(path):
             raise InvalidRequest(f"a volume already exists at {path}")
         qemuimg.create_image(path, size)
 
     def delete_volume(self, path: str) -> None:
-        if os.path.exists(path):
+        if is_rbd(path):
+            rbd, image = self._rbd(path)
+            rbd.remove(image)
+        elif os.path.exists(path):
             os.remove(path)
 
     def resize_volume(self, path: str, size: int) -> None:
+        if is_rbd(path):
+            rbd, image = self._rbd(path)
+            rbd.resize(image, size)
+            return
         current = int(qemuimg.info(path)["virtual-size"])
         qemuimg.resize(path, size, shrink=size < current)
 
@@ -125,14 +170,14 @@ class LibvirtHost(Hypervisor):
         flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (
             libvirt.VIR_DOMAIN_AFFECT_LIVE if dom.isActive() else 0)
         _call(f"Attaching {disk.path} to {vm}",
-              lambda: dom.attachDeviceFlags(disk_xml(disk), flags))
+              lambda: dom.attachDeviceFlags(disk_xml(disk, self._access), flags))
 
     def detach(self, vm: str, path: str) -> None:
         guest = self.guest(vm)
         disk = next((d for d in guest.disks() if d.path == path), None)
         if disk is None:
             raise InvalidRequest(f"volume {path} is not attached to {vm}")
-        xml = disk_xml(disk)
+        xml = disk_xml(disk, self._access)
         if guest.dom.isActive():
             # A live unplug needs the guest's consent: libvirt waits a few seconds and may
             # return with it still pending. Only a disk really gone leaves the definition.
@@ -152,6 +197,16 @@ class LibvirtHost(Hypervisor):
         return os.path.join(folder, f"{os.path.basename(path)}@{name}.qcow2")
 
     def snapshot_volume(self, path: str, name: str, *, source: str | None = None) -> int:
+        if is_rbd(path):  # a volume snapshot is an RBD snapshot of its own name
+            if source is not None:
+                raise Unsupported("A volume snapshot from a VM snapshot of a volume on RBD is "
+                                  "not supported")
+            rbd, image = self._rbd(path)
+            snap = f"volume-{name}"
+            if snap in rbd.snapshots(image):
+                raise InvalidRequest(f"volume snapshot {name} already exists")
+            rbd.snap_create(image, snap)
+            return rbd.used_bytes(image).get(snap, 0)
         target = self._volume_snapshot_path(path, name)
         if os.path.exists(target):
             raise InvalidRequest(f"volume snapshot {name} already exists")
@@ -161,17 +216,42 @@ class LibvirtHost(Hypervisor):
         return os.path.getsize(target)
 
     def delete_volume_snapshot(self, path: str, name: str) -> None:
+        if is_rbd(path):
+            rbd, image = self._rbd(path)
+            rbd.snap_remove(image, f"volume-{name}")
+            return
         target = self._volume_snapshot_path(path, name)
         if os.path.exists(target):
             os.remove(target)
 
     def delete_from_files(self, snapshot: Snapshot) -> None:
-        for disk in snapshot.disks:
+        disks = [DiskInfo(d.target, d.path) for d in snapshot.disks]
+        files = [d for d in disks if not is_rbd(d.path)]
+        for disk in files:
             if os.path.exists(disk.path) and snapshot.name in qemuimg.tags(disk.path):
                 qemuimg.delete(disk.path, snapshot.name)
-        if snapshot.disks:
-            memstate.remove(memstate.state_path(snapshot.disks[0].path, snapshot.vm,
-                                                snapshot.name))
+        on_rbd = [d for d in disks if is_rbd(d.path)]
+        if on_rbd and self.ceph is not None:
+            self.disk_snapshots.delete(None, on_rbd, snapshot.name)
+        state = self.state_file(snapshot.vm, snapshot.name, disks)
+        if state is not None:
+            memstate.remove(state)
+
+    def state_folder(self, disks: list[DiskInfo]) -> str | None:
+        """Where a VM's memory states live: beside its root disk when that is a file, in
+        ``rbd_memory_dir`` when it is on RBD (None: nowhere to keep one)."""
+        if not disks:
+            return None
+        if not is_rbd(disks[0].path):
+            return os.path.dirname(os.path.realpath(disks[0].path))
+        if self.ceph is None or not self.ceph.memory_dir:
+            return None
+        return os.path.realpath(self.ceph.memory_dir)
+
+    def state_file(self, vm: str, snapshot: str, disks: list[DiskInfo]) -> str | None:
+        """The memory state file of ``vm``'s ``snapshot`` (see :meth:`state_folder`)."""
+        folder = self.state_folder(disks)
+        return memstate.state_path(folder, vm, snapshot) if folder is not None else None
 
     def close(self) -> None:
         with self._lock:

@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING
 import libvirt
 import libvirt_qemu
 
-from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound
+from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound, Unsupported
 from driver.core.model import PowerState, Snapshot, SnapshotType
 from driver.hypervisors.base import MEMORY_STATE, METADATA, CaptureReport, DiskInfo, Guest
 from driver.hypervisors.libvirt import internal, live, memstate, qemuimg, restore
 from driver.hypervisors.libvirt.errors import call
 from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch
 from driver.hypervisors.libvirt.tags import DiskSnapshots, Qcow2Tags
-from driver.hypervisors.libvirt.xml import disk_aliases, domain_disks
+from driver.hypervisors.libvirt.xml import disk_aliases, domain_disks, rbd_url
+from driver.storage.rbd import RbdImage, is_rbd
 
 if TYPE_CHECKING:
     from driver.hypervisors.libvirt.connection import LibvirtHost
@@ -103,19 +104,26 @@ class LibvirtGuest(Guest):
 
     def _state_file(self, name: str, disks: list[DiskInfo] | None = None) -> str | None:
         disks = self.disks() if disks is None else disks
-        return memstate.state_path(disks[0].path, self.name, name) if disks else None
+        return self.host.state_file(self.name, name, disks)
 
     def stored_bytes(self, path: str) -> int | None:
         """The image with its internal snapshots; the root disk also carries the VM's
         memory state files, so a memory snapshot's size counts its RAM."""
-        if not self.host.is_qemu or not os.path.exists(path):
+        size: int | None
+        if is_rbd(path) and self.host.ceph is not None:
+            size = sum(self.host.ceph.rbd.used_bytes(RbdImage.parse(path)).values())
+        elif not self.host.is_qemu or not os.path.exists(path):
             return None
-        size = qemuimg.info(path).get("actual-size")
+        else:
+            actual = qemuimg.info(path).get("actual-size")
+            size = int(actual) if actual is not None else None
         if size is None:
             return None
         disks = self.disks()
-        if disks and os.path.realpath(disks[0].path) == os.path.realpath(path):
-            folder = os.path.dirname(os.path.realpath(path))
+        folder = self.host.state_folder(disks)
+        root = disks[0].path if disks else ""
+        if folder is not None and (root == path or os.path.realpath(root) == os.path.realpath(
+                path)):
             pattern = os.path.join(glob.escape(folder), glob.escape(f"{self.name}@") + "*"
                                    + memstate.SUFFIX)
             size += sum(memstate.size(p) for p in glob.glob(pattern))
@@ -191,6 +199,14 @@ class LibvirtGuest(Guest):
             if qemu_live:
                 plan.mechanism = live.choose(self.host.live, running=self.monitor.running(),
                                              capabilities=live.capabilities(self.monitor))
+        on_rbd = [d.target for d in disks if is_rbd(d.path)]
+        if memory and on_rbd and (plan.mechanism == live.SAVEVM or state is None):
+            # savevm cannot write a VM state into a raw RBD image, and QEMU's loadvm on one
+            # half-reverts: memory snapshots on RBD are live captures into a state file only.
+            raise Unsupported(
+                f"A memory snapshot of {self.name} (disks {', '.join(on_rbd)} on Ceph RBD) "
+                + ("needs rbd_memory_dir, where its memory state is kept" if state is None
+                   else "needs a running guest and QEMU's background-snapshot capability"))
         if qemu_live and plan.mechanism != live.SAVEVM:
             plan.at_instant = self.disk_snapshots.prepare_live(self.monitor, disks, name)
         if memory:
@@ -386,7 +402,14 @@ class LibvirtGuest(Guest):
                     if out.strip():
                         raise HypervisorError(f"Writing to {self.name} failed: {out.strip()}")
             else:
-                qemuimg.write_from(path, offset, src.name, len(data))
+                qemuimg.write_from(*self._image(path), offset, src.name, len(data))
 
     def read(self, path: str, offset: int, length: int) -> bytes:
-        return qemuimg.read(path, offset, length)
+        return qemuimg.read(*self._image(path), offset, length)
+
+    def _image(self, path: str) -> tuple[str, str]:
+        """What qemu-io opens for a disk path, and its format."""
+        if not is_rbd(path):
+            return path, "qcow2"
+        access = self.host.ceph.access if self.host.ceph is not None else None
+        return rbd_url(RbdImage.parse(path), access), "raw"

@@ -26,10 +26,11 @@ HEADER = struct.Struct("<16s5I56x")
 SUFFIX = ".vmstate"
 
 
-def state_path(disk_path: str, vm: str, snapshot: str) -> str:
-    """``<root disk's folder>/<vm>@<snapshot>.vmstate``, refused if it would leave that folder
-    (the folder is inside a configured pool: the service checks every disk path)."""
-    folder = os.path.dirname(os.path.realpath(disk_path))
+def state_path(folder: str, vm: str, snapshot: str) -> str:
+    """``<folder>/<vm>@<snapshot>.vmstate`` (the folder is the root disk's, or the one
+    configured for VMs on RBD: inside a configured pool either way), refused if the name
+    would leave that folder."""
+    folder = os.path.realpath(folder)
     name = f"{vm}@{snapshot}{SUFFIX}"
     path = os.path.join(folder, name)
     if os.sep in name or name.startswith(".") or os.path.dirname(path) != folder:

@@ -58,17 +58,33 @@ class Monitor:
             self.dom, command, libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)))
 
     def nodes(self) -> dict[str, str]:
-        """Image path -> top block node name of every disk of the running domain."""
+        """Image path (``rbd:<pool>/<image>`` for an RBD disk) -> top block node name of
+        every disk of the running domain."""
         out = {}
         for block in self.qmp("query-block", doing=f"Listing the disks of {self.name}"):
             inserted = block.get("inserted")
             if inserted and inserted.get("node-name"):
-                out[inserted["file"]] = inserted["node-name"]
+                out[_image_path(inserted["file"])] = inserted["node-name"]
         return out
 
     def running(self) -> bool:
         """Whether QEMU's vCPUs run (``query-status``), as opposed to any paused state."""
         return bool(self.qmp("query-status")["running"])
+
+
+def _image_path(file: str) -> str:
+    """QEMU names a network image ``json:{...}``: an RBD one becomes ``rbd:<pool>/<image>``,
+    the name the driver uses for it."""
+    if not file.startswith("json:"):
+        return file
+    try:
+        spec = json.loads(file[len("json:"):])
+    except ValueError:
+        return file
+    inner = spec.get("file", spec) if isinstance(spec, dict) else {}
+    if isinstance(inner, dict) and inner.get("driver") == "rbd":
+        return f"rbd:{inner.get('pool')}/{inner.get('image')}"
+    return file
 
 
 def _reply(out: str, doing: str) -> Any:

@@ -67,8 +67,8 @@ def copy(source: str, target: str, *, snapshot: str | None = None) -> None:
          f"Copying {source}")
 
 
-def _qemu_io(path: str, command: str, *, force_share: bool) -> str:
-    args = ["qemu-io", "-f", "qcow2", *(["-U", "-r"] if force_share else []), "-c", command,
+def _qemu_io(path: str, fmt: str, command: str, *, force_share: bool) -> str:
+    args = ["qemu-io", "-f", fmt, *(["-U", "-r"] if force_share else []), "-c", command,
             path]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT,
@@ -84,15 +84,15 @@ def _qemu_io(path: str, command: str, *, force_share: bool) -> str:
     return output
 
 
-def write_from(path: str, offset: int, source: str, length: int) -> None:
+def write_from(path: str, fmt: str, offset: int, source: str, length: int) -> None:
     """Write ``length`` bytes of the file ``source`` at ``offset`` of a stopped image."""
-    _qemu_io(path, f"write -s {source} {offset} {length}", force_share=False)
+    _qemu_io(path, fmt, f"write -s {source} {offset} {length}", force_share=False)
 
 
-def read(path: str, offset: int, length: int) -> bytes:
+def read(path: str, fmt: str, offset: int, length: int) -> bytes:
     """Read bytes of an image through qemu-io's hex dump (works while a VM holds it)."""
     out = bytearray()
-    dump = _qemu_io(path, f"read -v {offset} {length}", force_share=True)
+    dump = _qemu_io(path, fmt, f"read -v {offset} {length}", force_share=True)
     for line in dump.splitlines():
         m = re.match(r"^[0-9a-f]{8}:\s+((?:[0-9a-f]{2} ){1,16})", line)
         if m:

@@ -22,6 +22,26 @@ from driver.hypervisors.libvirt import qemuimg
 from driver.hypervisors.libvirt.monitor import Monitor
 
 
+def live_transaction(monitor: Monitor, disks: list[DiskInfo],
+                     name: str) -> Callable[[], None]:
+    """One QMP transaction snapshotting every disk at one instant. QEMU maps
+    ``blockdev-snapshot-internal-sync`` to a qcow2 tag or an RBD snapshot by the disk's
+    driver, so this serves both kinds, and VMs mixing them."""
+    nodes = monitor.nodes()
+    actions = []
+    for disk in disks:
+        if disk.path not in nodes:
+            raise HypervisorError(f"disk {disk.target} of {monitor.name} is not open in QEMU")
+        actions.append({"type": "blockdev-snapshot-internal-sync",
+                        "data": {"device": nodes[disk.path], "name": name}})
+
+    def capture() -> None:
+        monitor.qmp("transaction", {"actions": actions},
+                    doing=f"Disk snapshot {name} of {monitor.name}")
+
+    return capture
+
+
 class DiskSnapshots(ABC):
     """A disk-snapshot mechanism: everything about disks a VM snapshot needs."""
 
@@ -66,19 +86,7 @@ class Qcow2Tags(DiskSnapshots):
 
     def prepare_live(self, monitor: Monitor, disks: list[DiskInfo],
                      name: str) -> Callable[[], None]:
-        nodes = monitor.nodes()
-        actions = []
-        for disk in disks:
-            if disk.path not in nodes:
-                raise HypervisorError(f"disk {disk.target} of {monitor.name} is not open in QEMU")
-            actions.append({"type": "blockdev-snapshot-internal-sync",
-                            "data": {"device": nodes[disk.path], "name": name}})
-
-        def capture() -> None:
-            monitor.qmp("transaction", {"actions": actions},
-                        doing=f"Disk snapshot {name} of {monitor.name}")
-
-        return capture
+        return live_transaction(monitor, disks, name)
 
     def create_stopped(self, disks: list[DiskInfo], name: str) -> None:
         done: list[DiskInfo] = []

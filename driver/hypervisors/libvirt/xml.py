@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET  # noqa: S405 - parses libvirt's own output only
+from dataclasses import dataclass, field
 
 from driver.hypervisors.base import DiskInfo
+from driver.storage.rbd import SCHEME, RbdImage, is_rbd
+
+
+@dataclass(frozen=True)
+class CephAccess:
+    """How QEMU reaches a Ceph cluster: its monitors and, with cephx, the user and the
+    libvirt secret (usage type ceph) holding that user's key."""
+
+    monitors: list[tuple[str, int]] = field(default_factory=list)
+    user: str = ""
+    secret_uuid: str = ""
+
+    @classmethod
+    def parse(cls, monitors: str, user: str = "", secret_uuid: str = "") -> CephAccess:
+        """From ``host:port[,host:port]`` (port 6789 when left out)."""
+        out = []
+        for item in filter(None, (m.strip() for m in monitors.split(","))):
+            host, _, port = item.rpartition(":") if ":" in item else (item, "", "6789")
+            out.append((host or item, int(port or 6789)))
+        return cls(out, user, secret_uuid)
 
 
 def _tostring(root: ET.Element) -> str:
@@ -39,8 +60,28 @@ def redefine_xml(name: str, description: str, created: int, domain_xml: str,
     return _tostring(root)
 
 
+def rbd_url(image: RbdImage, ceph: CephAccess | None) -> str:
+    """QEMU's ``rbd:`` filename for an image (what qemu-img and qemu-io open)."""
+    url = f"{SCHEME}{image.spec}"
+    if ceph is not None and ceph.monitors:
+        hosts = "\\;".join(f"{h}\\:{p}" for h, p in ceph.monitors)
+        url += f":mon_host={hosts}"
+    if ceph is not None and ceph.user:
+        url += f":id={ceph.user}"
+    return url
+
+
+def _source_path(source: ET.Element) -> str | None:
+    """A disk source as the driver names it: the file, or ``rbd:<pool>/<image>``."""
+    if source.get("file") is not None:
+        return source.get("file")
+    if source.get("protocol") == "rbd" and source.get("name"):
+        return f"{SCHEME}{source.get('name')}"
+    return None
+
+
 def domain_disks(domain_xml: str) -> list[DiskInfo]:
-    """Disks (device='disk', backed by a file) of a domain, from its XML."""
+    """Disks (device='disk', a file or an RBD image) of a domain, from its XML."""
     root = ET.fromstring(domain_xml)  # noqa: S314 - libvirt's own XML
     out = []
     for disk in root.findall("./devices/disk"):
@@ -49,24 +90,39 @@ def domain_disks(domain_xml: str) -> list[DiskInfo]:
         source = disk.find("source")
         target = disk.find("target")
         driver = disk.find("driver")
-        if source is None or target is None or source.get("file") is None:
+        path = _source_path(source) if source is not None else None
+        if path is None or target is None:
             continue
         fmt = driver.get("type", "raw") if driver is not None else "raw"
-        out.append(DiskInfo(target.get("dev", ""), source.get("file", ""), fmt))
+        out.append(DiskInfo(target.get("dev", ""), path, fmt))
     return out
 
 
-def disk_xml(disk: DiskInfo) -> str:
-    """A qcow2 file disk on the virtio bus."""
-    root = ET.Element("disk", type="file", device="disk")
-    ET.SubElement(root, "driver", name="qemu", type=disk.format)
-    ET.SubElement(root, "source", file=disk.path)
+def disk_xml(disk: DiskInfo, ceph: CephAccess | None = None) -> str:
+    """A disk on the virtio bus: a file, or (``rbd:<pool>/<image>``) a raw RBD image
+    reached through ``ceph``'s monitors."""
+    if not is_rbd(disk.path):
+        root = ET.Element("disk", type="file", device="disk")
+        ET.SubElement(root, "driver", name="qemu", type=disk.format)
+        ET.SubElement(root, "source", file=disk.path)
+        ET.SubElement(root, "target", dev=disk.target, bus="virtio")
+        return _tostring(root)
+    image = RbdImage.parse(disk.path)
+    ceph = ceph or CephAccess()
+    root = ET.Element("disk", type="network", device="disk")
+    ET.SubElement(root, "driver", name="qemu", type="raw", cache="writeback")
+    if ceph.user:
+        auth = ET.SubElement(root, "auth", username=ceph.user)
+        ET.SubElement(auth, "secret", type="ceph", uuid=ceph.secret_uuid)
+    source = ET.SubElement(root, "source", protocol="rbd", name=image.spec)
+    for host, port in ceph.monitors:
+        ET.SubElement(source, "host", name=host, port=str(port))
     ET.SubElement(root, "target", dev=disk.target, bus="virtio")
     return _tostring(root)
 
 
 def domain_xml(name: str, *, domain_type: str, cpus: int, memory_mib: int,
-               disks: list[DiskInfo], agent: bool) -> str:
+               disks: list[DiskInfo], agent: bool, ceph: CephAccess | None = None) -> str:
     """A minimal persistent domain: the disks, a guest-agent channel, no network."""
     root = ET.Element("domain", type=domain_type)
     ET.SubElement(root, "name").text = name
@@ -79,7 +135,7 @@ def domain_xml(name: str, *, domain_type: str, cpus: int, memory_mib: int,
     ET.SubElement(features, "acpi")
     devices = ET.SubElement(root, "devices")
     for disk in disks:
-        devices.append(ET.fromstring(disk_xml(disk)))  # noqa: S314 - built just above
+        devices.append(ET.fromstring(disk_xml(disk, ceph)))  # noqa: S314 - built just above
     if agent:
         channel = ET.SubElement(devices, "channel", type="unix")
         ET.SubElement(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
@@ -93,6 +149,7 @@ def disk_aliases(domain_xml_text: str) -> dict[str, str]:
     out = {}
     for disk in root.findall("./devices/disk"):
         source, alias = disk.find("source"), disk.find("alias")
-        if source is not None and alias is not None and source.get("file"):
-            out[source.get("file", "")] = alias.get("name", "")
+        path = _source_path(source) if source is not None else None
+        if path and alias is not None:
+            out[path] = alias.get("name", "")
     return out

@@ -1,0 +1,177 @@
+"""Instance snapshots of a real QEMU guest whose disk is a Ceph RBD image on a real one-node
+cluster: live memory snapshots (the memory state in the configured file pool, the disks as
+RBD snapshots taken at the same instant), quiesce, disk snapshots of the stopped VM,
+reverts and deletes in several orders, with data in the guest's RAM and on its disk read
+back through the agent. Correctness only."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import libvirt
+import pytest
+
+from driver.app import create_app, make_hypervisor
+from driver.hypervisors.libvirt import memstate
+from driver.storage.rbd import RbdImage
+from tests import agentjson as aj
+from tests.integration.conftest import guest_dir
+from tests.integration.qemu import QemuVM
+from tests.support.driver import AgentClient
+
+pytestmark = [pytest.mark.qemu, pytest.mark.agent, pytest.mark.ceph]
+
+RAM = "dd if=/dev/urandom of=/tmp/r bs=1M count=8 2>/dev/null; md5sum /tmp/r"
+DISK = "echo {text} > /mnt/data/marker; sync; cat /mnt/data/marker"
+
+
+class RbdGuest(QemuVM):
+    """The agent guest booted from an RBD image (converted from the guest's data disk)."""
+
+    def __init__(self, conn: Any, pool: str, cluster: Any) -> None:
+        self.name = f"i-8-{os.getpid()}{id(self) % 10000}-VM"
+        self.pool = pool
+        self.cluster = cluster
+        self.image = RbdImage(cluster.pool, f"{self.name}-root")
+        host, port = cluster.monitor
+        cluster.run("qemu-img", "convert", "-O", "raw",
+                    os.path.join(guest_dir(), "data.qcow2"),
+                    f"rbd:{self.image.spec}:mon_host={host}\\:{port}", timeout=120)
+        self.disks = [self.image.path]
+        src = guest_dir()
+        xml = (
+            f"<domain type='qemu'><name>{self.name}</name><memory unit='MiB'>256</memory>"
+            "<vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>"
+            f"<kernel>{src}/vmlinuz</kernel><initrd>{src}/initrd.gz</initrd>"
+            "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features>"
+            "<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>"
+            "<disk type='network' device='disk'><driver name='qemu' type='raw' "
+            f"cache='writeback'/><source protocol='rbd' name='{self.image.spec}'>"
+            f"<host name='{host}' port='{port}'/></source><target dev='vda' bus='virtio'/>"
+            "</disk><channel type='unix'><target type='virtio' "
+            "name='org.qemu.guest_agent.0'/></channel><memballoon model='none'/>"
+            "</devices></domain>")
+        self.dom = conn.defineXML(xml)
+
+    def volumes(self) -> list[dict[str, Any]]:
+        volume = aj.volume(os.path.join(self.pool, "unused"), self.pool, vm=self.name)
+        store = volume["dataStore"]["org.apache.cloudstack.storage.to.PrimaryDataStoreTO"]
+        store.update(poolType="RBD", path=self.cluster.pool, host=self.cluster.monitor[0],
+                     port=self.cluster.monitor[1])
+        volume["path"] = self.image.name
+        return [volume]
+
+    def rbd_snapshots(self) -> list[str]:
+        return [line.split()[1] for line in self.cluster.run(
+            "rbd", "snap", "ls", self.image.spec).splitlines()[1:] if line.strip()]
+
+    def remove(self) -> None:
+        super().remove()
+        try:
+            self.cluster.run("rbd", "snap", "purge", self.image.spec)
+            self.cluster.run("rbd", "rm", self.image.spec)
+        except RuntimeError:
+            pass
+
+
+@pytest.fixture
+def rbd_guest(qemu_conn: Any, pool: str, ceph_cluster: Any) -> Iterator[RbdGuest]:
+    vm = RbdGuest(qemu_conn, pool, ceph_cluster)
+    vm.start()
+    vm.wait_for_agent()
+    yield vm
+    vm.remove()
+
+
+@pytest.fixture
+def rbd_settings(settings: Any, libvirtd: str, pool: str, ceph_cluster: Any) -> Any:
+    memory_dir = os.path.join(pool, "memory")
+    os.makedirs(memory_dir)
+    host, port = ceph_cluster.monitor
+    return settings.with_overrides(libvirt_uri=libvirtd, rbd_pools=[ceph_cluster.pool],
+                                   ceph_monitors=f"{host}:{port}", rbd_memory_dir=memory_dir)
+
+
+@pytest.fixture
+def agent(rbd_settings: Any) -> Iterator[AgentClient]:
+    host = make_hypervisor(rbd_settings)
+    yield AgentClient(create_app(rbd_settings, host).test_client())
+    host.close()
+
+
+def state_files(settings: Any) -> list[str]:
+    return sorted(os.listdir(settings.rbd_memory_dir))
+
+
+def test_live_memory_snapshots_on_rbd_revert_ram_and_disk(agent, rbd_guest, rbd_settings):
+    vm = rbd_guest
+    ram1 = vm.sh(RAM).split()[0]
+    vm.sh(DISK.format(text="one"))
+    first = agent.ok(aj.create(vm.name, "m1", vm.volumes(), type="DiskAndMemory",
+                               quiesce=True))
+    assert first["memoryCapture"] == "background-snapshot"
+    assert first["freezeWindowMs"] > 0 and first["guestPauseMs"] > 0
+    assert vm.agent("guest-fsfreeze-status") == "thawed"
+    ram2 = vm.sh(RAM).split()[0]
+    vm.sh(DISK.format(text="two"))
+    agent.ok(aj.create(vm.name, "m2", vm.volumes(), type="DiskAndMemory", parents=["m1"]))
+    assert vm.rbd_snapshots() == ["m1", "m2"]
+    assert state_files(rbd_settings) == [f"{vm.name}@m1{memstate.SUFFIX}",
+                                         f"{vm.name}@m2{memstate.SUFFIX}"]
+    # the sizes count the RBD snapshots and the memory state kept for the VM
+    assert first["volumeTOs"][0]["size"] > 0
+    vm.sh(DISK.format(text="three"))
+
+    answer = agent.ok(aj.revert(vm.name, "m1", vm.volumes(), type="DiskAndMemory"))
+    assert answer["vmState"] == "PowerOn" and vm.running
+    vm.wait_for_agent()
+    assert vm.sh("md5sum /tmp/r").split()[0] == ram1
+    assert vm.sh("cat /mnt/data/marker").strip() == "one"
+    assert vm.agent("guest-fsfreeze-status") == "thawed"  # captured frozen, thawed after
+
+    agent.ok(aj.revert(vm.name, "m2", vm.volumes(), type="DiskAndMemory"))  # the newer branch
+    vm.wait_for_agent()
+    assert vm.sh("md5sum /tmp/r").split()[0] == ram2
+    assert vm.sh("cat /mnt/data/marker").strip() == "two"
+
+    agent.ok(aj.delete(vm.name, "m1", vm.volumes(), type="DiskAndMemory"))  # oldest first
+    agent.ok(aj.delete(vm.name, "m2", vm.volumes(), type="DiskAndMemory"))
+    assert vm.rbd_snapshots() == [] and state_files(rbd_settings) == []
+
+
+def test_disk_snapshots_of_a_vm_on_rbd_running_and_stopped(agent, rbd_guest):
+    vm = rbd_guest
+    vm.sh(DISK.format(text="running-snap"))
+    agent.ok(aj.create(vm.name, "d1", vm.volumes(), quiesce=True))  # QMP, while it runs
+    vm.sh(DISK.format(text="later"))
+    vm.stop()
+    agent.ok(aj.create(vm.name, "d2", vm.volumes(), parents=["d1"]))  # rbd, stopped
+    assert vm.rbd_snapshots() == ["d1", "d2"]
+    agent.ok(aj.revert(vm.name, "d1", vm.volumes()))
+    vm.start()
+    vm.wait_for_agent()
+    assert vm.sh("cat /mnt/data/marker").strip() == "running-snap"
+    vm.stop()
+    agent.ok(aj.delete(vm.name, "d1", vm.volumes()))  # the parent: d2 is unchanged
+    agent.ok(aj.revert(vm.name, "d2", vm.volumes()))
+    vm.start()
+    vm.wait_for_agent()
+    assert vm.sh("cat /mnt/data/marker").strip() == "later"
+    assert vm.rbd_snapshots() == ["d2"]
+
+
+def test_memory_snapshot_on_rbd_without_a_memory_dir_is_refused_and_changes_nothing(
+        rbd_settings, rbd_guest):
+    host = make_hypervisor(rbd_settings.with_overrides(rbd_memory_dir=""))
+    agent = AgentClient(create_app(rbd_settings.with_overrides(rbd_memory_dir=""),
+                                   host).test_client())
+    try:
+        answer = agent.one(aj.create(rbd_guest.name, "x1", rbd_guest.volumes(),
+                                     type="DiskAndMemory"))
+        assert answer["result"] is False and "needs rbd_memory_dir" in answer["details"]
+        assert rbd_guest.rbd_snapshots() == []
+        assert rbd_guest.dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    finally:
+        host.close()
