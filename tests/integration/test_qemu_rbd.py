@@ -13,9 +13,12 @@ from typing import Any
 import libvirt
 import pytest
 
+from contract_tests.waiting import wait_until
 from driver.app import create_app, make_hypervisor
 from driver.hypervisors.libvirt import memstate
+from driver.journal import Journal
 from driver.storage.rbd import RbdImage
+from driver.store import Database
 from tests import agentjson as aj
 from tests.integration.conftest import guest_dir
 from tests.integration.qemu import QemuVM
@@ -175,3 +178,38 @@ def test_memory_snapshot_on_rbd_without_a_memory_dir_is_refused_and_changes_noth
         assert rbd_guest.dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
     finally:
         host.close()
+
+
+def test_recovery_after_a_kill_during_a_live_capture_on_rbd(tmp_path, pool, libvirtd,
+                                                             ceph_cluster, rbd_guest):
+    from tests.integration.test_qemu_crash import Served
+
+    vm = rbd_guest
+    memory_dir = os.path.join(pool, "memory")
+    os.makedirs(memory_dir)
+    host, port = ceph_cluster.monitor
+    driver = Served(tmp_path, pool, VMSNAP_RBD_POOLS=ceph_cluster.pool,
+                    VMSNAP_CEPH_MONITORS=f"{host}:{port}", VMSNAP_RBD_MEMORY_DIR=memory_dir,
+                    VMSNAP_MEMORY_CAPTURE="background-snapshot", VMSNAP_LIVE_BANDWIDTH_MIB="2")
+    try:
+        driver.start(hold="copy-running")
+        driver.post_in_background(aj.create(vm.name, "k1", vm.volumes(), type="DiskAndMemory",
+                                            quiesce=True))
+        wait_until(lambda: os.path.exists(driver.env["HOLD_FILE"]), 120, interval=0.05,
+                   message="the capture to be under way")
+        assert vm.agent("guest-fsfreeze-status") == "frozen"
+        assert vm.rbd_snapshots() == ["k1"] and os.listdir(memory_dir)  # half made
+        driver.kill()
+
+        driver.start()  # recovery runs before the driver serves
+        assert vm.qmp("query-status")["running"] is True
+        assert vm.agent("guest-fsfreeze-status") == "thawed"
+        assert vm.rbd_snapshots() == [] and os.listdir(memory_dir) == []
+        db = Database(str(tmp_path / "data" / "driver.sqlite3"))
+        assert Journal(db).unfinished() == []
+        answer = driver.post(aj.create(vm.name, "k2", vm.volumes(), type="DiskAndMemory"))
+        assert answer["result"] is True, answer["details"]
+        assert vm.rbd_snapshots() == ["k2"]
+        assert os.listdir(memory_dir) == [f"{vm.name}@k2{memstate.SUFFIX}"]
+    finally:
+        driver.stop()
