@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from driver.core.errors import HypervisorError, InvalidRequest, NotFound
 
 SCHEME = "rbd:"
+# RBD snapshots that are CloudStack volume snapshots, not VM snapshots, start with this.
+VOLUME_SNAPSHOT_PREFIX = "volume-"
 TIMEOUT = 300
 # RBD pool, image and snapshot names: no '/', '@', whitespace or control characters, and
 # never a leading '-' (it would read as an option).

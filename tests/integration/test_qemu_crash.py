@@ -56,8 +56,9 @@ class Driver(Served):
         log = open(self.tmp / "driver.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-c", HOLD], env=env, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self._ready, 60, interval=0.1, message="the driver to serve",
-                   ignore=(requests.ConnectionError,))
+        # The port listens before the app is loaded: a request may wait, then time out.
+        wait_until(self._ready, 120, interval=0.1, message="the driver to serve",
+                   ignore=(requests.ConnectionError, requests.Timeout))
 
     def _ready(self) -> bool:
         assert self.proc is not None and self.proc.poll() is None, \

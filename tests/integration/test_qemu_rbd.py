@@ -182,13 +182,13 @@ def test_memory_snapshot_on_rbd_without_a_memory_dir_is_refused_and_changes_noth
 
 def test_recovery_after_a_kill_during_a_live_capture_on_rbd(tmp_path, pool, libvirtd,
                                                              ceph_cluster, rbd_guest):
-    from tests.integration.test_qemu_crash import Served
+    from tests.integration.test_qemu_crash import Driver
 
     vm = rbd_guest
     memory_dir = os.path.join(pool, "memory")
     os.makedirs(memory_dir)
     host, port = ceph_cluster.monitor
-    driver = Served(tmp_path, pool, VMSNAP_RBD_POOLS=ceph_cluster.pool,
+    driver = Driver(tmp_path, pool, VMSNAP_RBD_POOLS=ceph_cluster.pool,
                     VMSNAP_CEPH_MONITORS=f"{host}:{port}", VMSNAP_RBD_MEMORY_DIR=memory_dir,
                     VMSNAP_MEMORY_CAPTURE="background-snapshot", VMSNAP_LIVE_BANDWIDTH_MIB="2")
     try:

@@ -21,7 +21,7 @@ from driver.hypervisors.libvirt.live import MECHANISMS, LiveOptions
 from driver.hypervisors.libvirt.monitor import start_event_loop
 from driver.hypervisors.libvirt.rbd_disks import ByStorage
 from driver.hypervisors.libvirt.xml import CephAccess, disk_xml, domain_xml
-from driver.storage.rbd import Rbd, RbdImage, is_rbd
+from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, Rbd, RbdImage, is_rbd
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ class LibvirtHost(Hypervisor):
                 raise Unsupported("A volume snapshot from a VM snapshot of a volume on RBD is "
                                   "not supported")
             rbd, image = self._rbd(path)
-            snap = f"volume-{name}"
+            snap = f"{VOLUME_SNAPSHOT_PREFIX}{name}"
             if snap in rbd.snapshots(image):
                 raise InvalidRequest(f"volume snapshot {name} already exists")
             rbd.snap_create(image, snap)
@@ -218,7 +218,7 @@ class LibvirtHost(Hypervisor):
     def delete_volume_snapshot(self, path: str, name: str) -> None:
         if is_rbd(path):
             rbd, image = self._rbd(path)
-            rbd.snap_remove(image, f"volume-{name}")
+            rbd.snap_remove(image, f"{VOLUME_SNAPSHOT_PREFIX}{name}")
             return
         target = self._volume_snapshot_path(path, name)
         if os.path.exists(target):

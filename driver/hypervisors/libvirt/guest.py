@@ -36,7 +36,7 @@ from driver.hypervisors.libvirt.errors import call
 from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch
 from driver.hypervisors.libvirt.tags import DiskSnapshots, Qcow2Tags
 from driver.hypervisors.libvirt.xml import disk_aliases, domain_disks, rbd_url
-from driver.storage.rbd import RbdImage, is_rbd
+from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, RbdImage, is_rbd
 
 if TYPE_CHECKING:
     from driver.hypervisors.libvirt.connection import LibvirtHost
@@ -160,11 +160,15 @@ class LibvirtGuest(Guest):
             if disk.format == "qcow2" and os.path.exists(disk.path):
                 for tag in qemuimg.tags(disk.path):
                     held.setdefault(tag, set()).add(disk.path)
+            elif is_rbd(disk.path) and self.host.ceph is not None:
+                for snap in self.host.ceph.rbd.snapshots(RbdImage.parse(disk.path)):
+                    if not snap.startswith(VOLUME_SNAPSHOT_PREFIX):  # volume snapshots
+                        held.setdefault(snap, set()).add(disk.path)
         names = call(f"Listing the snapshots of {self.name}", self.dom.snapshotListNames)
         for name in names:
             held.setdefault(name, set()).add(METADATA)
-        if disks:  # live snapshots' memory state files, complete or partial
-            folder = os.path.dirname(os.path.realpath(disks[0].path))
+        folder = self.host.state_folder(disks)
+        if folder is not None:  # live snapshots' memory state files, complete or partial
             prefix, suffix = f"{self.name}@", memstate.SUFFIX
             for entry in os.listdir(folder):
                 base = entry[1:-len(".partial")] if (
