@@ -8,6 +8,8 @@ echo "driver:"
 .venv/bin/python -m benchmarks.bench_driver "$@"
 echo "memory snapshots:"
 .venv/bin/python -m benchmarks.bench_memory
+echo "Ceph RBD:"
+.venv/bin/python -m benchmarks.bench_rbd
 echo "simulator:"
 .venv/bin/python -m benchmarks.bench_simulator
 echo "simulator under load:"

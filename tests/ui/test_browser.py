@@ -94,7 +94,9 @@ def tree(driver):
 
 
 def row_text(driver, name):
-    return node(driver, name).find_element(By.CSS_SELECTOR, ".tree-row").text
+    # read through wait(): a re-render between finding the row and reading it is a retry
+    return wait(driver, lambda d: node(d, name).find_element(By.CSS_SELECTOR,
+                                                             ".tree-row").text)
 
 
 def click_node(driver, name):
@@ -147,10 +149,18 @@ def confirm(driver, button_id, ok=True):
 
 def log_in(driver, sim, username):
     driver.get(sim.url + "/")
-    wait(driver, ec.visibility_of_element_located((By.ID, "username"))).send_keys(username)
-    driver.find_element(By.ID, "password").send_keys("password")
-    driver.find_element(By.ID, "login-button").click()
+    wait(driver, ec.visibility_of_element_located((By.ID, "username")))
+    for field, value in (("username", username), ("password", "password")):
+        wait(driver, lambda d, f=field, v=value: _typed(d.find_element(By.ID, f), v))
+    wait(driver, lambda d: d.find_element(By.ID, "login-button").click() or True)
     wait(driver, ec.visibility_of_element_located((By.ID, "instances-view")))
+
+
+def _typed(element, value):
+    """Type ``value`` into an input (from empty); whether it now holds exactly that."""
+    element.clear()
+    element.send_keys(value)
+    return element.get_attribute("value") == value
 
 
 def log_out(driver):
