@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from driver.core.errors import DriverError, NotFound, Unsupported
+from driver.core.errors import NotFound, Unsupported
 from driver.hypervisors.base import DiskInfo
 from driver.hypervisors.libvirt.monitor import Monitor
-from driver.hypervisors.libvirt.tags import DiskSnapshots, Qcow2Tags, live_transaction
+from driver.hypervisors.libvirt.tags import DiskSnapshots, Qcow2Tags
 from driver.storage.rbd import Rbd, RbdImage, is_rbd
 
 
@@ -43,27 +43,11 @@ class RbdSnapshots(DiskSnapshots):
                 continue
         return out
 
-    def prepare_live(self, monitor: Monitor, disks: list[DiskInfo],
-                     name: str) -> Callable[[], None]:
-        return live_transaction(monitor, disks, name)
+    def create_one(self, disk: DiskInfo, name: str) -> None:
+        self.rbd.snap_create(RbdImage.parse(disk.path), name)
 
-    def create_stopped(self, disks: list[DiskInfo], name: str) -> None:
-        done: list[DiskInfo] = []
-        try:
-            for disk in disks:
-                self.rbd.snap_create(RbdImage.parse(disk.path), name)
-                done.append(disk)
-        except DriverError:
-            for disk in done:
-                self.rbd.snap_remove(RbdImage.parse(disk.path), name)
-            raise
-
-    def revert_stopped(self, disks: list[DiskInfo], name: str) -> None:
-        missing = [d.target for d in disks if d not in self.holding(disks, name)]
-        if missing:
-            raise NotFound(f"Snapshot {name} is missing from {', '.join(missing)}")
-        for disk in disks:
-            self.rbd.snap_rollback(RbdImage.parse(disk.path), name)
+    def revert_one(self, disk: DiskInfo, name: str) -> None:
+        self.rbd.snap_rollback(RbdImage.parse(disk.path), name)
 
     def delete(self, monitor: Monitor | None, disks: list[DiskInfo], name: str) -> None:
         # librbd hands the removal to the lock owner when QEMU runs: no QMP needed.
@@ -102,28 +86,20 @@ class ByStorage(DiskSnapshots):
                 for d in mechanism.holding(part, name)]
         return [d for d in disks if d in held]
 
+    def _of(self, disk: DiskInfo) -> DiskSnapshots:
+        [(mechanism, _)] = self._split("", [disk])
+        return mechanism
+
     def prepare_live(self, monitor: Monitor, disks: list[DiskInfo],
                      name: str) -> Callable[[], None]:
         self._split(monitor.name, disks)
-        return live_transaction(monitor, disks, name)
+        return super().prepare_live(monitor, disks, name)
 
-    def create_stopped(self, disks: list[DiskInfo], name: str) -> None:
-        done: list[tuple[DiskSnapshots, list[DiskInfo]]] = []
-        try:
-            for mechanism, part in self._split("", disks):
-                mechanism.create_stopped(part, name)
-                done.append((mechanism, part))
-        except DriverError:
-            for mechanism, part in done:
-                mechanism.delete(None, part, name)
-            raise
+    def create_one(self, disk: DiskInfo, name: str) -> None:
+        self._of(disk).create_one(disk, name)
 
-    def revert_stopped(self, disks: list[DiskInfo], name: str) -> None:
-        missing = [d.target for d in disks if d not in self.holding(disks, name)]
-        if missing:
-            raise NotFound(f"Snapshot {name} is missing from {', '.join(missing)}")
-        for mechanism, part in self._split("", disks):
-            mechanism.revert_stopped(part, name)
+    def revert_one(self, disk: DiskInfo, name: str) -> None:
+        self._of(disk).revert_one(disk, name)
 
     def delete(self, monitor: Monitor | None, disks: list[DiskInfo], name: str) -> None:
         for mechanism, part in self._split("", disks):

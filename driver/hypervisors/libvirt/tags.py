@@ -43,7 +43,9 @@ def live_transaction(monitor: Monitor, disks: list[DiskInfo],
 
 
 class DiskSnapshots(ABC):
-    """A disk-snapshot mechanism: everything about disks a VM snapshot needs."""
+    """A disk-snapshot mechanism: everything about disks a VM snapshot needs. A mechanism
+    says how one disk is snapshotted, reverted and cleaned while the VM is stopped; the
+    all-or-nothing rules over a VM's disks are here, once."""
 
     @abstractmethod
     def check(self, vm: str, disks: list[DiskInfo]) -> None:
@@ -54,22 +56,41 @@ class DiskSnapshots(ABC):
         """The disks that hold snapshot ``name``."""
 
     @abstractmethod
+    def delete(self, monitor: Monitor | None, disks: list[DiskInfo], name: str) -> None:
+        """Remove ``name`` from every disk holding it (``monitor`` given: the VM runs)."""
+
+    def create_one(self, disk: DiskInfo, name: str) -> None:
+        """Snapshot one disk of a stopped VM."""
+        raise NotImplementedError
+
+    def revert_one(self, disk: DiskInfo, name: str) -> None:
+        """Bring one disk of a stopped VM back to ``name``."""
+        raise NotImplementedError
+
     def prepare_live(self, monitor: Monitor, disks: list[DiskInfo],
                      name: str) -> Callable[[], None]:
         """Look up what a live capture needs now; return the action that captures every disk
         at once, to be run while the guest is paused (or frozen)."""
+        return live_transaction(monitor, disks, name)
 
-    @abstractmethod
     def create_stopped(self, disks: list[DiskInfo], name: str) -> None:
         """Snapshot every disk of a stopped VM; all or nothing."""
+        done: list[DiskInfo] = []
+        try:
+            for disk in disks:
+                self.create_one(disk, name)
+                done.append(disk)
+        except DriverError:
+            self.delete(None, done, name)
+            raise
 
-    @abstractmethod
     def revert_stopped(self, disks: list[DiskInfo], name: str) -> None:
-        """Bring every disk of a stopped VM back to ``name``."""
-
-    @abstractmethod
-    def delete(self, monitor: Monitor | None, disks: list[DiskInfo], name: str) -> None:
-        """Remove ``name`` from every disk holding it (``monitor`` given: the VM runs)."""
+        """Bring every disk of a stopped VM back to ``name``; none if one lacks it."""
+        missing = [d.target for d in disks if d not in self.holding(disks, name)]
+        if missing:
+            raise NotFound(f"Snapshot {name} is missing from {', '.join(missing)}")
+        for disk in disks:
+            self.revert_one(disk, name)
 
 
 class Qcow2Tags(DiskSnapshots):
@@ -84,27 +105,11 @@ class Qcow2Tags(DiskSnapshots):
     def holding(self, disks: list[DiskInfo], name: str) -> list[DiskInfo]:
         return [d for d in disks if os.path.exists(d.path) and name in qemuimg.tags(d.path)]
 
-    def prepare_live(self, monitor: Monitor, disks: list[DiskInfo],
-                     name: str) -> Callable[[], None]:
-        return live_transaction(monitor, disks, name)
+    def create_one(self, disk: DiskInfo, name: str) -> None:
+        qemuimg.create(disk.path, name)
 
-    def create_stopped(self, disks: list[DiskInfo], name: str) -> None:
-        done: list[DiskInfo] = []
-        try:
-            for disk in disks:
-                qemuimg.create(disk.path, name)
-                done.append(disk)
-        except DriverError:
-            for disk in done:
-                qemuimg.delete(disk.path, name)
-            raise
-
-    def revert_stopped(self, disks: list[DiskInfo], name: str) -> None:
-        missing = [d.target for d in disks if d not in self.holding(disks, name)]
-        if missing:
-            raise NotFound(f"Snapshot {name} is missing from {', '.join(missing)}")
-        for disk in disks:
-            qemuimg.apply(disk.path, name)
+    def revert_one(self, disk: DiskInfo, name: str) -> None:
+        qemuimg.apply(disk.path, name)
 
     def delete(self, monitor: Monitor | None, disks: list[DiskInfo], name: str) -> None:
         holding = self.holding(disks, name)
