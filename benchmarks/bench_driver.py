@@ -31,7 +31,7 @@ from driver.hypervisors.libvirt import LibvirtHost
 from driver.settings import Settings
 from driver.wire.envelope import decode_commands
 from tests import agentjson as aj
-from tests.integration.qemu import URI, Daemon, QemuVM, copy_image, try_connect
+from tests.integration.qemu import URI, QemuVM, copy_image, libvirtd_running
 from tests.support.driver import make_disk
 
 
@@ -202,12 +202,8 @@ def main() -> None:
     parser.add_argument("--guest-dir", default=".cache/guest")
     parser.add_argument("--only", choices=["freeze", "http", "depth"])
     args = parser.parse_args()
-    daemon = None
-    if args.only != "depth" and try_connect() is None:
-        daemon = Daemon(tempfile.mkdtemp())
-        daemon.start()
     results: dict[str, Any] = {}
-    try:
+    with libvirtd_running(needed=args.only != "depth"):
         if args.only in (None, "depth"):
             results["chain depth (test driver)"] = bench_depth(args.reps)
         if args.only in (None, "http"):
@@ -216,9 +212,6 @@ def main() -> None:
         if args.only in (None, "freeze"):
             results["freeze window (real QEMU + agent)"] = bench_freeze_window(
                 args.reps, os.path.abspath(args.guest_dir))
-    finally:
-        if daemon is not None:
-            daemon.stop()
     print(json.dumps(results, indent=2))
 
 

@@ -32,7 +32,7 @@ from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
 from driver.settings import Settings
 from driver.wire.envelope import decode_commands
 from tests import agentjson as aj
-from tests.integration.qemu import URI, Daemon, QemuVM, copy_image, try_connect
+from tests.integration.qemu import URI, QemuVM, copy_image, libvirtd_running
 
 DIRTY_LOOP = ("while [ ! -e /tmp/stop ]; do dd if=/dev/urandom of=/tmp/dirty bs=1M count=16 "
               "2>/dev/null; done")
@@ -213,25 +213,20 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     guest_dir = os.path.abspath(args.guest_dir)
     start_event_loop()  # before any connection: the pauses come from QEMU's events
-    daemon = None
-    if try_connect() is None:
-        daemon = Daemon(tempfile.mkdtemp())
-        daemon.start()
-    conn = libvirt.open(URI)
     results: dict[str, Any] = {"load before": os.getloadavg()}
-    try:
-        if args.only in (None, "pause"):
-            results["guest pause vs RAM"] = bench_pause(conn, guest_dir, sizes, args.reps)
-        if args.only in (None, "revert"):
-            results["revert"] = bench_revert(conn, guest_dir, sizes, args.reps)
-        if args.only in (None, "freeze"):
-            results["freeze window with memory"] = bench_freeze(conn, guest_dir,
-                                                                max(args.reps, 5))
-    finally:
-        results["load after"] = os.getloadavg()
-        conn.close()
-        if daemon is not None:
-            daemon.stop()
+    with libvirtd_running():
+        conn = libvirt.open(URI)
+        try:
+            if args.only in (None, "pause"):
+                results["guest pause vs RAM"] = bench_pause(conn, guest_dir, sizes, args.reps)
+            if args.only in (None, "revert"):
+                results["revert"] = bench_revert(conn, guest_dir, sizes, args.reps)
+            if args.only in (None, "freeze"):
+                results["freeze window with memory"] = bench_freeze(conn, guest_dir,
+                                                                    max(args.reps, 5))
+        finally:
+            results["load after"] = os.getloadavg()
+            conn.close()
     print(json.dumps(results, indent=2))
 
 

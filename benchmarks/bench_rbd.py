@@ -33,7 +33,7 @@ from driver.app import build_service, make_hypervisor
 from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
 from driver.settings import Settings
 from tests import agentjson as aj
-from tests.integration.qemu import URI, Daemon, try_connect
+from tests.integration.qemu import URI, libvirtd_running
 from tests.support.ceph import CephCluster
 
 
@@ -202,24 +202,17 @@ def main() -> None:
     parser.add_argument("--guest-dir", default=".cache/guest")
     args = parser.parse_args()
     start_event_loop()
-    daemon = None
-    if try_connect() is None:
-        daemon = Daemon(tempfile.mkdtemp())
-        daemon.start()
-    conn = libvirt.open(URI)
-    cluster = CephCluster(tempfile.mkdtemp(prefix="bench-ceph-")).start()
     results: dict[str, Any] = {"load before": os.getloadavg()}
-    try:
-        results["disk operations, stopped VM"] = bench_disk(conn, cluster, args.reps)
-        results["memory snapshots"] = bench_memory(
-            conn, cluster, os.path.abspath(args.guest_dir),
-            [int(s) for s in args.sizes.split(",")], max(3, args.reps // 2))
-    finally:
-        results["load after"] = os.getloadavg()
-        cluster.stop()
-        conn.close()
-        if daemon is not None:
-            daemon.stop()
+    with libvirtd_running(), CephCluster(tempfile.mkdtemp(prefix="bench-ceph-")) as cluster:
+        conn = libvirt.open(URI)
+        try:
+            results["disk operations, stopped VM"] = bench_disk(conn, cluster, args.reps)
+            results["memory snapshots"] = bench_memory(
+                conn, cluster, os.path.abspath(args.guest_dir),
+                [int(s) for s in args.sizes.split(",")], max(3, args.reps // 2))
+        finally:
+            results["load after"] = os.getloadavg()
+            conn.close()
     print(json.dumps(results, indent=2))
 
 

@@ -9,6 +9,9 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import libvirt
@@ -86,6 +89,20 @@ def domain_xml(name: str, disks: list[str], *, agent_channel: bool = False,
         f"<features><acpi/></features><devices><emulator>/usr/bin/qemu-system-x86_64"
         f"</emulator>{devs}<memballoon model='none'/></devices></domain>"
     )
+
+
+@contextmanager
+def libvirtd_running(needed: bool = True) -> Iterator[None]:
+    """For a benchmark: the libvirtd that answers, or one started here and stopped after."""
+    daemon = None
+    if needed and try_connect() is None:
+        daemon = Daemon(tempfile.mkdtemp())
+        daemon.start()
+    try:
+        yield
+    finally:
+        if daemon is not None:
+            daemon.stop()
 
 
 class QemuVM:
