@@ -109,18 +109,18 @@ def test_the_shell_writes_the_files_the_control_plane_sees(ssh_sim: ThreadedServ
                                                           world: World) -> None:
     vm = world.deploy()
     with connect(ssh_sim, vm) as ssh:
-        assert run(ssh, "mkdir -p /root/a/b && echo one > /root/a/b/f && "
-                        "echo two >> /root/a/b/f")[2] == 0
+        assert run(ssh, "mkdir -p /srv/a/b && echo one > /srv/a/b/f && "
+                        "echo two >> /srv/a/b/f")[2] == 0
     seen = control(ssh_sim, "POST", f"/vms/{vm['id']}/guest",
-                   {"op": "read_file", "path": "/root/a/b/f"})
+                   {"op": "read_file", "path": "/srv/a/b/f"})
     assert base64.b64decode(seen["data"]) == b"one\ntwo\n"
     control(ssh_sim, "POST", f"/vms/{vm['id']}/guest", {
-        "op": "write_file", "path": "/root/from-outside",
+        "op": "write_file", "path": "/srv/from-outside",
         "data": base64.b64encode(b"\x00\xffbinary").decode()})
     with connect(ssh_sim, vm) as ssh:
-        out, _, _ = run(ssh, "md5sum /root/from-outside")
-        assert out == hashlib.md5(b"\x00\xffbinary").hexdigest() + "  /root/from-outside\n"  # noqa: S324
-        assert run(ssh, "cd /root && ls") == ("a\nfrom-outside\n", "", 0)
+        out, _, _ = run(ssh, "md5sum /srv/from-outside")
+        assert out == hashlib.md5(b"\x00\xffbinary").hexdigest() + "  /srv/from-outside\n"  # noqa: S324
+        assert run(ssh, "cd /srv && ls") == ("a\nfrom-outside\n", "", 0)
         assert run(ssh, "ls -a a")[0] == ".\n..\nb\n"
 
 
