@@ -121,7 +121,7 @@ def test_the_shell_writes_the_files_the_control_plane_sees(ssh_sim: ThreadedServ
         out, _, _ = run(ssh, "md5sum /srv/from-outside")
         assert out == hashlib.md5(b"\x00\xffbinary").hexdigest() + "  /srv/from-outside\n"  # noqa: S324
         assert run(ssh, "cd /srv && ls") == ("a\nfrom-outside\n", "", 0)
-        assert run(ssh, "ls -a a")[0] == ".\n..\nb\n"
+        assert run(ssh, "ls -a /srv/a")[0] == ".\n..\nb\n"
 
 
 def test_a_wrong_password_is_refused(ssh_sim: ThreadedServer, world: World) -> None:
