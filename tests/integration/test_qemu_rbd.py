@@ -15,6 +15,7 @@ import pytest
 
 from contract_tests.waiting import wait_until
 from driver.app import create_app, make_hypervisor
+from driver.hypervisors.base import MEMORY_STATE
 from driver.hypervisors.libvirt import memstate
 from driver.journal import Journal
 from driver.storage.rbd import RbdImage
@@ -213,3 +214,22 @@ def test_recovery_after_a_kill_during_a_live_capture_on_rbd(tmp_path, pool, libv
         assert os.listdir(memory_dir) == [f"{vm.name}@k2{memstate.SUFFIX}"]
     finally:
         driver.stop()
+
+
+def test_what_the_host_holds_on_rbd_and_volume_snapshots_kept_apart(
+        rbd_settings, rbd_guest):
+    """Reconcile's view of a VM on RBD: its VM snapshots on the image and its memory state
+    file; a CloudStack volume snapshot of the same image is not taken for a VM snapshot."""
+    vm = rbd_guest
+    host = make_hypervisor(rbd_settings)
+    agent = AgentClient(create_app(rbd_settings, host).test_client())
+    try:
+        agent.ok(aj.create(vm.name, "h1", vm.volumes(), type="DiskAndMemory"))
+        size = host.snapshot_volume(vm.image.path, "nightly")
+        assert size >= 0 and vm.rbd_snapshots() == ["h1", "volume-nightly"]
+        held = host.guest(vm.name).held_snapshots()
+        assert held == {"h1": {vm.image.path, MEMORY_STATE}}
+        host.delete_volume_snapshot(vm.image.path, "nightly")
+        assert vm.rbd_snapshots() == ["h1"]
+    finally:
+        host.close()
