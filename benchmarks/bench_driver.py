@@ -86,9 +86,9 @@ def bench_freeze_window(reps: int, guest_dir: str) -> dict[str, Any]:
             totals.append(time.perf_counter() - t)
             windows.append(answer.freezeWindowMs / 1000)
             guest = host.guest(vm.name)
-            guest.preflight(f"b{i}", memory=False)
+            plan = guest.preflight(f"b{i}", memory=False)
             t = time.perf_counter()
-            guest.capture(f"b{i}", memory=False, description="")
+            guest.capture(plan, description="")
             captures.append(time.perf_counter() - t)
         out[f"{ndisks} disk(s)"] = {
             "freeze window ms (median)": median_ms(windows),

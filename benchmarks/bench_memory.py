@@ -187,11 +187,11 @@ def bench_freeze(conn: Any, guest_dir: str, reps: int) -> dict[str, Any]:
             if memory:
                 pauses.append(answer.guestPauseMs)
             guest = host.guest(vm.name)
-            guest.preflight(f"b{kind}{i}", memory=memory)
+            plan = guest.preflight(f"b{kind}{i}", memory=memory)
             t = time.perf_counter()
-            guest.capture(f"b{kind}{i}", memory=memory, description="")
+            guest.capture(plan, description="")
             bare.append((time.perf_counter() - t) * 1000)
-            guest.finish(f"b{kind}{i}", memory=memory)
+            guest.finish(plan)
             for name in (f"q{kind}{i}", f"b{kind}{i}"):
                 run(service, aj.delete(vm.name, name, vm.volumes(), type=kind))
         cell = {"freeze window ms": median(windows), "bare capture ms": median(bare),

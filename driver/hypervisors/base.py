@@ -47,6 +47,16 @@ class CaptureReport:
     memory_bytes: int = 0  # bytes of memory state kept apart from the disks
 
 
+@dataclass
+class CapturePlan:
+    """One capture from :meth:`Guest.preflight` to :meth:`Guest.finish`: what preflight
+    decided and, once captured, what is still in progress. The caller holds it and hands it
+    to each step, so a guest object keeps no capture between calls. Backends extend it."""
+
+    name: str
+    memory: bool
+
+
 class Guest(ABC):
     """One VM on a host, with intent-named operations. Every method raises DriverError."""
 
@@ -72,25 +82,29 @@ class Guest(ABC):
     def freeze_status(self) -> str:
         """``frozen`` or ``thawed``, as the guest agent reports it."""
 
-    def preflight(self, name: str, *, memory: bool) -> None:
-        """Every check ``capture`` needs, done before the guest is frozen so that only the
-        capture itself sits inside the freeze window. Raises DriverError to refuse."""
+    def preflight(self, name: str, *, memory: bool) -> CapturePlan:
+        """Every check and preparation ``capture`` needs, done before the guest is frozen so
+        that only the capture itself sits inside the freeze window; the plan for the other
+        steps. Raises DriverError to refuse (nothing is left prepared then)."""
+        return CapturePlan(name, memory)
 
     @abstractmethod
-    def capture(self, name: str, *, memory: bool, description: str) -> None:
-        """Capture every disk atomically (and memory if asked) under snapshot ``name``: the
-        part that must happen at the snapshot's instant (inside the freeze window)."""
+    def capture(self, plan: CapturePlan, *, description: str) -> None:
+        """Capture every disk atomically (and memory if the plan says so) under the plan's
+        snapshot name: the part that must happen at the snapshot's instant (inside the
+        freeze window). On failure, nothing of the snapshot is left."""
 
-    def finish(self, name: str, *, memory: bool) -> CaptureReport:
+    def finish(self, plan: CapturePlan) -> CaptureReport:
         """After ``capture`` (outside the freeze window): complete what may run after the
         instant (a memory stream still being written), confirm the data is really there.
         On failure, nothing of the snapshot is left."""
         return CaptureReport()
 
-    def abandon(self, name: str) -> None:
-        """Undo whatever an interrupted capture of ``name`` left (a migration still running,
-        a guest it paused, partial files, disk snapshots): the guest ends up running as
-        before. Idempotent; used on failures and by start-up recovery."""
+    def abandon(self, name: str, plan: CapturePlan | None = None) -> None:
+        """Undo whatever an interrupted capture of ``name`` left (what ``plan`` prepared, a
+        migration still running, a guest it paused, partial files, disk snapshots): the
+        guest ends up running as before. Idempotent; used on failures and, with no plan,
+        by start-up recovery."""
 
     @abstractmethod
     def revert(self, snapshot: Snapshot) -> PowerState:

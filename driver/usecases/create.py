@@ -62,25 +62,25 @@ def _capture(ctx: Context, op_id: int, guest: Guest, name: str, memory: bool,
              target: VMSnapshotTO,
              power: PowerState) -> tuple[FreezeWindow | None, CaptureReport]:
     description = target.description or ""
-    guest.preflight(name, memory=memory)  # everything that need not be inside the freeze
+    plan = guest.preflight(name, memory=memory)  # all that need not be inside the freeze
     try:
         if not target.quiescevm or power is not PowerState.ON:
             # A stopped VM has nothing mounted: its disks are consistent as they are.
-            guest.capture(name, memory=memory, description=description)
-            return None, guest.finish(name, memory=memory)
+            guest.capture(plan, description=description)
+            return None, guest.finish(plan)
         ctx.journal.set_frozen(op_id, True)  # before freezing: recovery thaws if we crash
         try:
             # Only the capture's instant is inside the window; a memory stream still being
             # written afterwards (background-snapshot) is finished once the guest is thawed.
             with ctx.quiescer.frozen(guest) as window:
-                guest.capture(name, memory=memory, description=description)
+                guest.capture(plan, description=description)
         finally:
             ctx.journal.set_frozen(op_id, False)
-        report = guest.finish(name, memory=memory)
+        report = guest.finish(plan)
     except DriverError:
         # A failed freeze, or the watchdog thawing mid-capture (not a quiesced snapshot):
         # nothing prepared or captured may stay.
-        guest.abandon(name)
+        guest.abandon(name, plan)
         raise
     log.info("quiesced capture", extra={"freeze_window_ms": window.ms,
                                         "guest_pause_ms": report.guest_pause_ms,

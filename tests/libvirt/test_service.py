@@ -70,7 +70,8 @@ def test_recovery_rolls_back_a_half_made_create(settings, host, vm_factory):
     vm = vm_factory()
     command = aj.create(vm.name, "half", vm.volumes(), type="DiskAndMemory")
     service.journal.begin("create", vm.name, "half", next(iter(command.values())))
-    host.guest(vm.name).capture("half", memory=True, description="")  # then the crash
+    guest = host.guest(vm.name)
+    guest.capture(guest.preflight("half", memory=True), description="")  # then the crash
     assert [s.getName() for s in vm.dom.listAllSnapshots()] == ["half"]
     assert recover(service) == [f"create {vm.name}/half: rolled back"]
     assert vm.dom.listAllSnapshots() == []

@@ -48,7 +48,7 @@ def test_reconcile_finds_and_repairs_orphans_and_missing_snapshots(sim_settings,
     guest = host.guest(vm.name)
     disks = [d.as_disk() for d in guest.disks()]
     guest.delete(Snapshot(vm.name, "lost", SnapshotType.DISK, disks=disks))  # lost on storage
-    guest.capture("stray", memory=False, description="")  # on storage, never recorded
+    guest.capture(guest.preflight("stray", memory=False), description="")  # never recorded
     resp = agent.get("/v1/reconcile")
     assert resp.status_code == 200
     found = {(d["snapshot"], d["kind"]) for d in resp.get_json()["differences"]}

@@ -47,7 +47,7 @@ class FaultyGuest(Guest):
     def power_state(self): return PowerState.ON
     def disks(self): return []
     def freeze_status(self): return "frozen" if self.frozen else "thawed"
-    def capture(self, name, *, memory, description): pass
+    def capture(self, plan, *, description): pass
     def revert(self, snapshot): return PowerState.ON
     def delete(self, snapshot): pass
     def has_snapshot(self, snapshot): return False

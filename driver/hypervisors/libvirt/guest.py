@@ -30,7 +30,14 @@ import libvirt_qemu
 
 from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound, Unsupported
 from driver.core.model import PowerState, Snapshot, SnapshotType
-from driver.hypervisors.base import MEMORY_STATE, METADATA, CaptureReport, DiskInfo, Guest
+from driver.hypervisors.base import (
+    MEMORY_STATE,
+    METADATA,
+    CapturePlan,
+    CaptureReport,
+    DiskInfo,
+    Guest,
+)
 from driver.hypervisors.libvirt import internal, live, memstate, qemuimg, restore
 from driver.hypervisors.libvirt.errors import call
 from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch
@@ -49,27 +56,17 @@ _OFF_STATES = {libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED}
 
 
 @dataclass
-class _Plan:
-    """What preflight decided, so the capture itself does no look-ups."""
+class _Plan(CapturePlan):
+    """What preflight decided, so the capture itself does no look-ups, and then the memory
+    capture between its instant and its end."""
 
-    name: str
-    memory: bool
-    running: bool
-    disks: list[DiskInfo]
+    running: bool = False
+    disks: list[DiskInfo] = field(default_factory=list)
     mechanism: str | None = None  # memory: precopy, background-snapshot or savevm
     at_instant: Callable[[], None] | None = None  # captures every disk of the running VM
-
-
-@dataclass
-class _Pending:
-    """A capture between its instant and its end."""
-
-    name: str
-    mechanism: str | None
-    watch: PauseWatch | None
-    capture: live.LiveCapture | None = None
-    fallback: str | None = None
-    notes: list[str] = field(default_factory=list)
+    watch: PauseWatch | None = None  # the guest's pause, from QEMU's events
+    stream: live.LiveCapture | None = None  # the live capture, None on the savevm path
+    fallback: str | None = None  # why the live path was not taken
 
 
 class LibvirtGuest(Guest):
@@ -82,8 +79,6 @@ class LibvirtGuest(Guest):
         self.name = dom.name()
         self.monitor = Monitor(dom, self.name)
         self.disk_snapshots = disk_snapshots or Qcow2Tags()
-        self._plan: _Plan | None = None
-        self._pending: _Pending | None = None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -186,8 +181,7 @@ class LibvirtGuest(Guest):
         return bool(self.disk_snapshots.holding(disks, snapshot.name)) or (
             state is not None and memstate.exists(state))
 
-    def preflight(self, name: str, *, memory: bool) -> None:
-        self.abandon_pending()
+    def preflight(self, name: str, *, memory: bool) -> _Plan:
         disks = self.disks()
         self.disk_snapshots.check(self.name, disks)
         running = self.power_state() is PowerState.ON
@@ -215,94 +209,94 @@ class LibvirtGuest(Guest):
             plan.at_instant = self.disk_snapshots.prepare_live(self.monitor, disks, name)
         if memory:
             # Everything but the instant happens here, before any freeze.
-            watch = PauseWatch(self.host.conn, self.dom) if self.host.is_qemu else None
-            self._pending = _Pending(name, plan.mechanism, watch)
+            plan.watch = PauseWatch(self.host.conn, self.dom) if self.host.is_qemu else None
             if plan.mechanism in (live.PRECOPY, live.BACKGROUND):
-                self._prepare_live(plan, self._pending)
-        self._plan = plan
+                self._prepare_live(plan)
+        return plan
 
-    def _prepare_live(self, plan: _Plan, pending: _Pending) -> None:
+    def _prepare_live(self, plan: _Plan) -> None:
         state = self._state_file(plan.name, plan.disks)
         assert state is not None and plan.mechanism is not None and plan.at_instant is not None
-        xml = call(f"Reading the definition of {self.name}", lambda: self.dom.XMLDesc(
-            libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_MIGRATABLE))
-        writer = memstate.StateWriter(state, xml, running=True)
-        pending.capture = live.LiveCapture(self.monitor, writer, plan.at_instant,
-                                           plan.mechanism, self.host.live)
         try:
-            pending.capture.prepare()
+            xml = call(f"Reading the definition of {self.name}", lambda: self.dom.XMLDesc(
+                libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+            writer = memstate.StateWriter(state, xml, running=True)
+            plan.stream = live.LiveCapture(self.monitor, writer, plan.at_instant,
+                                         plan.mechanism, self.host.live)
+            plan.stream.prepare()
         except live.CannotGoLive as exc:
-            self._fall_back(pending, exc.details)
+            self._fall_back(plan, exc.details)
         except DriverError:
-            self.abandon(plan.name)
+            self.abandon(plan.name, plan)
             raise
 
-    def _fall_back(self, pending: _Pending, reason: str) -> None:
+    def _fall_back(self, plan: _Plan, reason: str) -> None:
         """The live path cannot be used: drop what it prepared; ``savevm`` will be used."""
-        if pending.capture is not None:
-            pending.capture.abort()
-            pending.capture = None
+        if plan.stream is not None:
+            plan.stream.abort()
+            plan.stream = None
         log.warning("live memory capture impossible, falling back to savevm: %s", reason,
-                    extra={"vm": self.name, "snapshot": pending.name,
-                           "mechanism": pending.mechanism})
-        pending.fallback = reason
-        pending.mechanism = live.SAVEVM
+                    extra={"vm": self.name, "snapshot": plan.name,
+                           "mechanism": plan.mechanism})
+        plan.fallback = reason
+        plan.mechanism = live.SAVEVM
 
-    def capture(self, name: str, *, memory: bool, description: str) -> None:
-        if self._plan is None or (self._plan.name, self._plan.memory) != (name, memory):
-            self.preflight(name, memory=memory)
-        plan, self._plan = self._plan, None
-        assert plan is not None
-        if not memory:
+    def _own(self, plan: CapturePlan) -> _Plan:
+        if not isinstance(plan, _Plan):
+            raise HypervisorError(
+                f"The capture of {plan.name} on {self.name} was not prepared by its host")
+        return plan
+
+    def capture(self, plan: CapturePlan, *, description: str) -> None:
+        plan = self._own(plan)
+        if not plan.memory:
             if plan.at_instant is not None:
                 plan.at_instant()
             elif plan.running:
-                raise HypervisorError(f"Disk snapshot {name} of {self.name} needs QEMU")
+                raise HypervisorError(f"Disk snapshot {plan.name} of {self.name} needs QEMU")
             else:
-                self.disk_snapshots.create_stopped(plan.disks, name)
+                self.disk_snapshots.create_stopped(plan.disks, plan.name)
             return
-        pending = self._pending
-        assert pending is not None
         try:
-            if pending.capture is not None:
+            if plan.stream is not None:
                 try:
-                    pending.capture.start()
+                    plan.stream.start()
                 except live.CannotGoLive as exc:
-                    self._fall_back(pending, exc.details)
-            if pending.capture is None:
-                internal.create(self.dom, self.name, name, description)
+                    self._fall_back(plan, exc.details)
+            if plan.stream is None:
+                internal.create(self.dom, self.name, plan.name, description)
         except DriverError:
-            self.abandon(name)
+            self.abandon(plan.name, plan)
             raise
 
-    def abandon_pending(self) -> None:
-        """Drop a capture prepared but never finished by this wrapper (nothing on storage
-        is touched: the partial file is the writer's)."""
-        pending, self._pending = self._pending, None
-        if pending is not None and pending.watch is not None:
-            pending.watch.close(expect_running=False, wait=0)
-        if pending is not None and pending.capture is not None:
-            pending.capture.abort()
+    @staticmethod
+    def _drop(plan: _Plan) -> None:
+        """Drop what a plan prepared and nobody will finish (nothing on storage is touched:
+        the partial file is the writer's)."""
+        watch, stream, plan.watch, plan.stream = plan.watch, plan.stream, None, None
+        if watch is not None:
+            watch.close(expect_running=False, wait=0)
+        if stream is not None:
+            stream.abort()
 
-    def finish(self, name: str, *, memory: bool) -> CaptureReport:
-        if not memory:
+    def finish(self, plan: CapturePlan) -> CaptureReport:
+        plan = self._own(plan)
+        if not plan.memory:
             return CaptureReport()
-        pending = self._pending
-        if pending is None or pending.name != name:
-            raise HypervisorError(f"No capture of {name} is in progress on {self.name}")
         try:
-            size = pending.capture.finish() if pending.capture is not None else 0
-            self._verify_tags(self.disks(), name)
+            size = plan.stream.finish() if plan.stream is not None else 0
+            self._verify_tags(self.disks(), plan.name)
         except DriverError:
-            self.abandon(name)
+            self.abandon(plan.name, plan)
             raise
-        self._pending = None
-        pause = pending.watch.close(expect_running=True) if pending.watch else None
-        log.info("memory captured", extra={"vm": self.name, "snapshot": name,
-                                           "mechanism": pending.mechanism,
+        plan.stream = None
+        pause = plan.watch.close(expect_running=True) if plan.watch else None
+        plan.watch = None
+        log.info("memory captured", extra={"vm": self.name, "snapshot": plan.name,
+                                           "mechanism": plan.mechanism,
                                            "guest_pause_ms": pause, "memory_bytes": size,
-                                           "fallback": pending.fallback})
-        return CaptureReport(guest_pause_ms=pause, memory_capture=pending.mechanism,
+                                           "fallback": plan.fallback})
+        return CaptureReport(guest_pause_ms=pause, memory_capture=plan.mechanism,
                              memory_bytes=size)
 
     def _verify_tags(self, disks: list[DiskInfo], name: str) -> None:
@@ -316,8 +310,9 @@ class LibvirtGuest(Guest):
                 f"Snapshot {name} of {self.name} was reported created but is missing from "
                 f"{', '.join(missing)}")
 
-    def abandon(self, name: str) -> None:
-        self.abandon_pending()
+    def abandon(self, name: str, plan: CapturePlan | None = None) -> None:
+        if isinstance(plan, _Plan):
+            self._drop(plan)
         disks = self.disks()
         state = self._state_file(name, disks)
         if (state is not None and os.path.exists(memstate.partial_path(state))

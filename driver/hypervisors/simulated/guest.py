@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from driver.core.errors import InvalidRequest, NotFound, QuiesceError
 from driver.core.model import PowerState, Snapshot
-from driver.hypervisors.base import CaptureReport, DiskInfo, Guest
+from driver.hypervisors.base import CapturePlan, CaptureReport, DiskInfo, Guest
 from driver.hypervisors.simulated.storage import BLOCK
 
 if TYPE_CHECKING:
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
 MEMORY_CAPTURE = "simulated"
 
 
+@dataclass
+class _Plan(CapturePlan):
+    """A capture of the simulated host: what it measured, for ``finish``."""
+
+    report: CaptureReport | None = None
+
+
 class SimulatedGuest(Guest):
     """One VM of the simulated host: power, guest agent, snapshots and guest data."""
 
@@ -28,7 +36,6 @@ class SimulatedGuest(Guest):
         self.host = host
         self.name = name
         self.store = host.store
-        self._captured: CaptureReport | None = None
 
     def _vm(self) -> Any:
         return self.host._row(self.name)
@@ -82,12 +89,14 @@ class SimulatedGuest(Guest):
         return c.execute("SELECT * FROM layers WHERE vm=? AND name=?",
                          (self.name, name)).fetchone()
 
-    def preflight(self, name: str, *, memory: bool) -> None:
+    def preflight(self, name: str, *, memory: bool) -> CapturePlan:
         with self.store.tx() as c:
             if self._layer(c, name) is not None:
                 raise InvalidRequest(f"snapshot {name} already exists on {self.name}")
+        return _Plan(name, memory)
 
-    def capture(self, name: str, *, memory: bool, description: str) -> None:
+    def capture(self, plan: CapturePlan, *, description: str) -> None:
+        name, memory = plan.name, plan.memory
         self.host.faults.apply("capture", self.name)
         disks = self.disks()
         # The guest "stands still" while the capture transaction holds its VM row: the pause
@@ -108,21 +117,20 @@ class SimulatedGuest(Guest):
                                       vm["frozen"] if memory else 0, time.time(), live))
             c.execute("UPDATE vms SET live_layer=? WHERE name=?",
                       (self.store.new_layer(c, self.name, live), self.name))
-        if memory:
-            self._captured = CaptureReport(
+        if memory and isinstance(plan, _Plan):
+            plan.report = CaptureReport(
                 guest_pause_ms=round((time.monotonic() - paused) * 1000.0, 3),
                 memory_capture=MEMORY_CAPTURE, memory_bytes=len(vm["memory"] or ""))
 
-    def abandon(self, name: str) -> None:
-        self._captured = None
+    def abandon(self, name: str, plan: CapturePlan | None = None) -> None:
         with self.store.tx() as c:
             layer = self._layer(c, name)
             if layer is not None:
                 self.store.merge_into_children(c, layer["id"])
 
-    def finish(self, name: str, *, memory: bool) -> CaptureReport:
-        report, self._captured = self._captured, None
-        return report if memory and report is not None else CaptureReport()
+    def finish(self, plan: CapturePlan) -> CaptureReport:
+        report = plan.report if isinstance(plan, _Plan) else None
+        return report if plan.memory and report is not None else CaptureReport()
 
     def revert(self, snapshot: Snapshot) -> PowerState:
         self.host.faults.apply("revert", self.name)
