@@ -6,6 +6,7 @@ The config file (INI) is named by ``VMSNAP_CONTRACT_CONFIG`` or ``--contract-con
 
 from __future__ import annotations
 
+import collections
 import configparser
 import os
 import re
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,22 +134,32 @@ class SimulatorProcess:
         self.port = free_port()
         self.proc: subprocess.Popen[str] | None = None
         self.banner: dict[str, str] = {}
+        self.output: collections.deque[str] = collections.deque(maxlen=50)
+        self._banner_read = threading.Event()
+
+    def _read_output(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            m = re.match(r"^(admin apikey|admin secret|control token):\s+(\S+)", line)
+            if m:
+                self.banner[m.group(1)] = m.group(2)
+                if len(self.banner) == 3:
+                    self._banner_read.set()
+        self._banner_read.set()  # the process ended: stop waiting
 
     def start(self, timeout: float = 60.0) -> SimulatorProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "--port", str(self.port), "--data-dir",
              self.data_dir, *self.args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True)
-        assert self.proc.stdout is not None
+        # The process's output is read for as long as it runs (a pipe nobody reads fills up
+        # and blocks the simulator's logging); its last lines are kept for error messages.
+        self.reader = threading.Thread(target=self._read_output, daemon=True)
+        self.reader.start()
         deadline = time.monotonic() + timeout
-        for line in self.proc.stdout:
-            m = re.match(r"^(admin apikey|admin secret|control token):\s+(\S+)", line)
-            if m:
-                self.banner[m.group(1)] = m.group(2)
-            if len(self.banner) == 3 or time.monotonic() > deadline:
-                break
-        if len(self.banner) != 3:
-            raise RuntimeError("the simulator did not start")
+        if not self._banner_read.wait(timeout) or len(self.banner) != 3:
+            raise RuntimeError("the simulator did not start:\n" + "".join(self.output))
         url = f"http://127.0.0.1:{self.port}"
         try:
             wait_until(lambda: requests.get(url + "/client/api", timeout=1) is not None,

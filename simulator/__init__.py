@@ -1,3 +1,5 @@
 """cloudstack-vmsnap simulator: a CloudStack management server in a box."""
 
-__version__ = "0.1.0"
+from driver import __version__  # one distribution, one version
+
+__all__ = ["__version__"]
