@@ -2,6 +2,9 @@
 these declarations, and a test renders every object and holds it to them, so the two cannot
 drift.
 
+Objects of the cloud around the feature that the simulator does not model (system VMs,
+routers, physical networks, ...) are declared beside these, in ``schema_infra.py``.
+
 A field is ``(name, type, description)``; a list or object field carries its own fields.
 The type names are CloudStack's (``string``, ``integer``, ``long``, ``boolean``, ``date``,
 ``list``, ``set``, ``map``).
@@ -33,21 +36,23 @@ def F(name: str, type: str = "string", description: str = "",  # noqa: N802
     return Field(name, type, description, fields)
 
 
-def _owner(what: str) -> tuple[Field, ...]:
+def owner_fields(what: str) -> tuple[Field, ...]:
+    """The account and domain fields of an owned object."""
     return (F("account", description=f"the account owning the {what}"),
             F("domainid", description=f"the ID of the domain of the {what}"),
             F("domain", description=f"the name of the domain of the {what}"),
             F("domainpath", description=f"the path of the domain of the {what}"))
 
 
-def _zone(what: str) -> tuple[Field, ...]:
+def zone_fields(what: str) -> tuple[Field, ...]:
+    """The zone fields of an object that lives in a zone."""
     return (F("zoneid", description=f"the ID of the zone of the {what}"),
             F("zonename", description=f"the name of the zone of the {what}"))
 
 
 TAG = (F("key", description="the tag key"), F("value", description="the tag value"),
        F("resourcetype", description="the type of the tagged resource"),
-       F("resourceid", description="the ID of the tagged resource"), *_owner("tag"))
+       F("resourceid", description="the ID of the tagged resource"), *owner_fields("tag"))
 
 _TAGS = F("tags", "set", "the tags of the resource", TAG)
 
@@ -81,7 +86,7 @@ VM_SNAPSHOT = (
     F("virtualmachineid", description="the ID of the VM"),
     F("virtualmachinename", description="the name of the VM"),
     F("created", "date", "when the VM snapshot was created"),
-    *_zone("VM snapshot"), *_owner("VM snapshot"),
+    *zone_fields("VM snapshot"), *owner_fields("VM snapshot"),
     F("hypervisor", description="the hypervisor of the VM"),
     F("quiescevm", "boolean", "true if the guest was quiesced for the snapshot"),
     F("freezewindowms", "long", "how long the guest's file systems were frozen, in ms"),
@@ -105,7 +110,7 @@ VIRTUAL_MACHINE = (
     F("hostid", description="the ID of the host running the VM"),
     F("hostname", description="the name of the host running the VM"),
     F("hypervisor", description="the hypervisor of the VM"),
-    F("created", "date", "when the VM was created"), *_zone("VM"), *_owner("VM"),
+    F("created", "date", "when the VM was created"), *zone_fields("VM"), *owner_fields("VM"),
     F("guestagent", "boolean", "true if the template ships a guest agent"),
     F("vmsnapshotcount", "integer", "the number of the VM's VM snapshots"),
     F("passwordenabled", "boolean", "true if the template resets passwords"),
@@ -134,7 +139,7 @@ VOLUME = (
     F("provisioningtype", description="thin, sparse or fat"),
     F("path", description="the path of the volume on its pool"),
     F("vmsnapshotchainsize", "long", "the bytes its VM snapshots use"),
-    *_zone("volume"), *_owner("volume"), _TAGS,
+    *zone_fields("volume"), *owner_fields("volume"), _TAGS,
 )
 
 SNAPSHOT = (
@@ -150,7 +155,7 @@ SNAPSHOT = (
     F("virtualsize", "long", "the size of the volume"),
     F("hypervisor", description="the hypervisor"),
     F("vmsnapshotid", description="the VM snapshot it was taken from"),
-    *_zone("snapshot"), *_owner("snapshot"),
+    *zone_fields("snapshot"), *owner_fields("snapshot"),
 )
 
 ZONE = (
@@ -161,7 +166,9 @@ ZONE = (
     F("localstorageenabled", "boolean", "true if local storage is offered"),
 )
 
-def _pod(what: str) -> tuple[Field, ...]:
+
+def pod_fields(what: str) -> tuple[Field, ...]:
+    """The pod fields of an object that lives in a pod."""
     return (F("podid", description=f"the ID of the pod of the {what}"),
             F("podname", description=f"the name of the pod of the {what}"))
 
@@ -176,7 +183,7 @@ HOST = (
     F("clustername", description="the name of the host's cluster"),
     F("clustertype", description="the type of the host's cluster"),
     F("islocalstorageactive", "boolean", "true if local storage is active"),
-    *_pod("host"), *_zone("host"),
+    *pod_fields("host"), *zone_fields("host"),
 )
 
 CLUSTER = (
@@ -185,11 +192,11 @@ CLUSTER = (
     F("clustertype", description="CloudManaged or ExternalManaged"),
     F("allocationstate", description="Enabled or Disabled"),
     F("managedstate", description="whether the cluster is managed"),
-    *_pod("cluster"), *_zone("cluster"),
+    *pod_fields("cluster"), *zone_fields("cluster"),
 )
 
 POD = (F("id", description="the ID of the pod"), F("name", description="its name"),
-       F("allocationstate", description="Enabled or Disabled"), *_zone("pod"))
+       F("allocationstate", description="Enabled or Disabled"), *zone_fields("pod"))
 
 TEMPLATE = (
     F("id", description="the ID of the template"), F("name", description="its name"),
@@ -203,7 +210,7 @@ TEMPLATE = (
     F("templatetype", description="BUILTIN, USER, ..."),
     F("passwordenabled", "boolean", "true if it resets passwords"),
     F("guestagent", "boolean", "true if it ships a guest agent"),
-    F("account", description="the owning account"), *_zone("template"),
+    F("account", description="the owning account"), *zone_fields("template"),
 )
 
 OS_TYPE = (F("id", description="the ID of the OS type"),
@@ -244,7 +251,7 @@ USER = (
     F("roletype", description="Admin or User"),
     F("apikey", description="the user's API key, once registered"),
     F("secretkey", description="the user's secret key, once registered"),
-    *_owner("user"),
+    *owner_fields("user"),
 )
 
 ACCOUNT = (
@@ -305,7 +312,7 @@ NETWORK = (
     F("netmask", description="the netmask"),
     F("isdefault", "boolean", "true if it is the account's default network"),
     F("networkofferingname", description="the name of the network offering"),
-    F("created", "date", "when it was created"), *_zone("network"), *_owner("network"),
+    F("created", "date", "when it was created"), *zone_fields("network"), *owner_fields("network"),
 )
 
 PUBLIC_IP = (
@@ -318,7 +325,7 @@ PUBLIC_IP = (
     F("associatednetworkid", description="the ID of the network it serves"),
     F("associatednetworkname", description="the name of the network it serves"),
     F("forvirtualnetwork", "boolean", "true for a virtual network"),
-    *_zone("address"), *_owner("address"),
+    *zone_fields("address"), *owner_fields("address"),
 )
 
 FIREWALL_RULE = (
@@ -357,14 +364,14 @@ STORAGE_POOL = (
     F("disksizetotal", "long", "the pool's size in bytes"),
     F("disksizeused", "long", "the bytes in use"),
     F("disksizeallocated", "long", "the bytes allocated to volumes"),
-    F("created", "date", "when it was added"), *_zone("pool"),
+    F("created", "date", "when it was added"), *zone_fields("pool"),
 )
 
 RESOURCE_LIMIT = (
     F("resourcetype", description="the resource type number"),
     F("resourcetypename", description="the resource type name"),
     F("max", "long", "the limit; -1 is unlimited"),
-    F("accountid", description="the ID of the account"), *_owner("limit"),
+    F("accountid", description="the ID of the account"), *owner_fields("limit"),
 )
 
 LOGIN = (F("sessionkey", description="the session key to send with each request"),

@@ -12,6 +12,9 @@ from simulator.errors import ParamError, PermissionDenied
 from simulator.models import Account, Domain, User
 from simulator.orchestrator.core import SETTINGS
 
+# What listCapabilities and listManagementServers report as the version.
+CLOUDSTACK_VERSION = f"4.22.0.0-vmsnap-{__version__}"
+
 
 def _user(req: Request) -> User:
     user = req.lookup(User, "id", owned=False)
@@ -130,7 +133,7 @@ def list_domains(req: Request) -> dict[str, Any]:
      response="capability")
 def list_capabilities(req: Request) -> dict[str, Any]:
     return {"capability": {
-        "cloudstackversion": f"4.22.0.0-vmsnap-{__version__}", "apilimitinterval": 1,
+        "cloudstackversion": CLOUDSTACK_VERSION, "apilimitinterval": 1,
         "apilimitmax": 0, "allowusercreateprojects": False, "kvmsnapshotenabled": True,
         "userpublictemplateenabled": True, "kubernetesserviceenabled": False,
         "customdiskofferingmaxsize": 1024,
