@@ -5,6 +5,7 @@ the ``storage_pools`` directories, or an image in one of the ``rbd_pools`` Ceph 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from driver.core.errors import InvalidRequest
 from driver.storage.rbd import RbdImage, check_name, is_rbd
@@ -57,3 +58,14 @@ def resolve_volume(volume: VolumeObjectTO, pools: list[str],
     if not inside(path, pools):
         raise InvalidRequest(f"Volume {label} is outside the configured storage pools")
     return os.path.realpath(path)
+
+
+def filer_volume_path(path: str, pool: Any) -> str:
+    """A volume's path named the way ResizeVolumeCommand names it: by ``path`` within a
+    StorageFilerTO-shaped ``pool`` (``rbd:<pool>/<image>`` on an RBD pool, else a file in
+    the pool's directory). Not checked against the configured storage: see :func:`inside`."""
+    pool = pool if isinstance(pool, dict) else {}
+    if str(pool.get("type") or "").upper() == "RBD":
+        return RbdImage(check_name(str(pool.get("path") or "").strip("/"), "pool"),
+                        check_name(path, "image")).path
+    return path if path.startswith("/") else f"{pool.get('path') or ''}/{path}"

@@ -33,16 +33,27 @@ offers (zones, templates, offerings), from an INI file over sensible defaults.
     secret = the-driver-secret
     [host:kvm2]
     cluster = cluster1
+
+    # Primary storage (without any, each zone gets one Filesystem pool in data_dir/pool).
+    [pool:ceph1]
+    zone = zone1
+    type = RBD
+    host = 10.0.0.11
+    port = 6789
+    path = cloudstack
+    tags = ceph
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from driver.core.errors import InvalidRequest
 from driver.settings import did_you_mean, read_ini
+from driver.storage.rbd import check_name
 
 #: ``VMSNAP_SIM_<SETTING>`` (upper case, dots as underscores) sets a ``[simulator]`` setting;
 #: the prefix keeps them apart from the driver's ``VMSNAP_<SETTING>``.
@@ -51,6 +62,11 @@ ENV_PREFIX = "VMSNAP_SIM_"
 OFFERING_CHANGE_POLICIES = ("discard", "block", "restore")
 MAX_JOB_DELAY_MS = 600_000  # ten minutes: enough to watch any transition, never a hang
 # Bounds of the numeric dynamic settings, wherever they are set (INI, environment, API).
+#: Primary storage types a world can declare (CloudStack's StoragePoolType names): a
+#: directory the host's driver lists in ``storage_pools``, or a Ceph pool in ``rbd_pools``.
+RBD = "RBD"
+POOL_TYPES = ("Filesystem", RBD)
+RBD_PORT = 6789
 SETTING_BOUNDS = {
     "vmsnapshot.max": (1, 1000),
     "vmsnapshot.create.wait": (1, 86_400),
@@ -74,12 +90,14 @@ class OfferingSpec:
     cpus: int = 1
     memory: int = 512
     speed: int = 1000
+    tags: list[str] = field(default_factory=list)  # storage tags its ROOT volumes need
 
 
 @dataclass
 class DiskOfferingSpec:
     name: str
     size_gb: int = 5  # 0 = custom size
+    tags: list[str] = field(default_factory=list)  # storage tags its volumes need
 
 
 @dataclass
@@ -103,6 +121,35 @@ class HostSpec:
     cluster: str
     url: str = ""
     secret: str = ""
+
+
+@dataclass
+class PoolSpec:
+    """A primary storage pool of a zone. ``Filesystem``: ``path`` is a directory (relative
+    to ``data_dir``). ``RBD``: ``path`` is the Ceph pool, ``host``/``port`` a monitor, and
+    ``user``/``keyring``/``conf``/``libvirt_secret`` how the hosts reach the cluster (empty:
+    no authentication). ``tags`` are CloudStack's storage tags, matched against offerings'."""
+
+    name: str
+    zone: str
+    type: str = "Filesystem"
+    path: str = ""
+    host: str = ""
+    port: int = 0
+    tags: list[str] = field(default_factory=list)
+    user: str = ""
+    keyring: str = ""
+    conf: str = ""
+    libvirt_secret: str = ""
+
+    @property
+    def monitor(self) -> str:
+        """``host:port`` of the monitor (RBD)."""
+        return f"{self.host}:{self.port}"
+
+    def cluster_key(self) -> tuple[str, ...]:
+        """What names the Ceph cluster and how it is reached (one per zone)."""
+        return (self.monitor, self.user, self.keyring, self.conf, self.libvirt_secret)
 
 
 @dataclass
@@ -166,11 +213,16 @@ class SimConfig:
     # (22 needs CAP_NET_BIND_SERVICE, i.e. root).
     ssh_port: int = 0
     power_sync_interval: float = 60.0  # seconds between reads of the host's VM states; 0: off
+    # Where the in-process driver keeps the memory states of VMs whose root disk is on RBD
+    # (a directory, relative to data_dir; empty: <data_dir>/pool/vmstate).
+    rbd_memory_dir: str = ""
     zones: list[str] = field(default_factory=lambda: ["zone1"])
     # Declared pods, clusters and hosts; see :meth:`layout` for the defaults.
     pods: list[PodSpec] = field(default_factory=list)
     clusters: list[ClusterSpec] = field(default_factory=list)
     hosts: list[HostSpec] = field(default_factory=list)
+    # Declared primary storage; see :meth:`storage` for the default.
+    pools: list[PoolSpec] = field(default_factory=list)
     templates: list[TemplateSpec] = field(default_factory=_default_templates)
     service_offerings: list[OfferingSpec] = field(default_factory=_default_offerings)
     disk_offerings: list[DiskOfferingSpec] = field(default_factory=_default_disk_offerings)
@@ -182,6 +234,53 @@ class SimConfig:
     @property
     def pool(self) -> str:
         return os.path.abspath(os.path.join(self.data_dir, "pool"))
+
+    @property
+    def memory_dir(self) -> str:
+        """The in-process driver's ``rbd_memory_dir``: inside the default pool directory
+        unless set (inside ``data_dir`` when relative)."""
+        return os.path.abspath(os.path.join(self.data_dir, self.rbd_memory_dir)
+                               if self.rbd_memory_dir else os.path.join(self.pool, "vmstate"))
+
+    def storage(self) -> list[PoolSpec]:
+        """Every primary storage pool, defaults filled in: a zone with none declared gets the
+        Filesystem pool ``<zone>-primary`` in ``data_dir/pool``; Filesystem paths are
+        absolute; an RBD pool's port defaults to 6789. Refuses pools that do not fit: an
+        unknown zone or type, an RBD pool without a Ceph pool or monitor, two names alike,
+        or two Ceph clusters in one zone (a host's driver reaches one cluster)."""
+        out = []
+        for spec in self.pools:
+            if not spec.zone and len(self.zones) == 1:  # the one zone may go unnamed
+                spec = replace(spec, zone=self.zones[0])
+            if spec.zone not in self.zones:
+                raise ValueError(f"pool {spec.name}: no zone {spec.zone!r}")
+            if spec.type not in POOL_TYPES:
+                raise ValueError(f"pool {spec.name}: type must be one of "
+                                 f"{', '.join(POOL_TYPES)}, not {spec.type!r}")
+            if spec.type == RBD:
+                if not spec.path or not spec.host:
+                    raise ValueError(f"pool {spec.name}: an RBD pool needs path (the Ceph "
+                                     "pool) and host (a monitor)")
+                try:
+                    check_name(spec.path, "pool")
+                except InvalidRequest as exc:
+                    raise ValueError(f"pool {spec.name}: {exc}") from None
+                spec = replace(spec, port=spec.port or RBD_PORT)
+            else:
+                spec = replace(spec, path=os.path.abspath(
+                    os.path.join(self.data_dir, spec.path) if spec.path else self.pool))
+            out.append(spec)
+        for zone in self.zones:
+            if not any(p.zone == zone for p in out):
+                out.append(PoolSpec(f"{zone}-primary", zone, "Filesystem", self.pool))
+            clusters = {p.cluster_key() for p in out if p.zone == zone and p.type == RBD}
+            if len(clusters) > 1:
+                raise ValueError(f"zone {zone}: its RBD pools name different Ceph clusters "
+                                 "(monitor or credentials); a host reaches one")
+        names = [p.name for p in out]
+        if len(set(names)) != len(names):
+            raise ValueError("two storage pools have the same name")
+        return out
 
     def layout(self) -> Layout:
         """The declared world with its defaults: a zone with no pod gets ``<zone>-pod1``, a
@@ -237,7 +336,28 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "ssh_port": int, "job_threads": int,
     "integration.api.port": int,
     "power_sync_interval": float,
+    "rbd_memory_dir": str,
 }
+
+
+def _tags(raw: str) -> list[str]:
+    return [t.strip() for t in raw.split(",") if t.strip()]
+
+
+_POOL_KEYS = ("zone", "type", "path", "host", "port", "tags", "user", "keyring", "conf",
+              "libvirt_secret")
+
+
+def _pool(name: str, items: dict[str, str]) -> PoolSpec:
+    """A ``[pool:NAME]`` section."""
+    for key in items:
+        if key not in _POOL_KEYS:
+            raise ValueError(f"unknown key {key!r}{did_you_mean(key, _POOL_KEYS)}")
+    return PoolSpec(name, items.get("zone", ""), items.get("type", "Filesystem"),
+                    items.get("path", ""), items.get("host", ""), int(items.get("port", 0)),
+                    _tags(items.get("tags", "")), items.get("user", ""),
+                    items.get("keyring", ""), items.get("conf", ""),
+                    items.get("libvirt_secret", ""))
 
 
 def env_name(key: str) -> str:
@@ -265,7 +385,7 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
         parser = read_ini(path, "configuration file", keep_case=True)
         world: dict[str, list[Any]] = {"zone": [], "template": [], "service_offering": [],
                                        "disk_offering": [], "pod": [], "cluster": [],
-                                       "host": []}
+                                       "host": [], "pool": []}
         for section in parser.sections():
             items = dict(parser.items(section))
             if section == "simulator":
@@ -292,12 +412,16 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
                 elif kind == "host":
                     world[kind].append(HostSpec(name, items.get("cluster", ""),
                                                 items.get("url", ""), items.get("secret", "")))
+                elif kind == "pool":
+                    world[kind].append(_pool(name, items))
                 elif kind == "service_offering":
                     world[kind].append(OfferingSpec(name, int(items.get("cpus", 1)),
                                                     int(items.get("memory", 512)),
-                                                    int(items.get("speed", 1000))))
+                                                    int(items.get("speed", 1000)),
+                                                    _tags(items.get("tags", ""))))
                 else:
-                    world[kind].append(DiskOfferingSpec(name, int(items.get("size_gb", 5))))
+                    world[kind].append(DiskOfferingSpec(name, int(items.get("size_gb", 5)),
+                                                        _tags(items.get("tags", ""))))
             except KeyError as exc:
                 raise ValueError(f"section [{section}]: {exc.args[0]} is required") from None
             except ValueError as exc:
@@ -307,6 +431,7 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
         cfg.service_offerings = world["service_offering"] or cfg.service_offerings
         cfg.disk_offerings = world["disk_offering"] or cfg.disk_offerings
         cfg.pods, cfg.clusters, cfg.hosts = world["pod"], world["cluster"], world["host"]
+        cfg.pools = world["pool"]
     for key in _SCALARS:
         if env_name(key) in environ:
             _set(cfg, key, environ[env_name(key)], f"${env_name(key)}")
@@ -314,6 +439,7 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
         if value is not None:
             setattr(cfg, key, value)
     cfg.layout()  # refuses a world whose pods, clusters and hosts do not fit together
+    cfg.storage()  # and pools that do not fit
     if not 1 <= cfg.job_threads <= 1024:
         raise ValueError("job_threads must be between 1 and 1024")
     if not 0 <= cfg.ssh_port <= 65535:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.agents import Agent, HttpAgent, InProcessAgent
-from simulator.config import SimConfig
+from simulator.config import RBD, SimConfig
 
 
 @dataclass
@@ -45,23 +45,41 @@ class Hosts:
         return self.locals[0] if self.locals else None
 
 
-def driver_settings(config: SimConfig, data_dir: str | None = None) -> Any:
-    """An in-process driver's settings, from the simulator's configuration."""
+def driver_settings(config: SimConfig, data_dir: str | None = None,
+                    zone: str | None = None) -> Any:
+    """An in-process driver's settings, from the simulator's configuration: the storage of
+    its zone (the first zone's by default), as a KVM host of that zone mounts it. Every
+    directory pool and the default pool directory are ``storage_pools``; the RBD pools are
+    ``rbd_pools``, with their cluster's monitor and credentials (one cluster per zone) and
+    the memory states of VMs on RBD in ``rbd_memory_dir``."""
     from driver.settings import Settings
 
+    zone = zone or config.zones[0]
+    pools = [p for p in config.storage() if p.zone == zone]
+    files = [p.path for p in pools if p.type != RBD]
+    rbd = [p for p in pools if p.type == RBD]
+    ceph: dict[str, Any] = {}
+    if rbd:
+        ceph = {"rbd_pools": [p.path for p in rbd], "ceph_monitors": rbd[0].monitor,
+                "ceph_user": rbd[0].user, "ceph_keyring": rbd[0].keyring,
+                "ceph_conf": rbd[0].conf, "ceph_libvirt_secret": rbd[0].libvirt_secret,
+                "rbd_memory_dir": config.memory_dir}
     return Settings(backend=config.driver_backend, libvirt_uri=config.libvirt_uri,
                     libvirt_domain_type=config.libvirt_domain_type,
                     data_dir=data_dir or os.path.join(config.data_dir, "driver"),
-                    storage_pools=[config.pool], secret=config.driver_secret,
-                    guest_data_command=True, log_json=False)
+                    storage_pools=list(dict.fromkeys([config.pool, *files])),
+                    secret=config.driver_secret, guest_data_command=True, log_json=False,
+                    **ceph)
 
 
-def _in_process(config: SimConfig, data_dir: str) -> tuple[Agent, LocalHost]:
+def _in_process(config: SimConfig, data_dir: str, zone: str) -> tuple[Agent, LocalHost]:
     """The driver in this process on the configured backend (the simulated host is built
     here and handed to the driver)."""
     from driver.app import build_service, create_app, make_hypervisor
 
-    settings = driver_settings(config, data_dir)
+    settings = driver_settings(config, data_dir, zone)
+    if settings.rbd_memory_dir:
+        os.makedirs(settings.rbd_memory_dir, exist_ok=True)
     simulated = None
     if settings.backend == "simulated":
         from driver.hypervisors.simulated import SimulatedHost
@@ -75,16 +93,18 @@ def _in_process(config: SimConfig, data_dir: str) -> tuple[Agent, LocalHost]:
 def build_hosts(config: SimConfig, store: Any) -> Hosts:
     """One agent per host of the world: a driver at the host's URL, or a driver in this
     process (the first keeps ``<data_dir>/driver``, the others ``driver-<host name>``).
-    Every host uses the simulator's storage pool path: shared primary storage."""
+    Every host of a zone reaches the zone's pools: shared primary storage."""
     from simulator.placement import RoutingAgent
 
     agents: dict[str, Agent] = {}
     local: list[LocalHost] = []
-    for host in config.layout().hosts:
+    layout = config.layout()
+    for host in layout.hosts:
         if host.url:
             agents[host.name] = HttpAgent(host.url, host.secret)
             continue
         name = "driver" if not local else f"driver-{host.name}"
-        agents[host.name], handle = _in_process(config, os.path.join(config.data_dir, name))
+        agents[host.name], handle = _in_process(config, os.path.join(config.data_dir, name),
+                                                layout.zone_of(host))
         local.append(handle)
     return Hosts(RoutingAgent(store, agents), local)

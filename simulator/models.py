@@ -120,6 +120,7 @@ class ServiceOffering:
     memory: int = 512  # MiB
     display_text: str = ""
     offer_ha: bool = False
+    tags: str = ""  # storage tags the ROOT volume's pool must have, comma-separated
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0
@@ -131,6 +132,7 @@ class DiskOffering:
     name: str
     disksize: int = 5  # GiB; 0 = custom
     display_text: str = ""
+    tags: str = ""  # storage tags the volume's pool must have, comma-separated
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0
@@ -180,6 +182,7 @@ class Volume:
     disk_offering_id: int | None = None
     state: str = "Ready"
     chain_size: int | None = None
+    pool_id: int | None = None  # its StoragePool (None in records older than pools)
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0
@@ -265,12 +268,16 @@ class OsType:
 
 @dataclass
 class StoragePool:
-    """A primary storage pool of a zone: where its volumes live."""
+    """A primary storage pool of a zone: where its volumes live. ``path`` is a directory
+    (Filesystem) or the Ceph pool (RBD, reached through the monitor at ``host``:``port``)."""
 
     name: str
     zone_id: int
     path: str
     type: str = "Filesystem"  # CloudStack's StoragePoolType name
+    host: str = ""
+    port: int = 0
+    tags: str = ""  # CloudStack's storage tags, comma-separated
     capacity: int = 1 << 40
     created: float = field(default_factory=now)
     id: int = 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from driver.core.errors import InvalidRequest, NotFound
 from driver.hypervisors.base import DiskInfo, VmSpec
+from driver.paths import filer_volume_path
 from driver.usecases.context import Context
 from driver.wire.commands import Answer
 from driver.wire.lifecycle import (
@@ -169,8 +170,7 @@ class Lifecycle:
         return self._vm_op(cmd.vmName, "detach", work)
 
     def resize(self, cmd: ResizeVolumeCommand, raw: Any) -> Answer:
-        pool = cmd.pool.get("path") if isinstance(cmd.pool, dict) else None
-        path = cmd.path if cmd.path.startswith("/") else f"{pool or ''}/{cmd.path}"
+        path = filer_volume_path(cmd.path, cmd.pool)
         if not self.ctx.confined(path):
             raise InvalidRequest("The volume is outside the configured storage pools")
         if cmd.currentSize and cmd.newSize < cmd.currentSize and not cmd.shrinkOk:

@@ -36,6 +36,7 @@ from simulator.models import (
     VolumeSnapshot,
     Zone,
 )
+from simulator.orchestrator.storage import pool_for
 from simulator.store import Store
 
 # What XML 1.0 cannot carry (section 2.2 of the standard): most C0 controls, surrogates,
@@ -240,13 +241,16 @@ class Renderer:
         })
 
     def storage_pool(self, p: StoragePool) -> dict[str, Any]:
-        volumes = [v for v in self.store.find(Volume) if v.zone_id == p.zone_id]
+        pools = self._all(StoragePool)
+        volumes = [v for v in self.store.find(Volume)
+                   if (on := pool_for(v, pools)) is not None and on.id == p.id]
         allocated = sum(v.size for v in volumes)
-        return {"id": p.uuid, "name": p.name, "type": p.type, "state": "Up", "scope": "ZONE",
-                "path": p.path, "hypervisor": "KVM", "disksizetotal": p.capacity,
+        return _clean({"id": p.uuid, "name": p.name, "type": p.type, "state": "Up", "scope": "ZONE",
+                "path": p.path, "ipaddress": p.host or "localhost", "tags": p.tags or None,
+                "hypervisor": "KVM", "disksizetotal": p.capacity,
                 "disksizeused": sum(v.chain_size or 0 for v in volumes) or allocated,
                 "disksizeallocated": allocated, "created": date(p.created),
-                **self._zone(p.zone_id)}
+                **self._zone(p.zone_id)})
 
     def resource_limit(self, account_id: int, resource_type: int, name: str,
                        max: int) -> dict[str, Any]:
@@ -263,14 +267,14 @@ class Renderer:
             "vmstate": vm.state if vm else None, "deviceid": v.device_id,
             "diskofferingid": offering.uuid if offering else None,
             "diskofferingname": offering.name if offering else None,
-            "created": date(v.created), **self._pool(v.zone_id), "storagetype": "shared",
+            "created": date(v.created), **self._pool(v), "storagetype": "shared",
             "hypervisor": "KVM", "provisioningtype": "thin", "path": v.path,
             "vmsnapshotchainsize": v.chain_size, **self._zone(v.zone_id),
             **self._owner(v.account_id), "tags": self.tags("Volume", v.id),
         })
 
-    def _pool(self, zone_id: int) -> dict[str, Any]:
-        pool = next((p for p in self._all(StoragePool) if p.zone_id == zone_id), None)
+    def _pool(self, volume: Volume) -> dict[str, Any]:
+        pool = pool_for(volume, self._all(StoragePool))
         return {"storage": pool.name if pool else None, "storageid": pool.uuid if pool else None}
 
     def volume_snapshot(self, s: VolumeSnapshot) -> dict[str, Any]:
@@ -326,13 +330,13 @@ class Renderer:
         return {"id": o.uuid, "name": o.name, "displaytext": o.display_text or o.name,
                 "cpunumber": o.cpunumber, "cpuspeed": o.cpuspeed, "memory": o.memory,
                 "created": date(o.created), "storagetype": "shared", "offerha": o.offer_ha,
-                "iscustomized": False}
+                "iscustomized": False, **({"storagetags": o.tags} if o.tags else {})}
 
     def disk_offering(self, o: DiskOffering) -> dict[str, Any]:
         return {"id": o.uuid, "name": o.name, "displaytext": o.display_text or o.name,
                 "disksize": o.disksize,
                 "iscustomized": o.customized, "created": date(o.created),
-                "storagetype": "shared"}
+                "storagetype": "shared", **({"tags": o.tags} if o.tags else {})}
 
     def domain(self, d: Domain) -> dict[str, Any]:
         parent = self._get(Domain, d.parent_id)

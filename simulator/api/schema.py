@@ -227,6 +227,7 @@ SERVICE_OFFERING = (
     F("storagetype", description="shared or local"),
     F("offerha", "boolean", "true if HA is offered"),
     F("iscustomized", "boolean", "true if the CPU and memory are chosen at deploy"),
+    F("storagetags", description="the storage tags its ROOT volume's pool must have"),
 )
 
 DISK_OFFERING = (
@@ -235,6 +236,7 @@ DISK_OFFERING = (
     F("disksize", "long", "the size in GB (0 when custom)"),
     F("iscustomized", "boolean", "true if the size is chosen by the user"),
     F("created", "date", "when it was created"), F("storagetype", description="shared or local"),
+    F("tags", description="the storage tags its volumes' pool must have"),
 )
 
 DOMAIN = (F("id", description="the ID of the domain"), F("name", description="its name"),
@@ -358,9 +360,12 @@ PORT_FORWARDING_RULE = (
 
 STORAGE_POOL = (
     F("id", description="the ID of the pool"), F("name", description="its name"),
-    F("type", description="the pool type, e.g. Filesystem or NetworkFilesystem"),
+    F("type", description="the pool type, e.g. Filesystem, NetworkFilesystem or RBD"),
     F("state", description="Up, Maintenance, ..."), F("scope", description="HOST, CLUSTER or ZONE"),
-    F("path", description="where the pool lives"), F("hypervisor", description="the hypervisor"),
+    F("path", description="where the pool lives (the Ceph pool for RBD)"),
+    F("ipaddress", description="the pool's server (a Ceph monitor for RBD)"),
+    F("tags", description="the storage tags, comma-separated"),
+    F("hypervisor", description="the hypervisor"),
     F("disksizetotal", "long", "the pool's size in bytes"),
     F("disksizeused", "long", "the bytes in use"),
     F("disksizeallocated", "long", "the bytes allocated to volumes"),

@@ -19,13 +19,13 @@ from simulator.models import (
     Pod,
     ServiceOffering,
     Session,
-    StoragePool,
     Tag,
     Template,
     User,
     Zone,
 )
 from simulator.orchestrator.core import Caller, Context
+from simulator.orchestrator.storage import new_pool
 
 # OS types offered besides the templates' own (CloudStack ships hundreds; tests name these).
 OS_TYPES = ("CentOS 5.6 (64-bit)", "Debian GNU/Linux 12 (64-bit)", "Other Linux (64-bit)",
@@ -71,9 +71,11 @@ class Accounts:
             for ostype in sorted({t.ostype for t in self.config.templates} | set(OS_TYPES)):
                 self.store.add(OsType(ostype))
             layout = self.config.layout()
+            pools = self.config.storage()
             for name in self.config.zones:
                 zone = self.store.add(Zone(name))
-                self.store.add(StoragePool(f"{name}-primary", zone.id, self.config.pool))
+                for spec in (s for s in pools if s.zone == name):
+                    self.store.add(new_pool(spec, zone))
                 for p in (p for p in layout.pods if p.zone == name):
                     pod = self.store.add(Pod(p.name, zone.id))
                     for c in (c for c in layout.clusters if c.pod == p.name):
@@ -84,9 +86,10 @@ class Accounts:
                     self.store.add(Template(t.name, zone.id, t.size_gb << 30, t.ostype,
                                             t.guest_agent))
             for o in self.config.service_offerings:
-                self.store.add(ServiceOffering(o.name, o.cpus, o.speed, o.memory))
+                self.store.add(ServiceOffering(o.name, o.cpus, o.speed, o.memory,
+                                               tags=",".join(o.tags)))
             for d in self.config.disk_offerings:
-                self.store.add(DiskOffering(d.name, d.size_gb))
+                self.store.add(DiskOffering(d.name, d.size_gb, tags=",".join(d.tags)))
 
     def add_user(self, account: Account, username: str, password: str, *, firstname: str = "",
                  lastname: str = "", email: str = "", keys: bool = False) -> User:

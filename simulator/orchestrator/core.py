@@ -17,7 +17,16 @@ from driver.wire.commands import Answer
 from simulator.agents import Agent, AgentUnreachable
 from simulator.config import OFFERING_CHANGE_POLICIES, SETTING_BOUNDS, SimConfig
 from simulator.errors import ParamError, PermissionDenied, invalid_uuid
-from simulator.models import VM, Account, User, VMSnapshot, Volume, VolumeSnapshot
+from simulator.models import (
+    VM,
+    Account,
+    StoragePool,
+    User,
+    VMSnapshot,
+    Volume,
+    VolumeSnapshot,
+)
+from simulator.orchestrator import storage
 from simulator.orchestrator.jobs import Jobs
 from simulator.store import Store
 
@@ -137,6 +146,9 @@ class Context:
         self.jobs = Jobs(store, config.job_threads)
         self.lock = ManagementLock()  # every check-then-change of management state
         os.makedirs(config.pool, exist_ok=True)
+        for spec in config.storage():
+            if spec.type != storage.RBD:
+                os.makedirs(spec.path, exist_ok=True)
 
     # --- look-ups ---------------------------------------------------------------------------
 
@@ -219,6 +231,14 @@ class Context:
     def attached(self, vm: VM) -> list[Volume]:
         """The volumes attached to ``vm``, by device id."""
         return sorted(self.store.find(Volume, vm_id=vm.id), key=lambda v: v.device_id or 0)
+
+    def pool_of(self, volume: Volume) -> StoragePool:
+        """The primary storage pool ``volume`` is on."""
+        return storage.pool_of(self.store, volume)
+
+    def disks(self, vm: VM) -> list[tuple[Volume, StoragePool]]:
+        """``vm``'s volumes by device id, each with its pool (as agent commands carry them)."""
+        return [(v, self.pool_of(v)) for v in self.attached(vm)]
 
     def snapshots_of(self, vm: VM) -> list[VMSnapshot]:
         """Every non-removed VM snapshot of ``vm`` (any state), oldest first."""

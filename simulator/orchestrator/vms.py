@@ -5,11 +5,21 @@ from __future__ import annotations
 import time
 
 from simulator.errors import CloudRuntime, ParamError
-from simulator.models import VM, Account, Network, ServiceOffering, Template, Volume
+from simulator.models import (
+    VM,
+    Account,
+    DiskOffering,
+    Network,
+    ServiceOffering,
+    StoragePool,
+    Template,
+    Volume,
+)
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, Context, vm_str
 from simulator.orchestrator.limits import PRIMARY_STORAGE, USER_VM, VOLUME, Limits
 from simulator.orchestrator.networks import Networks
+from simulator.orchestrator.storage import choose_pool
 from simulator.orchestrator.vmsnapshots import VmSnapshots
 from simulator.placement import choose_host
 
@@ -53,6 +63,13 @@ class Vms:
                              "can't start with digit")
         account = owner or caller.account
         root = max(root_size or 0, template.size)
+        what = f"VM {name or 'new'}"
+        root_pool = choose_pool(self.store, zone_id, offering.tags, what=what)
+        data_pool = None
+        if data_disk is not None:
+            disk_offering = self.store.get(DiskOffering, data_disk[0])
+            data_pool = choose_pool(self.store, zone_id,
+                                    disk_offering.tags if disk_offering else "", what=what)
         with self.lock:
             self.limits.check(account, USER_VM, 1)
             self.limits.check(account, VOLUME, 1 if data_disk is None else 2)
@@ -67,19 +84,20 @@ class Vms:
             vm.name = name or f"VM-{vm.uuid}"
             vm.display_name = display_name or vm.name
             self.store.save(vm)
-            self._new_volume(vm, "ROOT", f"ROOT-{vm.id}", root, 0, None)
-            if data_disk is not None:
+            self._new_volume(vm, "ROOT", f"ROOT-{vm.id}", root, 0, None, root_pool)
+            if data_disk is not None and data_pool is not None:
                 offering_id, size = data_disk
-                self._new_volume(vm, "DATADISK", f"DATA-{vm.id}", size, 1, offering_id)
+                self._new_volume(vm, "DATADISK", f"DATA-{vm.id}", size, 1, offering_id,
+                                 data_pool)
             self.networks.add_default_nic(vm, network)
             return vm
 
     def _new_volume(self, vm: VM, kind: str, name: str, size: int, device: int,
-                    offering_id: int | None) -> Volume:
+                    offering_id: int | None, pool: StoragePool) -> Volume:
         volume = self.store.add(Volume(
             name=name, account_id=vm.account_id, domain_id=vm.domain_id, zone_id=vm.zone_id,
             type=kind, size=size, path="", vm_id=vm.id, device_id=device,
-            disk_offering_id=offering_id, state="Allocated"))
+            disk_offering_id=offering_id, state="Allocated", pool_id=pool.id))
         volume.path = volume.uuid
         self.store.save(volume)
         return volume
@@ -88,7 +106,7 @@ class Vms:
         vm = self.store.load(VM, vm_id)
         offering = self.store.load(ServiceOffering, vm.service_offering_id)
         for volume in self.ctx.attached(vm):
-            answer = self.ctx.send(wire.create_volume(volume, self.config.pool))
+            answer = self.ctx.send(wire.create_volume(volume, self.ctx.pool_of(volume)))
             if not answer.result:
                 vm.state = "Error"
                 self.store.save(vm)
@@ -99,7 +117,7 @@ class Vms:
         if start:
             return self.start_vm(vm_id)
         # Define the VM on its host without powering it on, so its disks can be snapshot.
-        answer = self.ctx.send(wire.start_command(vm, self.ctx.attached(vm), self.config.pool,
+        answer = self.ctx.send(wire.start_command(vm, self.ctx.disks(vm),
                                               cpus=offering.cpunumber,
                                               memory_mib=offering.memory,
                                               guest_agent=vm.guest_agent, power_on=False))
@@ -117,7 +135,7 @@ class Vms:
             vm.state = "Starting"
             self.store.save(vm)
             offering = self.store.load(ServiceOffering, vm.service_offering_id)
-            command = wire.start_command(vm, self.ctx.attached(vm), self.config.pool,
+            command = wire.start_command(vm, self.ctx.disks(vm),
                                          cpus=offering.cpunumber, memory_mib=offering.memory,
                                          guest_agent=vm.guest_agent)
         self.ctx.pause("startVirtualMachine")
@@ -193,7 +211,7 @@ class Vms:
             raise CloudRuntime(f"Unable to expunge VM {vm.name}: {answer.details}")
         for volume in self.ctx.attached(vm):
             if volume.type == "ROOT":
-                self.ctx.send(wire.delete_volume(volume, self.config.pool))
+                self.ctx.send(wire.delete_volume(volume, self.ctx.pool_of(volume)))
                 volume.state, volume.removed = "Expunged", time.time()
             volume.vm_id = volume.device_id = None
             self.store.save(volume)

@@ -80,7 +80,7 @@ class VmSnapshots:
         return next((s for s in self.ctx.snapshots_of(vm) if s.current), None)
 
     def volume_tos(self, vm: VM) -> list[VolumeObjectTO]:
-        return [wire.volume_to(v, vm, self.config.pool) for v in self.ctx.attached(vm)]
+        return [wire.volume_to(v, vm, pool) for v, pool in self.ctx.disks(vm)]
 
     def _resized(self, vm: VM, answer: Any) -> list[Volume]:
         """``vm``'s volumes with the chain sizes the answer reports (not saved)."""

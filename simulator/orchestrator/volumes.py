@@ -6,10 +6,19 @@ import time
 from typing import Any
 
 from simulator.errors import CloudRuntime, ParamError
-from simulator.models import VM, Account, VMSnapshot, Volume, VolumeSnapshot
+from simulator.models import (
+    VM,
+    Account,
+    DiskOffering,
+    StoragePool,
+    VMSnapshot,
+    Volume,
+    VolumeSnapshot,
+)
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, Context
 from simulator.orchestrator.limits import PRIMARY_STORAGE, VOLUME, Limits
+from simulator.orchestrator.storage import choose_pool
 
 MAX_DEVICES = 15
 
@@ -25,21 +34,26 @@ class Volumes:
         self.limits = limits
 
     def allocate_volume(self, caller: Caller, name: str, zone_id: int, size: int,
-                        offering_id: int | None) -> Volume:
+                        offering_id: int | None, pool: StoragePool | None = None) -> Volume:
+        """A new data volume's record (Allocated) on the pool its disk offering's storage
+        tags choose, or on ``pool`` (see :mod:`.storage`)."""
+        offering = self.store.get(DiskOffering, offering_id)
+        chosen = choose_pool(self.store, zone_id, offering.tags if offering else "",
+                             wanted=pool, what=f"volume {name}")
         with self.lock:
             self.limits.check(caller.account, VOLUME, 1)
             self.limits.check(caller.account, PRIMARY_STORAGE, size)
             volume = self.store.add(Volume(
                 name=name, account_id=caller.account.id, domain_id=caller.account.domain_id,
                 zone_id=zone_id, type="DATADISK", size=size, path="",
-                disk_offering_id=offering_id, state="Allocated"))
+                disk_offering_id=offering_id, state="Allocated", pool_id=chosen.id))
             volume.path = volume.uuid
             self.store.save(volume)
             return volume
 
     def create_volume(self, volume_id: int) -> Volume:
         volume = self.store.load(Volume, volume_id)
-        answer = self.ctx.send(wire.create_volume(volume, self.config.pool))
+        answer = self.ctx.send(wire.create_volume(volume, self.ctx.pool_of(volume)))
         volume.state = "Ready" if answer.result else "Error"
         self.store.save(volume)
         if not answer.result:
@@ -66,7 +80,8 @@ class Volumes:
                                  "disks. Please specify another VM.")
             volume.vm_id, volume.device_id = vm.id, device
             self.store.save(volume)  # the device is taken until the host answers
-        answer = self.ctx.send(wire.disk_command("AttachCommand", vm, volume, self.config.pool))
+        answer = self.ctx.send(wire.disk_command("AttachCommand", vm, volume,
+                                                   self.ctx.pool_of(volume)))
         with self.lock:
             volume = self.store.load(Volume, volume.id)
             if not answer.result:
@@ -87,7 +102,8 @@ class Volumes:
             if self.ctx.snapshots_of(vm):
                 raise ParamError("Unable to detach volume, please specify a VM that does not "
                                  "have VM snapshots")
-        answer = self.ctx.send(wire.disk_command("DettachCommand", vm, volume, self.config.pool))
+        answer = self.ctx.send(wire.disk_command("DettachCommand", vm, volume,
+                                                   self.ctx.pool_of(volume)))
         if not answer.result:
             raise CloudRuntime(f"Failed to detach volume {volume.name} from VM {vm.name}; "
                                f"{answer.details}")
@@ -113,7 +129,7 @@ class Volumes:
             if new_size > volume.size:
                 self.limits.check(self.store.load(Account, volume.account_id), PRIMARY_STORAGE,
                                   new_size - volume.size)
-        answer = self.ctx.send(wire.resize_volume(volume, vm, self.config.pool, new_size,
+        answer = self.ctx.send(wire.resize_volume(volume, vm, self.ctx.pool_of(volume), new_size,
                                                   shrink_ok))
         if not answer.result:
             raise CloudRuntime(f"Failed to resize volume {volume.name}: {answer.details}")
@@ -131,7 +147,7 @@ class Volumes:
                    for s in self.volume_snapshots(volume)):
                 raise ParamError("There are snapshot operations in progress on the volume, "
                                  "unable to delete it")
-        answer = self.ctx.send(wire.delete_volume(volume, self.config.pool))
+        answer = self.ctx.send(wire.delete_volume(volume, self.ctx.pool_of(volume)))
         if not answer.result:
             raise CloudRuntime(f"Failed to delete volume {volume.name}: {answer.details}")
         with self.lock:
@@ -196,8 +212,8 @@ class Volumes:
             source = self.store.get(VMSnapshot, snap.vm_snapshot_id)
         self.ctx.pause("createSnapshot")
         answer = self.ctx.send(wire.volume_snapshot("CreateObjectCommand", snap, volume,
-                                                self.config.pool,
-                                                source.name if source else None))
+                                                    self.ctx.pool_of(volume),
+                                                    source.name if source else None))
         with self.lock:
             snap = self.store.load(VolumeSnapshot, snap_id)
             if not answer.result:
@@ -218,7 +234,7 @@ class Volumes:
                 raise ParamError(f"Can't delete snapshot {snap.uuid} with state {snap.state}")
             volume = self.store.load(Volume, snap.volume_id)
         answer = self.ctx.send(wire.volume_snapshot("DeleteCommand", snap, volume,
-                                                    self.config.pool))
+                                                    self.ctx.pool_of(volume)))
         if not answer.result:
             raise CloudRuntime(f"Failed to delete snapshot: {answer.details}")
         with self.lock:

@@ -24,28 +24,35 @@ from driver.wire.lifecycle import (
     VmNameCommand,
 )
 from driver.wire.objects import PrimaryDataStoreTO, VMSnapshotTO, VolumeObjectTO
-from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
+from simulator.models import VM, StoragePool, VMSnapshot, Volume, VolumeSnapshot
+from simulator.orchestrator.storage import RBD, volume_format
 
 GUEST_OS = "Debian GNU/Linux 12 (64-bit)"
 # Fields CloudStack sends that the driver does not read; kept so the JSON is CloudStack's.
-_VOLUME_EXTRA = {"provisioningType": "THIN", "poolId": 1, "hypervisorType": "KVM",
+_VOLUME_EXTRA = {"provisioningType": "THIN", "hypervisorType": "KVM",
                  "directDownload": False, "deployAsIs": False, "followRedirects": False}
 
 
-def datastore(pool: str) -> PrimaryDataStoreTO:
-    """The one primary storage pool, as a PrimaryDataStoreTO."""
-    return PrimaryDataStoreTO(uuid="primary-1", name="primary", id=1, poolType="Filesystem",
-                              host="localhost", path=pool, port=0, url=f"file://{pool}",
+def datastore(pool: StoragePool) -> PrimaryDataStoreTO:
+    """A primary storage pool as a PrimaryDataStoreTO: a directory (Filesystem), or a Ceph
+    pool in ``path`` with a monitor in ``host``/``port`` (RBD)."""
+    if pool.type == RBD:
+        host, port, url = pool.host, pool.port, f"rbd://{pool.host}:{pool.port}/{pool.path}"
+    else:
+        host, port, url = "localhost", 0, f"file://{pool.path}"
+    return PrimaryDataStoreTO(uuid=pool.uuid, name=pool.name, id=pool.id, poolType=pool.type,
+                              host=host, path=pool.path, port=port, url=url,
                               extra={"details": {}, "isManaged": False})
 
 
-def volume_to(volume: Volume, vm: VM | None, pool: str) -> VolumeObjectTO:
+def volume_to(volume: Volume, vm: VM | None, pool: StoragePool) -> VolumeObjectTO:
     """A volume as a VolumeObjectTO (with its VM's instance name when attached)."""
     return VolumeObjectTO(
         uuid=volume.uuid, volumeType=volume.type, dataStore=datastore(pool), name=volume.name,
         size=volume.size, path=volume.path, volumeId=volume.id, id=volume.id,
-        vmName=vm.instance_name if vm is not None else None, format="QCOW2",
-        deviceId=volume.device_id, extra={"accountId": volume.account_id, **_VOLUME_EXTRA})
+        vmName=vm.instance_name if vm is not None else None, format=volume_format(pool),
+        deviceId=volume.device_id,
+        extra={"accountId": volume.account_id, **_VOLUME_EXTRA, "poolId": pool.id})
 
 
 def snapshot_to(snap: VMSnapshot, ancestors: list[VMSnapshot], *,
@@ -79,17 +86,18 @@ def vm_snapshot_command(kind: str, vm: VM, target: VMSnapshotTO,
         reloadVm=False if kind == "RevertToVMSnapshotCommand" else None, wait=wait))
 
 
-def _disk(volume: Volume, vm: VM, pool: str) -> DiskTO:
+def _disk(volume: Volume, vm: VM, pool: StoragePool) -> DiskTO:
     return DiskTO(data=volume_to(volume, vm, pool), diskSeq=volume.device_id or 0,
                   type=volume.type)
 
 
-def start_command(vm: VM, volumes: list[Volume], pool: str, *, cpus: int, memory_mib: int,
-                  guest_agent: bool, power_on: bool = True) -> dict[str, Any]:
-    """StartCommand: define (and unless ``power_on`` is False, start) ``vm``."""
+def start_command(vm: VM, disks: list[tuple[Volume, StoragePool]], *, cpus: int,
+                  memory_mib: int, guest_agent: bool, power_on: bool = True) -> dict[str, Any]:
+    """StartCommand: define (and unless ``power_on`` is False, start) ``vm`` with its
+    volumes, each on its pool."""
     return _encode(API + "StartCommand", StartCommand(vm=VirtualMachineTO(
         name=vm.instance_name, uuid=vm.uuid, cpus=cpus, maxRam=memory_mib << 20,
-        disks=[_disk(v, vm, pool) for v in volumes],
+        disks=[_disk(v, vm, pool) for v, pool in disks],
         details={"vmsnap.guestAgent": str(guest_agent).lower(),
                  "vmsnap.powerOn": str(power_on).lower()},
         extra={"minRam": memory_mib << 20})))
@@ -105,34 +113,35 @@ def host_report() -> dict[str, Any]:
     return _encode(HOST_VM_STATE_REPORT, HostVmStateReportCommand())
 
 
-def create_volume(volume: Volume, pool: str) -> dict[str, Any]:
+def create_volume(volume: Volume, pool: StoragePool) -> dict[str, Any]:
     """CreateObjectCommand of a volume."""
     return _encode(STORAGE + "CreateObjectCommand",
                    DataCommand(data=volume_to(volume, None, pool)))
 
 
-def delete_volume(volume: Volume, pool: str) -> dict[str, Any]:
+def delete_volume(volume: Volume, pool: StoragePool) -> dict[str, Any]:
     """DeleteCommand of a volume."""
     return _encode(STORAGE + "DeleteCommand", DataCommand(data=volume_to(volume, None, pool)))
 
 
-def disk_command(kind: str, vm: VM, volume: Volume, pool: str) -> dict[str, Any]:
+def disk_command(kind: str, vm: VM, volume: Volume, pool: StoragePool) -> dict[str, Any]:
     """AttachCommand or DettachCommand of ``volume`` on ``vm``."""
     return _encode(STORAGE + kind, DiskCommand(vmName=vm.instance_name,
                                                disk=_disk(volume, vm, pool)))
 
 
-def resize_volume(volume: Volume, vm: VM | None, pool: str, new_size: int,
+def resize_volume(volume: Volume, vm: VM | None, pool: StoragePool, new_size: int,
                   shrink_ok: bool) -> dict[str, Any]:
-    """ResizeVolumeCommand."""
+    """ResizeVolumeCommand (its pool is a StorageFilerTO: no wrapper, the type by name)."""
+    store = datastore(pool)
     return _encode(API + "storage.ResizeVolumeCommand", ResizeVolumeCommand(
-        path=volume.path, pool={"id": 1, "uuid": "primary-1", "path": pool,
-                                "type": "Filesystem"},
+        path=volume.path, pool={"id": pool.id, "uuid": pool.uuid, "host": store.host,
+                                "path": pool.path, "port": store.port, "type": pool.type},
         currentSize=volume.size, newSize=new_size, shrinkOk=shrink_ok,
         vmInstance=vm.instance_name if vm is not None else None))
 
 
-def volume_snapshot(kind: str, snap: VolumeSnapshot, volume: Volume, pool: str,
+def volume_snapshot(kind: str, snap: VolumeSnapshot, volume: Volume, pool: StoragePool,
                     source: str | None = None) -> dict[str, Any]:
     """CreateObjectCommand or DeleteCommand of a volume snapshot; ``source`` names the VM
     snapshot to take it from (CloudStack puts that name in the snapshot's path)."""

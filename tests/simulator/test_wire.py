@@ -9,10 +9,12 @@ import json
 import pytest
 
 from driver.wire.envelope import decode_commands
-from simulator.models import VM, VMSnapshot, Volume, VolumeSnapshot
+from simulator.models import VM, StoragePool, VMSnapshot, Volume, VolumeSnapshot
 from simulator.orchestrator import wire
 
-POOL = "/pool"
+POOL = StoragePool("zone1-primary", 1, "/pool", id=1, uuid="pool-uuid")
+CEPH = StoragePool("ceph1", 1, "cloudstack", "RBD", "10.0.0.11", 6789, "ceph", id=2,
+                   uuid="ceph-uuid")
 
 
 def _world():
@@ -40,7 +42,7 @@ def test_every_builder_decodes_cleanly_with_the_driver():
         wire.vm_snapshot_command("CreateVMSnapshotCommand", vm, to, volumes, wait=1800),
         wire.vm_snapshot_command("RevertToVMSnapshotCommand", vm, to, volumes),
         wire.vm_snapshot_command("DeleteVMSnapshotCommand", vm, to, volumes),
-        wire.start_command(vm, [root], POOL, cpus=2, memory_mib=512, guest_agent=True),
+        wire.start_command(vm, [(root, POOL)], cpus=2, memory_mib=512, guest_agent=True),
         wire.vm_command("StopCommand", vm, undefine=True),
         wire.vm_command("RebootCommand", vm),
         wire.create_volume(root, POOL), wire.delete_volume(root, POOL),
@@ -57,11 +59,29 @@ def test_every_builder_decodes_cleanly_with_the_driver():
     assert create.target.snapshotName == "i-2-7-VM_VS_2"
     assert create.target.parent.snapshotName == "i-2-7-VM_VS_1"
     assert create.target.description == "before upgrade"
-    assert create.volumeTOs[0].pool_path == POOL and create.wait == 1800
+    assert create.volumeTOs[0].pool_path == POOL.path and create.wait == 1800
     # CloudStack's fields the driver does not read travel unchanged.
     body = built[0]["com.cloud.agent.api.CreateVMSnapshotCommand"]
     assert body["volumeTOs"][0]["provisioningType"] == "THIN"
     assert "vmUuid" not in built[2]["com.cloud.agent.api.DeleteVMSnapshotCommand"]
+
+
+def test_a_volume_on_an_rbd_pool_travels_as_cloudstack_sends_it():
+    vm, root, _, _ = _world()
+    start = wire.start_command(vm, [(root, CEPH)], cpus=1, memory_mib=256, guest_agent=True)
+    body = start["com.cloud.agent.api.StartCommand"]["vm"]["disks"][0]["data"]
+    to = body["org.apache.cloudstack.storage.to.VolumeObjectTO"]
+    store = to["dataStore"]["org.apache.cloudstack.storage.to.PrimaryDataStoreTO"]
+    assert (to["format"], to["path"], to["poolId"]) == ("RAW", "root-path", 2)
+    assert (store["poolType"], store["host"], store["port"], store["path"]) == (
+        "RBD", "10.0.0.11", 6789, "cloudstack")
+    assert store["uuid"] == "ceph-uuid" and store["url"] == "rbd://10.0.0.11:6789/cloudstack"
+    resize = wire.resize_volume(root, vm, CEPH, 2 << 30, False)
+    pool = resize["com.cloud.agent.api.storage.ResizeVolumeCommand"]["pool"]
+    assert (pool["type"], pool["host"], pool["port"], pool["path"]) == (
+        "RBD", "10.0.0.11", 6789, "cloudstack")
+    files = wire.volume_to(root, vm, POOL)
+    assert files.format == "QCOW2" and files.dataStore.poolType == "Filesystem"
 
 
 def test_a_malformed_command_fails_where_it_is_built():

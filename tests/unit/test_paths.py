@@ -8,7 +8,7 @@ import os
 import pytest
 
 from driver.core.errors import InvalidRequest
-from driver.paths import inside, resolve_volume
+from driver.paths import filer_volume_path, inside, resolve_volume
 from driver.storage.rbd import RbdImage, check_name
 from driver.wire.objects import PrimaryDataStoreTO, VolumeObjectTO
 
@@ -51,3 +51,16 @@ def test_names_that_could_become_options_or_other_images_are_refused(bad):
         check_name(bad, "image")
     with pytest.raises(InvalidRequest):
         RbdImage.parse(f"rbd:rbd/{bad}")
+
+
+def test_a_resize_names_its_volume_within_its_pool(tmp_path):
+    rbd = {"type": "RBD", "path": "cloudstack", "host": "10.0.0.1", "port": 6789}
+    assert filer_volume_path("3f2a-uuid", rbd) == "rbd:cloudstack/3f2a-uuid"
+    assert inside(filer_volume_path("3f2a-uuid", rbd), [], ["cloudstack"])
+    assert not inside(filer_volume_path("3f2a-uuid", rbd), [], ["other"])
+    for bad in ("../x", "-x", "a/b"):
+        with pytest.raises(InvalidRequest, match="Invalid RBD image name"):
+            filer_volume_path(bad, rbd)
+    files = {"type": "Filesystem", "path": str(tmp_path)}
+    assert filer_volume_path("root", files) == f"{tmp_path}/root"
+    assert not inside(filer_volume_path("../root", files), [str(tmp_path)])

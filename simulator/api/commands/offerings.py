@@ -34,7 +34,7 @@ def create_service_offering(req: Request) -> dict[str, Any]:
     offering = ServiceOffering(
         p.require("name"), _positive(req, "cpunumber", 1), _positive(req, "cpuspeed", 1000),
         _positive(req, "memory", 512), display_text=p.text("displaytext") or p.require("name"),
-        offer_ha=p.flag("offerha"))
+        offer_ha=p.flag("offerha"), tags=p.text("tags") or "")
     return {"serviceoffering": req.render.service_offering(req.manager.store.add(offering))}
 
 
@@ -82,7 +82,8 @@ def create_disk_offering(req: Request) -> dict[str, Any]:
     if not customized and size is None:
         raise ParamError("Disksize is required for a non-customized disk offering")
     offering = DiskOffering(p.require("name"), 0 if customized else size or 0,
-                            display_text=p.text("displaytext") or p.require("name"))
+                            display_text=p.text("displaytext") or p.require("name"),
+                            tags=p.text("tags") or "")
     return {"diskoffering": req.render.disk_offering(req.manager.store.add(offering))}
 
 

@@ -6,8 +6,16 @@ from typing import Any
 
 from simulator.api.registry import P, api
 from simulator.api.server import Request
-from simulator.errors import ParamError
-from simulator.models import VM, DiskOffering, VMSnapshot, Volume, VolumeSnapshot, Zone
+from simulator.errors import ParamError, PermissionDenied
+from simulator.models import (
+    VM,
+    DiskOffering,
+    StoragePool,
+    VMSnapshot,
+    Volume,
+    VolumeSnapshot,
+    Zone,
+)
 
 
 def _volume_job(req: Request, volume: Volume, work: Any, vm_id: int | None) -> dict[str, Any]:
@@ -19,16 +27,27 @@ def _volume_job(req: Request, volume: Volume, work: Any, vm_id: int | None) -> d
 
 @api("createVolume", "Creates a disk volume from a disk offering.", is_async=True,
      package="user.volume", response="volume", params=[
-         P("name"), P("zoneid", "uuid"), P("diskofferingid", "uuid"), P("size", "long")])
+         P("name"), P("zoneid", "uuid"), P("diskofferingid", "uuid"), P("size", "long"),
+         P("storageid", "uuid", description="the storage pool to create the volume in (root "
+           "admins only); without it, the pool its disk offering's storage tags choose")])
 def create_volume(req: Request) -> dict[str, Any]:
     offering = req.lookup(DiskOffering, "diskofferingid", owned=False)
-    zone = req.optional(Zone, "zoneid", owned=False) or req.manager.store.find(Zone)[0]
+    pool = None
+    if req.params.text("storageid") is not None:
+        if not req.caller.is_admin:
+            raise PermissionDenied("Only root admins may choose the storage pool of a volume "
+                                   "(storageid)")
+        pool = req.lookup(StoragePool, "storageid", owned=False)
+    zone = req.optional(Zone, "zoneid", owned=False) or (
+        req.manager.store.load(Zone, pool.zone_id) if pool is not None
+        else req.manager.store.find(Zone)[0])
     size_gb = req.params.number("size", minimum=1)
     if offering.customized and size_gb is None:
         raise ParamError("This disk offering requires a custom size specified")
     name = req.params.text("name", max_len=255) or "volume"
     volume = req.manager.volumes.allocate_volume(req.caller, name, zone.id,
-                                         (size_gb or offering.disksize) << 30, offering.id)
+                                                 (size_gb or offering.disksize) << 30,
+                                                 offering.id, pool)
     manager = req.manager
     return {"id": volume.uuid, **_volume_job(req, volume,
                                              lambda: manager.volumes.create_volume(volume.id),
