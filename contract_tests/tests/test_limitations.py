@@ -83,13 +83,18 @@ def test_a_revert_restores_the_snapshots_offering(api, world, resources, snapsho
 def test_no_vm_snapshot_during_a_volume_snapshot(api, resources, snapshots, slow_jobs):
     vm = resources.vm()
     root = api.list("listVolumes", "volume", virtualmachineid=vm["id"], type="ROOT")[0]
-    slow_jobs(500)
+    # Held until released (a waiting job reads the delay again), so a loaded machine
+    # cannot end the window before the second call.
+    slow_jobs(60_000)
     started = api.call("createSnapshot", volumeid=root["id"])
+    wait_until(lambda: api.list("listSnapshots", "snapshot", id=started["id"])[0]["state"]
+               == "Creating", 30, message="the job to pick the volume snapshot up")
     with pytest.raises(ApiError) as err:
         api.call("createVMSnapshot", virtualmachineid=vm["id"])
     assert "There is other active volume snapshot tasks on the instance" in \
         err.value.errortext
     assert snapshots.of(vm) == []
+    slow_jobs(0)
     api.job(started["jobid"])
     api.run("deleteSnapshot", id=started["id"])
 
@@ -98,7 +103,7 @@ def test_no_vm_snapshot_during_a_volume_snapshot(api, resources, snapshots, slow
 def test_no_volume_snapshot_during_a_vm_snapshot(api, resources, snapshots, slow_jobs):
     vm = resources.vm()
     root = api.list("listVolumes", "volume", virtualmachineid=vm["id"], type="ROOT")[0]
-    slow_jobs(500)
+    slow_jobs(60_000)  # held until released, as above
     started = api.call("createVMSnapshot", virtualmachineid=vm["id"])
     wait_until(lambda: snapshots.of(vm)[0]["state"] != "Allocated", 30,
                message="the job to pick the snapshot up")
@@ -106,5 +111,6 @@ def test_no_volume_snapshot_during_a_vm_snapshot(api, resources, snapshots, slow
         api.call("createSnapshot", volumeid=root["id"])
     assert "There is other active vm snapshot tasks on the instance to which the volume is " \
         "attached" in err.value.errortext
+    slow_jobs(0)
     api.job(started["jobid"])
     assert api.list("listSnapshots", "snapshot", volumeid=root["id"]) == []

@@ -79,7 +79,7 @@ def test_the_contract_suite_passes_against_the_lab_on_ceph(tmp_path: Path, libvi
     before = images(ceph_cluster)
     proc = lab_ceph.run_contract_suite(lab_ceph.write_target(tmp_path, ceph_cluster))
     lines = proc.stdout.strip().splitlines()
-    outcome = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
+    outcome = [line for line in lines if line.startswith(("FAILED", "ERROR", "E  "))]
     assert proc.returncode == 0, "\n".join(outcome + lines[-3:]) + proc.stderr[-2000:]
     summary = lines[-1]
     assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary
