@@ -132,7 +132,13 @@ def sweep(api: Client, prefix: str, older_than: float | None = None) -> list[str
     vms = api.list("listVirtualMachines", "virtualmachine", listall=True, keyword=prefix)
     for vm in [v for v in vms if stale(v)]:
         try:
+            # A data disk made with the VM is named after the VM, not the run, and outlives
+            # its expunge (detached): it goes with the VM here.
+            data = [v for v in api.list("listVolumes", "volume", listall=True,
+                                        virtualmachineid=vm["id"]) if v["type"] == "DATADISK"]
             api.run("destroyVirtualMachine", id=vm["id"], expunge=True)
+            for volume in data:
+                api.call("deleteVolume", id=volume["id"])
         except (ApiError, TimeoutError) as exc:
             failures.append(f"VM {vm['name']} ({vm['id']}): {exc}")
     for volume in [v for v in api.list("listVolumes", "volume", listall=True, keyword=prefix)
