@@ -72,7 +72,7 @@ class Journal:
 
     def replay(self, kind: str, vm: str, snapshot: str) -> dict[str, Any] | None:
         """The stored answer if the latest operation on this snapshot is a finished ``kind``."""
-        with self.db.tx() as c:
+        with self.db.read() as c:
             row = c.execute(
                 "SELECT * FROM operations WHERE vm=? AND snapshot=? AND status != ?"
                 " ORDER BY id DESC LIMIT 1", (vm, snapshot, RUNNING),
@@ -82,18 +82,18 @@ class Journal:
         return _op(row).answer
 
     def unfinished(self) -> list[Operation]:
-        with self.db.tx() as c:
+        with self.db.read() as c:
             rows = c.execute("SELECT * FROM operations WHERE status=? ORDER BY id",
                              (RUNNING,)).fetchall()
         return [_op(r) for r in rows]
 
     def vms(self) -> list[str]:
         """Every VM an operation of this driver ever touched."""
-        with self.db.tx() as c:
+        with self.db.read() as c:
             return [r[0] for r in c.execute("SELECT DISTINCT vm FROM operations ORDER BY vm")]
 
     def history(self, vm: str, limit: int = 50) -> list[dict[str, Any]]:
-        with self.db.tx() as c:
+        with self.db.read() as c:
             rows = c.execute(
                 "SELECT id, kind, snapshot, status, started, finished FROM operations"
                 " WHERE vm=? ORDER BY id DESC LIMIT ?", (vm, limit),

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 
 class SQLiteFile:
@@ -64,16 +65,29 @@ class SQLiteFile:
             with self.tx() as c:
                 yield c
             return
-        local = self._local
-        if getattr(local, "generation", None) != self._generation:
-            local.conn = self._open_reader()
-            local.generation = self._generation
-        conn: sqlite3.Connection = local.conn
+        conn = self._reader()
         conn.execute("BEGIN")
         try:
             yield conn
         finally:
             conn.execute("COMMIT")  # ends the read snapshot; nothing was written
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Every row of one statement, read as :meth:`read` does. One statement is its own
+        consistent snapshot, so it needs no ``BEGIN``/``COMMIT`` around it (two statements
+        that must agree use :meth:`read`)."""
+        if self.path == ":memory:" or self._writer == threading.get_ident():
+            with self.tx() as c:
+                return c.execute(sql, args).fetchall()
+        return self._reader().execute(sql, args).fetchall()
+
+    def _reader(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "generation", None) != self._generation:
+            local.conn = self._open_reader()
+            local.generation = self._generation
+        conn: sqlite3.Connection = local.conn
+        return conn
 
     def _open_reader(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)

@@ -72,18 +72,18 @@ class SnapshotStore:
         self.db = db
 
     def all(self, vm: str) -> list[Snapshot]:
-        with self.db.tx() as c:
+        with self.db.read() as c:
             rows = c.execute("SELECT * FROM snapshots WHERE vm=? ORDER BY created, rowid",
                              (vm,)).fetchall()
         return [_snapshot(r) for r in rows]
 
     def get(self, vm: str, name: str) -> Snapshot | None:
-        with self.db.tx() as c:
+        with self.db.read() as c:
             row = c.execute("SELECT * FROM snapshots WHERE vm=? AND name=?", (vm, name)).fetchone()
         return _snapshot(row) if row else None
 
     def vms(self) -> list[str]:
-        with self.db.tx() as c:
+        with self.db.read() as c:
             return [r[0] for r in c.execute("SELECT DISTINCT vm FROM snapshots ORDER BY vm")]
 
     def tree(self, vm: str) -> SnapshotTree[str]:

@@ -3,9 +3,12 @@ signed the same way, goes over either."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 import requests
 
@@ -57,22 +60,53 @@ def _answers(status: int, body: bytes, expected: int) -> list[Answer]:
 
 
 class InProcessAgent:
-    """The driver's Flask app in this process (what ``make run`` uses)."""
+    """The driver's Flask app in this process (what ``make run`` uses), called as a WSGI
+    server calls it: the same signed request and answer bytes as over HTTP, without a socket
+    (and without the test client's request building, which cost more than the command)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.client = app.test_client()
         self.secret = app.extensions["vmsnap.secret"]
+
+    def _call(self, method: str, path: str, body: bytes,
+              headers: dict[str, str]) -> tuple[int, bytes]:
+        path, _, query = path.partition("?")
+        environ: dict[str, Any] = {
+            # WSGI carries the decoded path's bytes as latin-1 text.
+            "REQUEST_METHOD": method, "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(path).encode().decode("latin-1"), "QUERY_STRING": query,
+            "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+            "CONTENT_LENGTH": str(len(body)), "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+            "wsgi.multiprocess": False, "wsgi.run_once": False}
+        for name, value in headers.items():
+            key = name.upper().replace("-", "_")
+            environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+        status: list[str] = []
+
+        def start_response(line: str, _headers: Any, _exc: Any = None) -> None:
+            status.append(line)
+
+        chunks = self.app(environ, start_response)
+        try:
+            data = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return int(status[0].split(" ", 1)[0]), data
 
     def send(self, commands: list[dict[str, Any]], timeout: float) -> list[Answer]:
         body = json.dumps(commands).encode()
-        resp = self.client.post(PATH, data=body, headers={
+        status, data = self._call("POST", PATH, body, {
             "Content-Type": "application/json", **signed_headers(self.secret, "POST", PATH, body)})
-        return _answers(resp.status_code, resp.get_data(), len(commands))
+        return _answers(status, data, len(commands))
 
     def view(self, path: str, timeout: float = 60.0) -> Any:
-        resp = self.client.get(path, headers=signed_headers(self.secret, "GET", path, b""))
-        return _view(resp.status_code, resp.get_data())
+        status, data = self._call("GET", path, b"", signed_headers(self.secret, "GET", path, b""))
+        return _view(status, data)
 
 
 class HttpAgent:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid as uuidlib
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, is_dataclass
 from typing import Any, TypeVar
 
 from driver.sqlite import SQLiteFile
@@ -29,6 +29,8 @@ CREATE INDEX IF NOT EXISTS objects_account ON objects (kind, account_id, removed
 -- Callers are found by API key or session key on every request.
 CREATE INDEX IF NOT EXISTS objects_api_key ON objects (kind, json_extract(data, '$.api_key'));
 CREATE INDEX IF NOT EXISTS objects_key ON objects (kind, json_extract(data, '$.key'));
+-- A new VM snapshot's internal name must not repeat any earlier one (removed included).
+CREATE INDEX IF NOT EXISTS objects_name ON objects (kind, json_extract(data, '$.name'));
 -- Every agent command is routed to the host of the VM it names.
 CREATE INDEX IF NOT EXISTS objects_instance_name ON objects
     (kind, json_extract(data, '$.instance_name'));
@@ -47,6 +49,24 @@ def _field_names(cls: Any) -> frozenset[str]:
 @functools.cache
 def _names_of(cls: Any) -> frozenset[str]:
     return frozenset(f.name for f in fields(cls))
+
+
+@functools.cache
+def _ordered_names(cls: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _nested(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _json(obj: Any) -> str:
+    """A model as its stored JSON: its fields, as ``asdict`` gives them, without the deep
+    copy ``asdict`` makes of every value (the text is all that is kept)."""
+    names: tuple[str, ...] = _ordered_names(type(obj))  # type: ignore[arg-type]
+    return json.dumps({name: getattr(obj, name) for name in names}, default=_nested)
 
 
 class Store(SQLiteFile):
@@ -74,14 +94,14 @@ class Store(SQLiteFile):
             c.execute("INSERT INTO objects (kind, id, uuid, account_id, vm_id, state, removed,"
                       " data) VALUES (?,?,?,?,?,?,?,?)",
                       (kind, next_id, obj.uuid, *self._columns(obj),  # type: ignore[attr-defined]
-                       json.dumps(asdict(obj))))  # type: ignore[call-overload]
+                       _json(obj)))
         return obj
 
     def save(self, obj: Any) -> None:
         with self.tx() as c:
             c.execute("UPDATE objects SET account_id=?, vm_id=?, state=?, removed=?, data=?"
                       " WHERE kind=? AND id=?",
-                      (*self._columns(obj), json.dumps(asdict(obj)), type(obj).__name__,
+                      (*self._columns(obj), _json(obj), type(obj).__name__,
                        obj.id))
 
     def delete(self, obj: Any) -> None:
@@ -97,10 +117,8 @@ class Store(SQLiteFile):
     def get(self, cls: type[T], id: int | None) -> T | None:
         if id is None:
             return None
-        with self.read() as c:
-            row = c.execute("SELECT data FROM objects WHERE kind=? AND id=?",
-                            (cls.__name__, id)).fetchone()
-        return self._load(cls, row[0]) if row else None
+        rows = self.query("SELECT data FROM objects WHERE kind=? AND id=?", (cls.__name__, id))
+        return self._load(cls, rows[0][0]) if rows else None
 
     def load(self, cls: type[T], id: int | None) -> T:
         """Like :meth:`get`, for an object that must exist."""
@@ -110,10 +128,9 @@ class Store(SQLiteFile):
         return obj
 
     def by_uuid(self, cls: type[T], uuid: str) -> T | None:
-        with self.read() as c:
-            row = c.execute("SELECT data FROM objects WHERE kind=? AND uuid=?",
-                            (cls.__name__, uuid)).fetchone()
-        return self._load(cls, row[0]) if row else None
+        rows = self.query("SELECT data FROM objects WHERE kind=? AND uuid=?",
+                          (cls.__name__, uuid))
+        return self._load(cls, rows[0][0]) if rows else None
 
     def find(self, cls: type[T], *, account_id: int | None = None, vm_id: int | None = None,
              state: str | None = None, include_removed: bool = False) -> list[T]:
@@ -126,21 +143,25 @@ class Store(SQLiteFile):
         if not include_removed:
             sql += " AND removed=0"
         sql += " ORDER BY id"
-        with self.read() as c:
-            rows = c.execute(sql, args).fetchall()
-        return [self._load(cls, r[0]) for r in rows]
+        return [self._load(cls, r[0]) for r in self.query(sql, args)]
 
     def find_by(self, cls: type[T], name: str, value: Any) -> list[T]:
         """Non-removed objects whose field ``name`` equals ``value`` (indexed for ``api_key``,
         ``key`` and ``instance_name``, the look-ups every request or agent command makes)."""
         if name not in _field_names(cls):
             raise ValueError(f"{cls.__name__} has no field {name}")
-        with self.read() as c:
-            # No ORDER BY in SQL: with it the planner prefers the primary key to the index.
-            rows = c.execute(f"SELECT id, data FROM objects WHERE kind=?"  # noqa: S608
-                             f" AND json_extract(data, '$.{name}')=? AND removed=0",
-                             (cls.__name__, value)).fetchall()
+        # No ORDER BY in SQL: with it the planner prefers the primary key to the index.
+        rows = self.query(f"SELECT id, data FROM objects WHERE kind=?"  # noqa: S608
+                          f" AND json_extract(data, '$.{name}')=? AND removed=0",
+                          (cls.__name__, value))
         return [self._load(cls, r[1]) for r in sorted(rows, key=lambda r: r[0])]
+
+    def name_taken(self, cls: type[Any], name: str, vm_id: int) -> bool:
+        """Whether any object of ``cls`` of VM ``vm_id``, removed ones included, ever had
+        ``name`` (indexed: the cost does not grow with the history)."""
+        return bool(self.query("SELECT 1 FROM objects WHERE kind=?"
+                               " AND json_extract(data, '$.name')=? AND vm_id=? LIMIT 1",
+                               (cls.__name__, name, vm_id)))
 
     def page(self, cls: type[T], *, vm_id: int | None = None,
              account_id: int | None = None, states: set[str] | None = None,
@@ -168,14 +189,23 @@ class Store(SQLiteFile):
     # --- settings ---------------------------------------------------------------------------
 
     def setting(self, name: str) -> str | None:
-        with self.read() as c:
-            row = c.execute("SELECT value FROM settings WHERE name=?", (name,)).fetchone()
-        return row[0] if row else None
+        rows = self.query("SELECT value FROM settings WHERE name=?", (name,))
+        return rows[0][0] if rows else None
 
     def set_setting(self, name: str, value: str) -> None:
         with self.tx() as c:
             c.execute("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
                       (name, value))
+
+    def settings_under(self, prefix: str) -> list[tuple[str, str]]:
+        """Every setting whose name starts with ``prefix``, by name."""
+        rows = self.query("SELECT name, value FROM settings WHERE name >= ? AND name < ?"
+                          " ORDER BY name", (prefix, prefix + "\U0010ffff"))
+        return [(r[0], r[1]) for r in rows]
+
+    def delete_setting(self, name: str) -> None:
+        with self.tx() as c:
+            c.execute("DELETE FROM settings WHERE name=?", (name,))
 
     def reset(self) -> None:
         with self.tx() as c:

@@ -71,9 +71,13 @@ class Verifier:
         if not same_secret(signature.strip().lower(), expected):
             return "bad signature"
         with self._lock:
-            for key, seen in list(self._seen.items()):
-                if now - seen > 2 * self.window:
-                    del self._seen[key]
+            # Oldest first (a dict keeps insertion order): forgetting what has expired
+            # costs only the entries it forgets, however many requests the window holds.
+            while self._seen:
+                key, seen = next(iter(self._seen.items()))
+                if now - seen <= 2 * self.window:
+                    break
+                del self._seen[key]
             if signature in self._seen:
                 return "replayed request"
             self._seen[signature] = now

@@ -16,7 +16,8 @@ from typing import Any
 
 from simulator.store import Store
 
-KEY = "agent.inflight"
+KEY = "agent.inflight"  # once one JSON list of every command; now one setting each:
+PREFIX = KEY + "."  # agent.inflight.<token>, so a command costs one row, not a rewrite of all
 # The commands whose effect the records depend on (the others change nothing the records
 # hold, or are resolved by the power-state report).
 RESENT = ("CreateVMSnapshotCommand", "RevertToVMSnapshotCommand", "DeleteVMSnapshotCommand",
@@ -36,18 +37,20 @@ class InFlight:
         self._local = threading.local()  # the tokens the current job has written
 
     def all(self) -> dict[str, dict[str, Any]]:
-        raw = self.store.setting(KEY)
-        return json.loads(raw) if raw else {}
+        out: dict[str, dict[str, Any]] = {}
+        raw = self.store.setting(KEY)  # a data directory written before one row per command
+        if raw:
+            out.update(json.loads(raw))
+        for name, value in self.store.settings_under(PREFIX):
+            out[name[len(PREFIX):]] = json.loads(value)
+        return out
 
     def add(self, command: dict[str, Any]) -> str | None:
         """Record ``command`` before it is sent, if its loss would matter; return its token."""
         if short_name(command) not in RESENT:
             return None
         token = secrets.token_hex(8)
-        with self.store.tx():
-            pending = self.all()
-            pending[token] = command
-            self.store.set_setting(KEY, json.dumps(pending))
+        self.store.set_setting(PREFIX + token, json.dumps(command))
         if getattr(self._local, "tokens", None) is not None:
             self._local.tokens.append(token)
         return token
@@ -58,8 +61,14 @@ class InFlight:
         if not wanted:
             return
         with self.store.tx():
-            pending = {k: v for k, v in self.all().items() if k not in wanted}
-            self.store.set_setting(KEY, json.dumps(pending))
+            for token in wanted:
+                self.store.delete_setting(PREFIX + token)
+            raw = self.store.setting(KEY)
+            if raw:
+                old = json.loads(raw)
+                if wanted & old.keys():
+                    self.store.set_setting(KEY, json.dumps(
+                        {k: v for k, v in old.items() if k not in wanted}))
 
     def begin_job(self) -> None:
         """From now on, commands sent by this thread are settled by :meth:`end_job`."""

@@ -45,15 +45,20 @@ class Jobs:
             lock.acquire()
         self.inflight.begin_job()
         try:
-            result = work()
-            self._finish(job_id, 1, 0, result)
-        except ApiError as exc:
-            self._finish(job_id, 2, exc.code, {"errorcode": exc.code, "errortext": exc.text})
-        except Exception as exc:  # a bug: the job fails with the raw message, as CloudStack's
-            log.exception("job %s failed", job_id)
-            self._finish(job_id, 2, 530, {"errorcode": 530, "errortext": str(exc)})
+            try:
+                outcome: tuple[int, int, dict[str, Any]] = (1, 0, work())
+            except ApiError as exc:
+                outcome = (2, exc.code, {"errorcode": exc.code, "errortext": exc.text})
+            except Exception as exc:  # a bug: the job fails with the raw message, as CloudStack's
+                log.exception("job %s failed", job_id)
+                outcome = (2, 530, {"errorcode": 530, "errortext": str(exc)})
+            # One commit: the job's result, and forgetting the agent commands it sent (the
+            # records hold their outcome now).
+            with self.store.tx():
+                self._finish(job_id, *outcome)
+                self.inflight.end_job()
         finally:
-            self.inflight.end_job()  # the records hold the outcome of what the job sent
+            self.inflight.end_job()  # if the commit above failed (a no-op after it)
             if lock is not None:
                 lock.release()
 

@@ -99,9 +99,8 @@ class VmSnapshots:
 
     def _internal_name(self, vm: VM) -> str:
         base = f"{vm.instance_name}_VS_{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
-        taken = {s.name for s in self.store.find(VMSnapshot, vm_id=vm.id, include_removed=True)}
         name, n = base, 0
-        while name in taken:
+        while self.store.name_taken(VMSnapshot, name, vm.id):
             n += 1
             name = f"{base}_{n}"
         return name

@@ -76,3 +76,23 @@ def test_signature_is_hmac_sha256_of_the_documented_message():
 
     expected = hmac.new(b"k", b"1\nn\nPOST\n/p\nbody", hashlib.sha256).hexdigest()
     assert sign("k", "1", "n", "post", "/p", b"body") == expected
+
+
+def test_replay_memory_forgets_only_what_expired(monkeypatch):
+    """Signatures older than twice the window are forgotten (the memory stays bounded under
+    any request rate); a replay of one still inside it is refused."""
+    clock = [1000.0]
+    monkeypatch.setattr("driver.http.auth.time.time", lambda: clock[0])
+    v = Verifier("s3cret", 10)
+    old = [signed_headers("s3cret", "POST", "/v1/commands", b"{}", now=clock[0])
+           for _ in range(3)]
+    for headers in old:
+        assert check(v, headers) is None
+    clock[0] += 15
+    recent = signed_headers("s3cret", "POST", "/v1/commands", b"{}", now=clock[0])
+    assert check(v, recent) is None
+    clock[0] += 6  # the first three are 21 s old now, the recent one 6 s
+    fresh = signed_headers("s3cret", "POST", "/v1/commands", b"{}", now=clock[0])
+    assert check(v, fresh) is None
+    assert len(v._seen) == 2
+    assert check(v, recent) == "replayed request"

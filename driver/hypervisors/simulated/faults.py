@@ -39,7 +39,7 @@ class Faults:
 
     def all(self) -> list[dict[str, Any]]:
         """Every fault not used up yet, oldest first."""
-        with self.store.tx() as c:
+        with self.store.read() as c:
             return [dict(r) for r in c.execute("SELECT * FROM faults ORDER BY id")]
 
     def clear(self) -> None:
@@ -49,10 +49,12 @@ class Faults:
 
     def apply(self, step: str, vm: str | None) -> None:
         """Apply the oldest matching fault for ``step`` (and the host-wide ``*`` delay)."""
+        query = ("SELECT * FROM faults WHERE step IN (?, '*') AND (vm IS NULL OR vm=?)"
+                 " AND remaining > 0 ORDER BY id")
+        if not self.store.query(query, (step, vm)):
+            return  # the usual case: a read, without taking the file's write lock
         with self.store.tx() as c:
-            rows = c.execute(
-                "SELECT * FROM faults WHERE step IN (?, '*') AND (vm IS NULL OR vm=?)"
-                " AND remaining > 0 ORDER BY id", (step, vm)).fetchall()
+            rows = c.execute(query, (step, vm)).fetchall()  # again, now that nothing moves
             hit = next((r for r in rows if r["step"] == step), None)
             slow = next((r for r in rows if r["step"] == "*"), None)
             for row in (hit, slow):

@@ -44,7 +44,7 @@ class SimulatedGuest(Guest):
         return PowerState(self._vm()["power"])
 
     def disks(self) -> list[DiskInfo]:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             rows = c.execute("SELECT * FROM volumes WHERE vm=? ORDER BY device",
                              (self.name,)).fetchall()
         return [DiskInfo(r["target"], r["path"]) for r in rows]
@@ -90,7 +90,7 @@ class SimulatedGuest(Guest):
                          (self.name, name)).fetchone()
 
     def preflight(self, name: str, *, memory: bool) -> CapturePlan:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             if self._layer(c, name) is not None:
                 raise InvalidRequest(f"snapshot {name} already exists on {self.name}")
         return _Plan(name, memory)
@@ -163,17 +163,17 @@ class SimulatedGuest(Guest):
     def held_snapshots(self) -> dict[str, set[str]]:
         # A layer holds every disk of the VM at once (and the memory, in the same row).
         paths = {d.path for d in self.disks()}
-        with self.store.tx() as c:
+        with self.store.read() as c:
             names = [r["name"] for r in c.execute(
                 "SELECT name FROM layers WHERE vm=? AND name IS NOT NULL", (self.name,))]
         return {name: set(paths) for name in names}
 
     def has_snapshot(self, snapshot: Snapshot) -> bool:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             return self._layer(c, snapshot.name) is not None
 
     def stored_bytes(self, path: str) -> int | None:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             row = c.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM blocks WHERE volume=?"
                             " AND layer IN (SELECT id FROM layers WHERE vm=?)",
                             (path, self.name)).fetchone()
@@ -181,7 +181,7 @@ class SimulatedGuest(Guest):
 
     def snapshot_bytes(self, name: str) -> int:
         """Bytes one snapshot stores itself (what was written between its parent and it)."""
-        with self.store.tx() as c:
+        with self.store.read() as c:
             layer = self._layer(c, name)
             if layer is None:
                 raise NotFound(f"no snapshot {name}")
@@ -220,7 +220,7 @@ class SimulatedGuest(Guest):
                 pos += take
 
     def read(self, path: str, offset: int, length: int) -> bytes:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             disk = self._disk(c, path)
             if offset < 0 or length < 0 or offset + length > disk["size"]:
                 raise InvalidRequest("the read goes past the end of the disk")
@@ -245,14 +245,14 @@ class SimulatedGuest(Guest):
                       (live, path, f"f:{name}", data))
 
     def read_file(self, path: str, name: str) -> bytes | None:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             self._disk(c, path)
             live = c.execute("SELECT live_layer FROM vms WHERE name=?",
                              (self.name,)).fetchone()[0]
             return self.store.read_key(c, live, path, f"f:{name}")
 
     def list_files(self, path: str, prefix: str) -> list[str]:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             self._disk(c, path)
             live = c.execute("SELECT live_layer FROM vms WHERE name=?",
                              (self.name,)).fetchone()[0]

@@ -25,7 +25,7 @@ class SimulatedHost(Hypervisor):
     # --- VMs --------------------------------------------------------------------------------
 
     def _row(self, name: str) -> Any:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             row = c.execute("SELECT * FROM vms WHERE name=?", (name,)).fetchone()
         if row is None:
             raise NotFound(f"can not find vm: {name}")
@@ -36,16 +36,16 @@ class SimulatedHost(Hypervisor):
         return SimulatedGuest(self, name)
 
     def ping(self) -> str:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             count = c.execute("SELECT COUNT(*) FROM vms").fetchone()[0]
         return f"simulated KVM host ({count} VMs) in {self.path}"
 
     def guest_names(self) -> list[str]:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             return [r["name"] for r in c.execute("SELECT name FROM vms ORDER BY name")]
 
     def vms(self) -> list[dict[str, Any]]:
-        with self.store.tx() as c:
+        with self.store.read() as c:
             return [{"name": r["name"], "power": r["power"], "agent": bool(r["agent"]),
                      "frozen": bool(r["frozen"])} for r in c.execute("SELECT * FROM vms")]
 
