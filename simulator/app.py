@@ -62,7 +62,8 @@ def create_app(config: SimConfig) -> Flask:
     if config.ssh_port:
         from simulator.ssh import SshGateway
 
-        app.extensions["sim.ssh"] = SshGateway(manager, config).start()
+        gateway = app.extensions["sim.ssh"] = SshGateway(manager, config).start()
+        manager.jobs.before_finish.append(gateway.catch_up)
     app.register_blueprint(server.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(ui.bp)

@@ -25,6 +25,9 @@ class Jobs:
         self.inflight = InFlight(store)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._vm_locks: dict[int, threading.Lock] = {}
+        # Called when a job's work is done, before its result is visible to a client: what
+        # follows the records (the SSH gateway's listeners) catches up first.
+        self.before_finish: list[Callable[[], None]] = []
         self._guard = threading.Lock()
 
     def _vm_lock(self, vm_id: int) -> threading.Lock:
@@ -52,6 +55,11 @@ class Jobs:
             except Exception as exc:  # a bug: the job fails with the raw message, as CloudStack's
                 log.exception("job %s failed", job_id)
                 outcome = (2, 530, {"errorcode": 530, "errortext": str(exc)})
+            for hook in self.before_finish:
+                try:
+                    hook()
+                except Exception:  # the job's outcome stands whatever a follower does
+                    log.exception("after job %s", job_id)
             # One commit: the job's result, and forgetting the agent commands it sent (the
             # records hold their outcome now).
             with self.store.tx():

@@ -87,6 +87,8 @@ class SshGateway:
         self._stopping: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._main, name="ssh-gateway", daemon=True)
         self._ready = threading.Event()
+        self._key: asyncssh.SSHKey | None = None
+        self._round: asyncio.Lock | None = None  # one reconcile at a time
 
     # --- life -------------------------------------------------------------------------------
 
@@ -100,6 +102,15 @@ class SshGateway:
             self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(10)
         self._workers.shutdown(wait=False, cancel_futures=True)
+
+    def catch_up(self, timeout: float = 5.0) -> None:
+        """Open and close listeners for the records as they are now, and wait for it (a job
+        that started a VM or added a forwarding rule calls this before its result is
+        visible, so a client that connects at once finds the listener)."""
+        loop = self._loop
+        if loop is None or self._key is None or not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self._reconcile(self._key), loop).result(timeout)
 
     def endpoint(self, vm_id: int) -> tuple[str, int] | None:
         """Where VM ``vm_id`` answers SSH on its own address now, if it does."""
@@ -118,7 +129,9 @@ class SshGateway:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        self._round = asyncio.Lock()
         key = await self._loop.run_in_executor(self._workers, self._host_key)
+        self._key = key
         self._ready.set()
         while not self._stopping.is_set():
             try:
@@ -171,6 +184,11 @@ class SshGateway:
         return out
 
     async def _reconcile(self, key: asyncssh.SSHKey) -> None:
+        assert self._round is not None
+        async with self._round:
+            await self._reconcile_now(key)
+
+    async def _reconcile_now(self, key: asyncssh.SSHKey) -> None:
         assert self._loop is not None
         wanted = await self._loop.run_in_executor(self._workers, self._wanted)
         for gone in [k for k, v in self._listeners.items()
