@@ -10,6 +10,8 @@ could revert):
   The pause is the last pass (bounded by ``downtime-limit``), not the RAM size. A guest
   dirtying memory faster than the file absorbs it may never converge: the wait is bounded
   and the capture falls back.
+  Under TCG, QEMU before 9.0 may miss pages the guest writes during the copy (a QEMU bug,
+  see :func:`choose`).
 * ``background-snapshot``: the driver pauses the guest, captures the disks and starts the
   migration; QEMU saves the device state, write-protects RAM (userfaultfd) and resumes the
   guest itself, then saves each page before the guest first changes it. The snapshot is
@@ -72,9 +74,10 @@ def choose(options: LiveOptions, *, running: bool, capabilities: set[str]) -> st
     """The choice rule: ``background-snapshot`` for a running guest when QEMU can (its
     snapshot is the instant of a short pause whatever the guest does afterwards, and a
     quiesced guest is thawed when the pause ends, not when the save does); ``savevm``
-    otherwise. ``precopy`` only when configured: under TCG on QEMU 7.2 a guest rewriting its
-    memory during the copy came back corrupted from such a snapshot (see
-    ``docs/driver-design.rst``), so it is never chosen on its own."""
+    otherwise. ``precopy`` only when configured: under TCG, QEMU before 9.0 loses guest
+    writes made during the copy (its dirty bitmap sync does not reset the TCG TLB, fixed
+    upstream by commit 03bfc2188f), so its snapshot may restore a corrupted guest (see
+    ``docs/driver-design.rst``); it is never chosen on its own."""
     wanted = options.mechanism
     if wanted == "auto":
         wanted = BACKGROUND
