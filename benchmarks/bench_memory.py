@@ -5,7 +5,9 @@
    create call, and how long a delete takes;
 2. revert: in place (``loadvm``) vs libvirt's revert of the same internal snapshot vs the
    restore of a live snapshot, by RAM size;
-3. freeze window vs the bare capture, with memory.
+3. freeze window vs the bare capture, with memory;
+4. where the ``background-snapshot`` pause goes: QEMU's STOP, MIGRATION (``setup``,
+   ``active``) and RESUME event timestamps around the driver's capture.
 
 Every pause is QEMU's own STOP -> RESUME event timestamps (``PauseWatch``), for the driver
 and for raw libvirt alike. Results are printed as JSON; method and figures are in
@@ -26,6 +28,7 @@ from functools import partial
 from typing import Any
 
 import libvirt
+import libvirt_qemu
 
 from driver.app import build_service, make_hypervisor
 from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
@@ -203,12 +206,74 @@ def bench_freeze(conn: Any, guest_dir: str, reps: int) -> dict[str, Any]:
     return out
 
 
+class PauseParts:
+    """QEMU's STOP / MIGRATION / RESUME event timestamps during one capture, split into the
+    driver's steps (STOP -> ``setup``: stop returned, disk transaction, ``migrate``),
+    QEMU's set-up (``setup`` -> ``active``: it reads every RAM page to pre-fault it, then
+    prepares the stream) and the rest (``active`` -> RESUME: device state, write-protection
+    of all RAM, the resume)."""
+
+    def __init__(self, conn: Any, dom: Any) -> None:
+        self.conn = conn
+        self.events: list[tuple[str, float]] = []
+        self.ids = [libvirt_qemu.qemuMonitorEventRegister(conn, dom, name, self._on, None, 0)
+                    for name in ("STOP", "RESUME", "MIGRATION")]
+
+    def _on(self, _conn: Any, _dom: Any, event: str, seconds: int, micros: int,
+            details: Any, _opaque: Any) -> None:
+        if event == "MIGRATION":
+            data = json.loads(details) if isinstance(details, str) else details
+            event = str(data.get("status"))
+        self.events.append((event, seconds + micros / 1e6))
+
+    def close(self) -> dict[str, float]:
+        for cb in self.ids:
+            libvirt_qemu.qemuMonitorEventDeregister(self.conn, cb)
+        at = {}
+        for event, when in self.events:
+            at.setdefault(event, when)
+        return {"driver's steps": (at["setup"] - at["STOP"]) * 1000,
+                "QEMU set-up (RAM pre-fault)": (at["active"] - at["setup"]) * 1000,
+                "device state + write-protect": (at["RESUME"] - at["active"]) * 1000,
+                "pause": (at["RESUME"] - at["STOP"]) * 1000}
+
+
+def bench_parts(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mib in sizes:
+        rig = Rig(conn, guest_dir, mib)
+        rig.fill(max(8, int(0.7 * mib) - 48))
+        vm, service = rig.vm, rig.service("background-snapshot")
+        vm.qmp("migrate-set-capabilities", capabilities=[
+            {"capability": "events", "state": True}])  # QEMU's MIGRATION events
+        vm.sh(DIRTY_LOOP, wait=False)
+        first: dict[str, float] = {}
+        rows: dict[str, list[float]] = {}
+        for i in range(reps + 1):
+            parts = PauseParts(conn, vm.dom)
+            run(service, aj.create(vm.name, f"p{i}", vm.volumes(), type="DiskAndMemory"))
+            vm.wait_running()
+            split = parts.close()
+            run(service, aj.delete(vm.name, f"p{i}", vm.volumes(), type="DiskAndMemory"))
+            if i == 0:  # the first capture of a guest also faults in RAM it never touched
+                first = {f"{k} ms": round(v, 1) for k, v in split.items()}
+                continue
+            for k, v in split.items():
+                rows.setdefault(k, []).append(v)
+        vm.sh("touch /tmp/stop")
+        out[f"{mib} MiB, dirtying"] = {"first capture": first,
+                                       "later captures": {f"{k} ms": median(v)
+                                                          for k, v in rows.items()}}
+        rig.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--sizes", default="128,512,1024,2048")
     parser.add_argument("--guest-dir", default=".cache/guest")
-    parser.add_argument("--only", choices=["pause", "revert", "freeze"])
+    parser.add_argument("--only", choices=["pause", "revert", "freeze", "parts"])
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     guest_dir = os.path.abspath(args.guest_dir)
@@ -221,6 +286,9 @@ def main() -> None:
                 results["guest pause vs RAM"] = bench_pause(conn, guest_dir, sizes, args.reps)
             if args.only in (None, "revert"):
                 results["revert"] = bench_revert(conn, guest_dir, sizes, args.reps)
+            if args.only in (None, "parts"):
+                results["background-snapshot pause, parts"] = bench_parts(
+                    conn, guest_dir, sizes, args.reps)
             if args.only in (None, "freeze"):
                 results["freeze window with memory"] = bench_freeze(conn, guest_dir,
                                                                     max(args.reps, 5))

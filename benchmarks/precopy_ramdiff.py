@@ -107,7 +107,9 @@ def main() -> None:
         try:
             vm.start()
             vm.wait_for_agent()
+            vm.sh("dd if=/dev/urandom of=/tmp/a bs=1M count=24 2>/dev/null")
             vm.sh(DIRTY_LOOP, wait=False)
+            time.sleep(1)  # the loop running at full speed before each capture
             counts = []
             for i in range(args.loops):
                 path = os.path.join(pool, f"s{i}{memstate.SUFFIX}")
@@ -120,6 +122,7 @@ def main() -> None:
                 counts.append(differing_pages(instant, restored))
                 qmp(vm.dom, "cont")  # the restored guest goes on dirtying
                 os.unlink(path)
+                time.sleep(1)
             print(json.dumps({"mode": args.mode, "captures": len(counts),
                               "with differing pages": sum(1 for c in counts if c),
                               "differing pages": counts}))
