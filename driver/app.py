@@ -31,11 +31,13 @@ def ceph_access(settings: Settings) -> Any:
     if settings.rbd_memory_dir and not inside(settings.rbd_memory_dir + "/x",
                                               settings.storage_pools):
         raise ValueError("rbd_memory_dir must be a directory inside one of storage_pools")
+    if settings.rbd_memory_pool and settings.rbd_memory_pool not in settings.rbd_pools:
+        raise ValueError("rbd_memory_pool must be one of rbd_pools")
     return Ceph(rbd=Rbd(Cluster(monitors=settings.ceph_monitors, user=settings.ceph_user,
                                 keyring=settings.ceph_keyring, conf=settings.ceph_conf)),
                 monitors=settings.ceph_monitors, user=settings.ceph_user,
                 secret_uuid=settings.ceph_libvirt_secret,
-                memory_dir=settings.rbd_memory_dir)
+                memory_dir=settings.rbd_memory_dir, memory_pool=settings.rbd_memory_pool)
 
 
 def make_hypervisor(settings: Settings) -> Hypervisor:

@@ -45,6 +45,9 @@ class Settings:
     # one of storage_pools; a shared one if VMs move between hosts). Empty: such VMs get
     # disk-only snapshots.
     rbd_memory_dir: str = ""
+    # Or keep those memory states on the cluster: images <vm>.vmstate.<snapshot> of this
+    # Ceph pool (one of rbd_pools); when set it is used instead of rbd_memory_dir.
+    rbd_memory_pool: str = ""
     secret: str = ""  # shared HMAC secret; empty: read or create <data_dir>/secret
     auth_required: bool = True
     auth_window: int = 300  # seconds a signed request stays valid

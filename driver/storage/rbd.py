@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
+import time
 from dataclasses import dataclass
 
 from driver.core.errors import HypervisorError, InvalidRequest, NotFound
@@ -89,31 +91,49 @@ class Cluster:
         return out
 
 
+def check_exit(returncode: int, output: str, doing: str) -> None:
+    """Translate a failed ``rbd`` run into the driver's errors (nothing if it succeeded)."""
+    if returncode == 0:
+        return
+    text = output.strip()
+    lines = text.splitlines()
+    last = lines[-1] if lines else f"rc {returncode}"
+    # rbd says "(2) No such file or directory", or for a snapshot on some paths
+    # "No such snapshot found." (exit 2): both mean the object is not there.
+    if returncode == 2 or "(2) No such file or directory" in text or "No such snapshot" in text:
+        raise NotFound(f"{doing} failed: {last}")
+    if "still has watchers" in text:  # the image is open, or its crashed client's watch
+        raise ImageBusy(f"{doing} failed: the image is still open by another client")
+    raise HypervisorError(f"{doing} failed: {last}")
+
+
+class ImageBusy(HypervisorError):
+    """An image is open by another client (or by one that crashed less than Ceph's watch
+    timeout ago, ~30 s): it cannot be removed yet."""
+
+
 class Rbd:
     """The operations the driver needs on RBD images and their snapshots."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
 
-    def _run(self, args: list[str], doing: str, *, timeout: float = TIMEOUT) -> str:
+    def command(self, args: list[str]) -> list[str]:
+        """The ``rbd`` command line for ``args`` against this cluster."""
+        return ["rbd", *self.cluster.args(), *args]
+
+    def _run(self, args: list[str], doing: str, *, timeout: float = TIMEOUT,
+             input: bytes | None = None) -> str:
         try:
-            proc = subprocess.run(["rbd", *self.cluster.args(), *args], capture_output=True,
-                                  text=True, timeout=timeout, check=False)
+            proc = subprocess.run(self.command(args), capture_output=True, input=input,
+                                  timeout=timeout, check=False)
         except FileNotFoundError:
             raise HypervisorError(f"{doing} failed: the rbd tool is not installed") from None
         except subprocess.TimeoutExpired:
             raise HypervisorError(f"{doing} failed: rbd did not finish in {timeout} s") from None
-        if proc.returncode != 0:
-            text = (proc.stderr or proc.stdout).strip()
-            lines = text.splitlines()
-            last = lines[-1] if lines else f"rc {proc.returncode}"
-            # rbd says "(2) No such file or directory", or for a snapshot on some paths
-            # "No such snapshot found." (exit 2): both mean the object is not there.
-            if proc.returncode == 2 or "(2) No such file or directory" in text or \
-                    "No such snapshot" in text:
-                raise NotFound(f"{doing} failed: {last}")
-            raise HypervisorError(f"{doing} failed: {last}")
-        return proc.stdout
+        check_exit(proc.returncode, proc.stderr.decode(errors="replace")
+                   or proc.stdout.decode(errors="replace"), doing)
+        return proc.stdout.decode(errors="replace")
 
     # --- images -----------------------------------------------------------------------------
 
@@ -131,6 +151,58 @@ class Rbd:
             self._run(["rm", "--no-progress", image.spec], f"Removing {image.path}")
         except NotFound:
             pass
+
+    def remove_when_free(self, image: RbdImage, wait: float = 60.0) -> None:
+        """Remove an image without snapshots, waiting up to ``wait`` seconds while a client
+        still has it open (a writer finishing, or the watch of one killed, which Ceph
+        drops after its timeout); an image already gone is fine."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self._run(["rm", "--no-progress", image.spec], f"Removing {image.path}")
+                return
+            except NotFound:
+                return
+            except ImageBusy:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def images(self, pool: str) -> list[str]:
+        """The names of the images in ``pool``."""
+        check_name(pool, "pool")
+        return [str(n) for n in json.loads(self._run(["ls", "--format", "json", pool],
+                                                     f"Listing the images of {pool}"))]
+
+    def rename(self, image: RbdImage, name: str) -> RbdImage:
+        """Rename an image within its pool; return the new one."""
+        target = RbdImage(image.pool, check_name(name, "image"))
+        self._run(["rename", image.spec, target.spec], f"Renaming {image.path}")
+        return target
+
+    def write_at(self, image: RbdImage, offset: int, data: bytes) -> None:
+        """Write ``data`` at ``offset`` of an image no one else writes (an ``rbd diff v1``
+        stream of one extent through ``rbd import-diff``: the CLI has no plain write)."""
+        diff = (b"rbd diff v1\n" + b"w" + struct.pack("<QQ", offset, len(data)) + data
+                + b"e")
+        self._run(["import-diff", "--no-progress", "-", image.spec],
+                  f"Writing to {image.path}", input=diff)
+
+    def read_head(self, image: RbdImage, length: int) -> bytes:
+        """The first ``length`` bytes of an image (b"" if it has none or is gone)."""
+        try:
+            proc = subprocess.Popen(self.command(["export", "--no-progress", image.spec, "-"]),
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise HypervisorError("the rbd tool is not installed") from None
+        assert proc.stdout is not None
+        try:
+            data = proc.stdout.read(length)
+        finally:
+            proc.kill()  # a reader only: nothing is left open on the cluster
+            proc.stdout.close()
+            proc.wait()
+        return data
 
     def exists(self, image: RbdImage) -> bool:
         try:
@@ -163,8 +235,8 @@ class Rbd:
         self._run(["import", "--no-progress", path, image.spec], f"Storing {image.path}")
 
     def export_file(self, image: RbdImage, path: str) -> None:
-        """Write an image (or ``-`` for standard output is not offered) into a local path,
-        which may be a FIFO another process reads."""
+        """Write an image into a new local file (rbd refuses a path that exists, a FIFO
+        included: see :mod:`driver.hypervisors.libvirt.rbdstate` for streaming one)."""
         self._run(["export", "--no-progress", image.spec, path], f"Reading {image.path}")
 
     # --- snapshots --------------------------------------------------------------------------

@@ -13,13 +13,15 @@ import libvirt
 from driver.core.errors import HypervisorError, InvalidRequest, NotFound, Unsupported
 from driver.core.model import Snapshot
 from driver.hypervisors.base import DiskInfo, Hypervisor, VmSpec
-from driver.hypervisors.libvirt import memstate, qemuimg
+from driver.hypervisors.libvirt import qemuimg
 from driver.hypervisors.libvirt.errors import call as _call
 from driver.hypervisors.libvirt.errors import is_broken_connection, is_missing, translate
 from driver.hypervisors.libvirt.guest import LibvirtGuest
 from driver.hypervisors.libvirt.live import MECHANISMS, LiveOptions
 from driver.hypervisors.libvirt.monitor import start_event_loop
 from driver.hypervisors.libvirt.rbd_disks import ByStorage
+from driver.hypervisors.libvirt.rbdstate import RbdStates
+from driver.hypervisors.libvirt.states import FileStates, MemoryStates
 from driver.hypervisors.libvirt.xml import CephAccess, disk_xml, domain_xml
 from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, Rbd, RbdImage, is_rbd
 
@@ -27,13 +29,15 @@ from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, Rbd, RbdImage, is_rbd
 @dataclass(frozen=True)
 class Ceph:
     """The Ceph cluster of this host's RBD pools: the driver's own client (``rbd``), what
-    QEMU needs to reach it, and where memory states of VMs on RBD are kept."""
+    QEMU needs to reach it, and where memory states of VMs on RBD are kept (images of
+    ``memory_pool``, else files in ``memory_dir``)."""
 
     rbd: Rbd
     monitors: str = ""
     user: str = ""
     secret_uuid: str = ""
     memory_dir: str = ""
+    memory_pool: str = ""
 
     @property
     def access(self) -> CephAccess:
@@ -233,25 +237,25 @@ class LibvirtHost(Hypervisor):
         on_rbd = [d for d in disks if is_rbd(d.path)]
         if on_rbd and self.ceph is not None:
             self.disk_snapshots.delete(None, on_rbd, snapshot.name)
-        state = self.state_file(snapshot.vm, snapshot.name, disks)
-        if state is not None:
-            memstate.remove(state)
+        states = self.memory_states(disks)
+        if states is not None:
+            states.remove(snapshot.vm, snapshot.name)
 
-    def state_folder(self, disks: list[DiskInfo]) -> str | None:
-        """Where a VM's memory states live: beside its root disk when that is a file, in
-        ``rbd_memory_dir`` when it is on RBD (None: nowhere to keep one)."""
+    def memory_states(self, disks: list[DiskInfo]) -> MemoryStates | None:
+        """Where a VM's memory states live: files beside its root disk when that is a file;
+        when it is on RBD, images of ``rbd_memory_pool`` or else files in ``rbd_memory_dir``
+        (None: nowhere to keep one)."""
         if not disks:
             return None
         if not is_rbd(disks[0].path):
-            return os.path.dirname(os.path.realpath(disks[0].path))
-        if self.ceph is None or not self.ceph.memory_dir:
+            return FileStates(os.path.dirname(os.path.realpath(disks[0].path)))
+        if self.ceph is None:
             return None
-        return os.path.realpath(self.ceph.memory_dir)
-
-    def state_file(self, vm: str, snapshot: str, disks: list[DiskInfo]) -> str | None:
-        """The memory state file of ``vm``'s ``snapshot`` (see :meth:`state_folder`)."""
-        folder = self.state_folder(disks)
-        return memstate.state_path(folder, vm, snapshot) if folder is not None else None
+        if self.ceph.memory_pool:
+            return RbdStates(self.ceph.rbd, self.ceph.memory_pool)
+        if self.ceph.memory_dir:
+            return FileStates(self.ceph.memory_dir)
+        return None
 
     def close(self) -> None:
         with self._lock:

@@ -4,8 +4,9 @@
 snapshot               created with                                reverted / deleted with
 =====================  ==========================================  ==============================
 DiskAndMemory, QEMU    live capture (``live.py``): memory into a   ``restore.py`` (QEMU restart)
-running                state file (``memstate.py``), disks by      / tags and file removed
-                       ``tags.py`` at the same instant
+running                state (``states.py``: a file or an RBD      / tags and state removed
+                       image), disks by ``tags.py`` at the same
+                       instant
 DiskAndMemory,         ``savevm`` with libvirt's metadata          in place (``loadvm``) or by
 fallback / non-QEMU    (``internal.py``)                           libvirt / libvirt
 Disk, running          one QMP transaction of disk tags            ``qemu-img`` on the stopped
@@ -16,7 +17,6 @@ Disk, stopped          ``qemu-img snapshot -c`` on every image     ``qemu-img``
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import os
@@ -38,9 +38,10 @@ from driver.hypervisors.base import (
     DiskInfo,
     Guest,
 )
-from driver.hypervisors.libvirt import internal, live, memstate, qemuimg, restore
+from driver.hypervisors.libvirt import internal, live, qemuimg, restore
 from driver.hypervisors.libvirt.errors import call
 from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch
+from driver.hypervisors.libvirt.states import MemoryStates
 from driver.hypervisors.libvirt.tags import DiskSnapshots, Qcow2Tags
 from driver.hypervisors.libvirt.xml import disk_aliases, domain_disks, rbd_url
 from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, RbdImage, is_rbd
@@ -97,13 +98,13 @@ class LibvirtGuest(Guest):
         if self.power_state() is PowerState.ON:
             call(f"Stopping {self.name}", self.dom.destroy)
 
-    def _state_file(self, name: str, disks: list[DiskInfo] | None = None) -> str | None:
-        disks = self.disks() if disks is None else disks
-        return self.host.state_file(self.name, name, disks)
+    def _states(self, disks: list[DiskInfo] | None = None) -> MemoryStates | None:
+        """Where this VM's memory states are kept (None: nowhere, no live snapshots)."""
+        return self.host.memory_states(self.disks() if disks is None else disks)
 
     def stored_bytes(self, path: str) -> int | None:
         """The image with its internal snapshots; the root disk also carries the VM's
-        memory state files, so a memory snapshot's size counts its RAM."""
+        memory states, so a memory snapshot's size counts its RAM."""
         size: int | None
         if is_rbd(path) and self.host.ceph is not None:
             size = sum(self.host.ceph.rbd.used_bytes(RbdImage.parse(path)).values())
@@ -115,13 +116,11 @@ class LibvirtGuest(Guest):
         if size is None:
             return None
         disks = self.disks()
-        folder = self.host.state_folder(disks)
+        states = self._states(disks)
         root = disks[0].path if disks else ""
-        if folder is not None and (root == path or os.path.realpath(root) == os.path.realpath(
+        if states is not None and (root == path or os.path.realpath(root) == os.path.realpath(
                 path)):
-            pattern = os.path.join(glob.escape(folder), glob.escape(f"{self.name}@") + "*"
-                                   + memstate.SUFFIX)
-            size += sum(memstate.size(p) for p in glob.glob(pattern))
+            size += states.stored_bytes(self.name)
         return int(size)
 
     # --- guest agent ------------------------------------------------------------------------
@@ -162,33 +161,30 @@ class LibvirtGuest(Guest):
         names = call(f"Listing the snapshots of {self.name}", self.dom.snapshotListNames)
         for name in names:
             held.setdefault(name, set()).add(METADATA)
-        folder = self.host.state_folder(disks)
-        if folder is not None:  # live snapshots' memory state files, complete or partial
-            prefix, suffix = f"{self.name}@", memstate.SUFFIX
-            for entry in os.listdir(folder):
-                base = entry[1:-len(".partial")] if (
-                    entry.startswith(".") and entry.endswith(".partial")) else entry
-                if base.startswith(prefix) and base.endswith(suffix):
-                    name = base[len(prefix):-len(suffix)]
-                    held.setdefault(name, set()).add(MEMORY_STATE)
+        states = self._states(disks)
+        if states is not None:  # live snapshots' memory states, complete or partial
+            for name in states.held(self.name):
+                held.setdefault(name, set()).add(MEMORY_STATE)
         return held
 
     def has_snapshot(self, snapshot: Snapshot) -> bool:
         if internal.metadata(self.dom, snapshot.name) is not None:
             return True
         disks = [DiskInfo(d.target, d.path) for d in snapshot.disks] or self.disks()
-        state = self._state_file(snapshot.name, disks)
+        states = self._states(disks)
         return bool(self.disk_snapshots.holding(disks, snapshot.name)) or (
-            state is not None and memstate.exists(state))
+            states is not None and states.exists(self.name, snapshot.name))
 
     def preflight(self, name: str, *, memory: bool) -> _Plan:
         disks = self.disks()
         self.disk_snapshots.check(self.name, disks)
         running = self.power_state() is PowerState.ON
-        state = self._state_file(name, disks)
+        states = self._states(disks)
+        if states is not None and memory:
+            states.check(self.name, name)
         if (internal.metadata(self.dom, name) is not None
                 or self.disk_snapshots.holding(disks, name)
-                or (state is not None and os.path.exists(state))):
+                or (states is not None and states.stored(self.name, name))):
             raise InvalidRequest(f"snapshot {name} already exists on {self.name}")
         plan = _Plan(name, memory, running, disks)
         qemu_live = running and self.host.is_qemu
@@ -198,12 +194,13 @@ class LibvirtGuest(Guest):
                 plan.mechanism = live.choose(self.host.live, running=self.monitor.running(),
                                              capabilities=live.capabilities(self.monitor))
         on_rbd = [d.target for d in disks if is_rbd(d.path)]
-        if memory and on_rbd and (plan.mechanism == live.SAVEVM or state is None):
+        if memory and on_rbd and (plan.mechanism == live.SAVEVM or states is None):
             # savevm cannot write a VM state into a raw RBD image, and QEMU's loadvm on one
             # half-reverts: memory snapshots on RBD are live captures into a state file only.
             raise Unsupported(
                 f"A memory snapshot of {self.name} (disks {', '.join(on_rbd)} on Ceph RBD) "
-                + ("needs rbd_memory_dir, where its memory state is kept" if state is None
+                + ("needs rbd_memory_pool or rbd_memory_dir, where its memory state is kept"
+                   if states is None
                    else "needs a running guest and QEMU's background-snapshot capability"))
         if qemu_live and plan.mechanism != live.SAVEVM:
             plan.at_instant = self.disk_snapshots.prepare_live(self.monitor, disks, name)
@@ -215,12 +212,12 @@ class LibvirtGuest(Guest):
         return plan
 
     def _prepare_live(self, plan: _Plan) -> None:
-        state = self._state_file(plan.name, plan.disks)
-        assert state is not None and plan.mechanism is not None and plan.at_instant is not None
+        states = self._states(plan.disks)
+        assert states is not None and plan.mechanism is not None and plan.at_instant is not None
         try:
             xml = call(f"Reading the definition of {self.name}", lambda: self.dom.XMLDesc(
                 libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_MIGRATABLE))
-            writer = memstate.StateWriter(state, xml, running=True)
+            writer = states.writer(self.name, plan.name, xml, running=True)
             plan.stream = live.LiveCapture(self.monitor, writer, plan.at_instant,
                                          plan.mechanism, self.host.live)
             plan.stream.prepare()
@@ -314,8 +311,8 @@ class LibvirtGuest(Guest):
         if isinstance(plan, _Plan):
             self._drop(plan)
         disks = self.disks()
-        state = self._state_file(name, disks)
-        if (state is not None and os.path.exists(memstate.partial_path(state))
+        states = self._states(disks)
+        if (states is not None and states.interrupted(self.name, name)
                 and self.power_state() is PowerState.ON and self.host.is_qemu):
             # A capture of ours was interrupted (the driver died): QEMU may still be writing,
             # or waiting at pre-switchover with the guest paused.
@@ -337,9 +334,9 @@ class LibvirtGuest(Guest):
                                      f"{snapshot.name}")
             self.disk_snapshots.revert_stopped(disks, snapshot.name)
             return PowerState.OFF
-        state = self._state_file(snapshot.name, disks)
-        if state is not None and os.path.exists(state):
-            restore.revert(self.host.conn, self.dom, self.name, snapshot.name, state, disks,
+        states = self._states(disks)
+        if states is not None and states.stored(self.name, snapshot.name):
+            restore.revert(self.host.conn, self.dom, self.name, snapshot.name, states, disks,
                            self.disk_snapshots)
             return self.power_state()
         meta = internal.metadata(self.dom, snapshot.name)
@@ -354,10 +351,9 @@ class LibvirtGuest(Guest):
 
     def delete(self, snapshot: Snapshot) -> None:
         disks = self.disks()
-        state = self._state_file(snapshot.name, [DiskInfo(d.target, d.path)
-                                                 for d in snapshot.disks] or disks)
-        if state is not None:
-            memstate.remove(state)
+        states = self._states([DiskInfo(d.target, d.path) for d in snapshot.disks] or disks)
+        if states is not None:
+            states.remove(self.name, snapshot.name)
         if internal.delete(self.dom, snapshot.name):
             return
         running = self.power_state() is PowerState.ON and self.host.is_qemu
@@ -370,9 +366,9 @@ class LibvirtGuest(Guest):
             return False
         disks = self.disks()
         holding = self.disk_snapshots.holding(disks, snapshot.name) if self.host.is_qemu else disks
-        state = self._state_file(snapshot.name, disks)
-        if state is not None and os.path.exists(state):
-            if not memstate.is_complete(state) or len(holding) != len(disks):
+        states = self._states(disks)
+        if states is not None and states.stored(self.name, snapshot.name):
+            if not states.complete(self.name, snapshot.name) or len(holding) != len(disks):
                 raise NotFound(f"Snapshot {snapshot.name} of {self.name} is incomplete on "
                                "storage")
             return False

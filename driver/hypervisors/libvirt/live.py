@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from driver.core.errors import DriverError, HypervisorError
-from driver.hypervisors.libvirt.memstate import StateWriter
 from driver.hypervisors.libvirt.monitor import Monitor
+from driver.hypervisors.libvirt.states import StateSink
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class LiveCapture:
     over), :meth:`start` up to the instant (guest running again), :meth:`finish` after it
     (stream complete, file committed), :meth:`abort` on any failure."""
 
-    def __init__(self, monitor: Monitor, writer: StateWriter, at_instant: Callable[[], None],
+    def __init__(self, monitor: Monitor, writer: StateSink, at_instant: Callable[[], None],
                  mechanism: str, options: LiveOptions) -> None:
         self.monitor = monitor
         self.writer = writer
@@ -205,6 +205,8 @@ class LiveCapture:
         try:
             if self._started:
                 self._stop_stream()
+            else:
+                self._release_fd()
             self._reset()
             self._resume()
         finally:
@@ -236,6 +238,14 @@ class LiveCapture:
 
     def _reset(self) -> None:
         reset(self.monitor, self._saved_parameters)
+
+    def _release_fd(self) -> None:
+        """Make QEMU close the state's descriptor handed over but never used: a pipe's
+        reader (an RBD importer) sees its end only once every writer has closed it."""
+        try:
+            self.monitor.qmp("closefd", {"fdname": _FD_NAME})
+        except DriverError:
+            pass  # never handed over
 
     def _resume(self) -> None:
         if self._was_running and not self.monitor.running():

@@ -8,7 +8,8 @@ into place (and the directory fsynced): a file under the final name is always co
 a half-written one is refused by libvirt even if someone renamed it.
 
 Nothing here knows how disks are snapshotted: any storage whose disks have their own
-snapshot mechanism (qcow2 tags, RBD snapshots) keeps its memory state the same way.
+snapshot mechanism (qcow2 tags, RBD snapshots) keeps its memory state the same way. Where
+the state lives (this file, or an RBD image: ``rbdstate.py``) is chosen in ``states.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ VERSION = 2
 # magic, version, data_len, was_running, compressed, cookieOffset, unused[14]
 HEADER = struct.Struct("<16s5I56x")
 SUFFIX = ".vmstate"
+
+
+def header(domain_xml: str, *, running: bool) -> bytes:
+    """What precedes QEMU's stream: the header (with the "incomplete" magic) and the XML."""
+    xml = domain_xml.encode() + b"\0"
+    return HEADER.pack(MAGIC_PARTIAL, VERSION, len(xml), int(running), 0, 0) + xml
 
 
 def state_path(folder: str, vm: str, snapshot: str) -> str:
@@ -96,12 +103,10 @@ class StateWriter:
             os.unlink(self.partial)  # left by an earlier crash: never complete, never reused
         except FileNotFoundError:
             pass
-        xml = domain_xml.encode() + b"\0"
         self.fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                           0o600)
         try:
-            os.write(self.fd, HEADER.pack(MAGIC_PARTIAL, VERSION, len(xml), int(running), 0, 0))
-            os.write(self.fd, xml)
+            os.write(self.fd, header(domain_xml, running=running))
         except OSError as exc:
             self.discard()
             raise HypervisorError(f"Writing the memory state of {path} failed: {exc}") from None
