@@ -6,6 +6,7 @@ back through the agent. Correctness only."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -233,3 +234,108 @@ def test_what_the_host_holds_on_rbd_and_volume_snapshots_kept_apart(
         assert vm.rbd_snapshots() == ["h1"]
     finally:
         host.close()
+
+
+# --- memory states kept on the cluster (rbd_memory_pool) ------------------------------------
+
+
+@pytest.fixture
+def pool_agent(rbd_settings: Any) -> Iterator[AgentClient]:
+    """The driver keeping memory states as images of the cluster's pool, no directory."""
+    settings = rbd_settings.with_overrides(rbd_memory_dir="",
+                                           rbd_memory_pool=rbd_settings.rbd_pools[0])
+    host = make_hypervisor(settings)
+    yield AgentClient(create_app(settings, host).test_client())
+    host.close()
+
+
+def state_images(vm: RbdGuest) -> list[str]:
+    return sorted(n for n in vm.cluster.run("rbd", "ls", vm.cluster.pool).split()
+                  if n.startswith(f"{vm.name}.vmstate."))
+
+
+def test_memory_states_in_rbd_images_revert_ram_and_disk(pool_agent, rbd_guest):
+    vm = rbd_guest
+    ram1 = vm.sh(RAM).split()[0]
+    vm.sh(DISK.format(text="one"))
+    first = pool_agent.ok(aj.create(vm.name, "p1", vm.volumes(), type="DiskAndMemory",
+                                    quiesce=True))
+    assert first["memoryCapture"] == "background-snapshot"
+    assert state_images(vm) == [f"{vm.name}.vmstate.p1"]  # committed, no partial left
+    head = vm.cluster.run("sh", "-c", f"rbd export --no-progress {vm.cluster.pool}/"
+                          f"{vm.name}.vmstate.p1 - | head -c 16", timeout=120)
+    assert head.encode() == memstate.MAGIC_COMPLETE
+    used = int(next(i["used_size"] for i in json.loads(vm.cluster.run(
+        "rbd", "du", "--format", "json", f"{vm.cluster.pool}/{vm.name}.vmstate.p1"))["images"]))
+    # the snapshot's size counts the state image (RAM) on top of the disk's own bytes
+    assert first["volumeTOs"][0]["size"] >= used > 1 << 20
+    ram2 = vm.sh(RAM).split()[0]
+    vm.sh(DISK.format(text="two"))
+    pool_agent.ok(aj.create(vm.name, "p2", vm.volumes(), type="DiskAndMemory",
+                            parents=["p1"]))
+    vm.sh(DISK.format(text="three"))
+
+    pool_agent.ok(aj.revert(vm.name, "p1", vm.volumes(), type="DiskAndMemory"))
+    vm.wait_for_agent()
+    assert vm.sh("md5sum /tmp/r").split()[0] == ram1
+    assert vm.sh("cat /mnt/data/marker").strip() == "one"
+    assert vm.agent("guest-fsfreeze-status") == "thawed"
+    pool_agent.ok(aj.revert(vm.name, "p2", vm.volumes(), type="DiskAndMemory"))
+    vm.wait_for_agent()
+    assert vm.sh("md5sum /tmp/r").split()[0] == ram2
+    assert vm.sh("cat /mnt/data/marker").strip() == "two"
+
+    pool_agent.ok(aj.delete(vm.name, "p2", vm.volumes(), type="DiskAndMemory"))  # newest first
+    assert state_images(vm) == [f"{vm.name}.vmstate.p1"] and vm.rbd_snapshots() == ["p1"]
+    pool_agent.ok(aj.delete(vm.name, "p1", vm.volumes(), type="DiskAndMemory"))
+    assert state_images(vm) == [] and vm.rbd_snapshots() == []
+
+
+def test_reconcile_sees_memory_state_images_and_a_stray_one(pool_agent, rbd_guest, tmp_path):
+    vm = rbd_guest
+    pool_agent.ok(aj.create(vm.name, "r1", vm.volumes(), type="DiskAndMemory"))
+    stray = tmp_path / "stray"
+    stray.write_bytes(b"x" * 4096)
+    vm.cluster.run("rbd", "import", "--no-progress", str(stray),
+                   f"{vm.cluster.pool}/{vm.name}.vmstate.r9.partial")  # a crash's leftover
+    found = pool_agent.get("/v1/reconcile").get_json()["differences"]
+    assert [(d["vm"], d["snapshot"], d["kind"]) for d in found] == [(vm.name, "r9", "orphan")]
+    assert "memory-state" in found[0]["detail"]
+    # r1's state gone: reconcile says its memory is missing, not that it is fine
+    vm.cluster.run("rbd", "rm", "--no-progress", f"{vm.cluster.pool}/{vm.name}.vmstate.r1")
+    kinds = {(d["snapshot"], d["kind"]) for d in
+             pool_agent.get("/v1/reconcile").get_json()["differences"]}
+    assert kinds == {("r9", "orphan"), ("r1", "memory-state-missing")}
+    answer = pool_agent.one(aj.revert(vm.name, "r1", vm.volumes(), type="DiskAndMemory"))
+    assert answer["result"] is False and vm.running  # refused before QEMU was stopped
+
+
+def test_kill_during_a_capture_into_an_rbd_image_leaves_no_partial_image(
+        tmp_path, pool, libvirtd, ceph_cluster, rbd_guest):
+    from tests.integration.test_qemu_crash import Driver
+
+    vm = rbd_guest
+    host, port = ceph_cluster.monitor
+    driver = Driver(tmp_path, pool, VMSNAP_RBD_POOLS=ceph_cluster.pool,
+                    VMSNAP_CEPH_MONITORS=f"{host}:{port}",
+                    VMSNAP_RBD_MEMORY_POOL=ceph_cluster.pool,
+                    VMSNAP_MEMORY_CAPTURE="background-snapshot", VMSNAP_LIVE_BANDWIDTH_MIB="2")
+    try:
+        driver.start(hold="copy-running")
+        driver.post_in_background(aj.create(vm.name, "k1", vm.volumes(), type="DiskAndMemory",
+                                            quiesce=True))
+        wait_until(lambda: os.path.exists(driver.env["HOLD_FILE"]), 120, interval=0.05,
+                   message="the capture to be under way")
+        assert vm.rbd_snapshots() == ["k1"]
+        assert state_images(vm) == [f"{vm.name}.vmstate.k1.partial"]  # being streamed
+        driver.kill()
+
+        driver.start()  # recovery runs before the driver serves
+        assert vm.qmp("query-status")["running"] is True
+        assert vm.agent("guest-fsfreeze-status") == "thawed"
+        assert vm.rbd_snapshots() == [] and state_images(vm) == []
+        answer = driver.post(aj.create(vm.name, "k2", vm.volumes(), type="DiskAndMemory"))
+        assert answer["result"] is True, answer["details"]
+        assert state_images(vm) == [f"{vm.name}.vmstate.k2"]
+    finally:
+        driver.stop()
