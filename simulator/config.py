@@ -128,7 +128,9 @@ class PoolSpec:
     """A primary storage pool of a zone. ``Filesystem``: ``path`` is a directory (relative
     to ``data_dir``). ``RBD``: ``path`` is the Ceph pool, ``host``/``port`` a monitor, and
     ``user``/``keyring``/``conf``/``libvirt_secret`` how the hosts reach the cluster (empty:
-    no authentication). ``tags`` are CloudStack's storage tags, matched against offerings'."""
+    no authentication); ``memory_states``: the hosts keep the memory states of VMs on RBD as
+    images of this pool (else as files in ``rbd_memory_dir``). ``tags`` are CloudStack's
+    storage tags, matched against offerings'."""
 
     name: str
     zone: str
@@ -141,6 +143,7 @@ class PoolSpec:
     keyring: str = ""
     conf: str = ""
     libvirt_secret: str = ""
+    memory_states: bool = False
 
     @property
     def monitor(self) -> str:
@@ -266,6 +269,9 @@ class SimConfig:
                 except InvalidRequest as exc:
                     raise ValueError(f"pool {spec.name}: {exc}") from None
                 spec = replace(spec, port=spec.port or RBD_PORT)
+            elif spec.memory_states:
+                raise ValueError(f"pool {spec.name}: memory_states needs an RBD pool (a "
+                                 "Filesystem pool's VMs keep theirs beside their disks)")
             else:
                 spec = replace(spec, path=os.path.abspath(
                     os.path.join(self.data_dir, spec.path) if spec.path else self.pool))
@@ -277,6 +283,9 @@ class SimConfig:
             if len(clusters) > 1:
                 raise ValueError(f"zone {zone}: its RBD pools name different Ceph clusters "
                                  "(monitor or credentials); a host reaches one")
+            if sum(p.memory_states for p in out if p.zone == zone) > 1:
+                raise ValueError(f"zone {zone}: more than one pool has memory_states; the "
+                                 "memory states of its VMs on RBD go to one")
         names = [p.name for p in out]
         if len(set(names)) != len(names):
             raise ValueError("two storage pools have the same name")
@@ -345,7 +354,7 @@ def _tags(raw: str) -> list[str]:
 
 
 _POOL_KEYS = ("zone", "type", "path", "host", "port", "tags", "user", "keyring", "conf",
-              "libvirt_secret")
+              "libvirt_secret", "memory_states")
 
 
 def _pool(name: str, items: dict[str, str]) -> PoolSpec:
@@ -357,7 +366,8 @@ def _pool(name: str, items: dict[str, str]) -> PoolSpec:
                     items.get("path", ""), items.get("host", ""), int(items.get("port", 0)),
                     _tags(items.get("tags", "")), items.get("user", ""),
                     items.get("keyring", ""), items.get("conf", ""),
-                    items.get("libvirt_secret", ""))
+                    items.get("libvirt_secret", ""),
+                    _bool(items.get("memory_states", "false")))
 
 
 def env_name(key: str) -> str:

@@ -51,7 +51,8 @@ def driver_settings(config: SimConfig, data_dir: str | None = None,
     its zone (the first zone's by default), as a KVM host of that zone mounts it. Every
     directory pool and the default pool directory are ``storage_pools``; the RBD pools are
     ``rbd_pools``, with their cluster's monitor and credentials (one cluster per zone) and
-    the memory states of VMs on RBD in ``rbd_memory_dir``."""
+    the memory states of VMs on RBD in the pool with ``memory_states`` (``rbd_memory_pool``),
+    else in ``rbd_memory_dir``."""
     from driver.settings import Settings
 
     zone = zone or config.zones[0]
@@ -63,7 +64,8 @@ def driver_settings(config: SimConfig, data_dir: str | None = None,
         ceph = {"rbd_pools": [p.path for p in rbd], "ceph_monitors": rbd[0].monitor,
                 "ceph_user": rbd[0].user, "ceph_keyring": rbd[0].keyring,
                 "ceph_conf": rbd[0].conf, "ceph_libvirt_secret": rbd[0].libvirt_secret,
-                "rbd_memory_dir": config.memory_dir}
+                "rbd_memory_dir": config.memory_dir,
+                "rbd_memory_pool": next((p.path for p in rbd if p.memory_states), "")}
     return Settings(backend=config.driver_backend, libvirt_uri=config.libvirt_uri,
                     libvirt_domain_type=config.libvirt_domain_type,
                     data_dir=data_dir or os.path.join(config.data_dir, "driver"),

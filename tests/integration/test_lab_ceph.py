@@ -1,5 +1,5 @@
 """The lab on Ceph: the simulator driving real QEMU with every volume on an RBD pool of a
-real one-node cluster. First what lands where (images, RBD snapshots, memory states) for
+real one-node cluster. First what lands where (images, RBD snapshots, memory state images) for
 one VM through the API, then the whole contract suite against that lab in a process of its
 own, leaving nothing on the cluster."""
 
@@ -59,14 +59,15 @@ def test_the_lab_keeps_volumes_and_snapshots_on_rbd(tmp_path: Path, libvirtd: st
             assert (snap["type"], snap["state"]) == ("DiskAndMemory", "Ready")
             for path in paths:  # one RBD snapshot per disk, taken at one instant
                 assert len(snapshots(ceph_cluster, path)) == 1
-            states = os.listdir(config.memory_dir)
-            assert len(states) == 1  # the memory state, in the file pool beside them
+            # the memory state: an image of the same pool, none in the file pool
+            assert len([i for i in images(ceph_cluster) if ".vmstate." in i]) == 1
+            assert not os.path.exists(config.memory_dir) or os.listdir(config.memory_dir) == []
             api.run("revertToVMSnapshot", vmsnapshotid=snap["id"])
             assert api.list("listVirtualMachines", "virtualmachine",
                             id=vm["id"])[0]["state"] == "Running"
             api.run("deleteVMSnapshot", vmsnapshotid=snap["id"])
             assert all(snapshots(ceph_cluster, p) == [] for p in paths)
-            assert os.listdir(config.memory_dir) == []
+            assert not [i for i in images(ceph_cluster) if ".vmstate." in i]
         finally:
             api.run("destroyVirtualMachine", id=vm["id"], expunge=True)
             for volume in api.list("listVolumes", "volume", listall=True):

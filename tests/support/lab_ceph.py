@@ -2,7 +2,8 @@
 volume on an RBD pool of a real one-node cluster.
 
 The world is ``contract_tests/lab-world.ini`` plus one RBD pool naming the cluster's monitor
-(its port is chosen when the cluster starts, so the files are written then). Run the
+(its port is chosen when the cluster starts, so the files are written then) and keeping the
+memory states too (``memory_states``). Run the
 contract suite against it by hand with::
 
     scripts/with-libvirtd.sh .venv/bin/python -m tests.support.lab_ceph [pytest args]
@@ -27,7 +28,8 @@ POOL_NAME = "ceph"
 
 
 def write_world(directory: Path, cluster: CephCluster) -> Path:
-    """The lab's world with its one zone's storage on ``cluster``'s RBD pool."""
+    """The lab's world with its one zone's storage on ``cluster``'s RBD pool, which also
+    keeps the memory states of its VMs (no file pool involved)."""
     host, port = cluster.monitor
     world = directory / "lab-ceph-world.ini"
     world.write_text((LAB / "lab-world.ini").read_text() + f"""
@@ -36,6 +38,7 @@ type = RBD
 host = {host}
 port = {port}
 path = {cluster.pool}
+memory_states = true
 """)
     return world
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from driver.http.auth import NONCE, SIGNATURE, TIMESTAMP, Verifier, sign, signed_headers
-from driver.settings import load_settings
+from driver.settings import Settings, load_settings
 
 
 def test_defaults_then_ini_then_environment(tmp_path):
@@ -96,3 +96,12 @@ def test_replay_memory_forgets_only_what_expired(monkeypatch):
     assert check(v, fresh) is None
     assert len(v._seen) == 2
     assert check(v, recent) == "replayed request"
+
+
+def test_rbd_memory_pool_must_be_one_of_the_rbd_pools():
+    from driver.app import ceph_access
+
+    with pytest.raises(ValueError, match="rbd_memory_pool must be one of rbd_pools"):
+        ceph_access(Settings(rbd_pools=["volumes"], rbd_memory_pool="elsewhere"))
+    ceph = ceph_access(Settings(rbd_pools=["volumes"], rbd_memory_pool="volumes"))
+    assert ceph is not None and ceph.memory_pool == "volumes"

@@ -57,6 +57,19 @@ def test_the_in_process_driver_gets_its_zones_storage(tmp_path: Path) -> None:
     assert z.storage_pools == [cfg.pool]
 
 
+def test_an_rbd_pool_can_keep_the_memory_states(tmp_path: Path) -> None:
+    text = "[zone:z]\n" + CEPH + "[pool:states]\ntype = RBD\nhost = 10.0.0.11\n" \
+        "path = vmstates\nuser = cloudstack\nkeyring = /etc/ceph/k\nlibvirt_secret = 0f1a\n" \
+        "memory_states = true\n"
+    cfg = load_config(write(tmp_path, text), environ={}, data_dir=str(tmp_path / "data"))
+    assert [p.memory_states for p in cfg.storage()] == [False, True]
+    z = driver_settings(cfg, str(tmp_path / "d"), "z")
+    assert z.rbd_pools == ["cloudstack", "vmstates"] and z.rbd_memory_pool == "vmstates"
+    plain = load_config(write(tmp_path, "[zone:z]\n" + CEPH), environ={},
+                        data_dir=str(tmp_path / "data"))
+    assert driver_settings(plain, None, "z").rbd_memory_pool == ""
+
+
 def test_rbd_memory_dir_is_relative_to_data_dir(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "[simulator]\nrbd_memory_dir = pool/states\n[zone:z]\n"
                             + CEPH), environ={}, data_dir=str(tmp_path / "data"))
@@ -77,6 +90,12 @@ def test_rbd_memory_dir_is_relative_to_data_dir(tmp_path: Path) -> None:
     ("[zone:a]\n[zone:b]\n[pool:b-primary]\nzone = a\n", "two storage pools have the same"),
     ("[zone:z]\n[pool:a]\ntype = RBD\nhost = m1\npath = a\n"
      "[pool:b]\ntype = RBD\nhost = m2\npath = b\n", "zone z: its RBD pools name different"),
+    ("[zone:z]\n[pool:p]\nmemory_states = yes\n", "pool p: memory_states needs an RBD pool"),
+    ("[zone:z]\n[pool:a]\ntype = RBD\nhost = m\npath = a\nmemory_states = yes\n"
+     "[pool:b]\ntype = RBD\nhost = m\npath = b\nmemory_states = yes\n",
+     "zone z: more than one pool has memory_states"),
+    ("[zone:z]\n[pool:p]\ntype = RBD\nhost = m\npath = a\nmemory_states = maybe\n",
+     "not a boolean"),
 ])
 def test_pools_that_do_not_fit_are_refused(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
