@@ -7,7 +7,11 @@ a sparse file, monitor batching at 0.05 s as in the tests) and the real libvirtd
 2. memory snapshots of the agent guest booted from RBD, by RAM size (memory dirtied): the
    guest's pause with the driver's live path against the stop-the-world way that works
    without it (suspend, libvirt memory-only external snapshot into a file, ``rbd snap
-   create``, resume), alternating; the whole create call; and the revert.
+   create``, resume), alternating; the whole create call; and the revert;
+3. where the memory state goes, on the same guest, alternating: a file in
+   ``rbd_memory_dir`` against an RBD image of ``rbd_memory_pool`` (streamed through
+   ``rbd import -``), pause and whole create call and revert, with the raw cost of moving
+   a state file onto the cluster afterwards (``rbd import`` of the file) beside them.
 
 Pauses are QEMU's own STOP -> RESUME event timestamps. Results are printed as JSON; method
 and figures are in ``docs/benchmarks.md``.
@@ -79,6 +83,11 @@ class RbdRig:
                             rbd_memory_dir=os.path.join(self.pool, "memory"))
         self.host = make_hypervisor(settings)
         self.service = build_service(settings, self.host)
+        # The same host keeping its memory states as images of the pool (its own journal).
+        in_pool = settings.with_overrides(data_dir=os.path.join(self.tmp, "data-pool"),
+                                          rbd_memory_dir="", rbd_memory_pool=cluster.pool)
+        self.pool_host = make_hypervisor(in_pool)
+        self.pool_service = build_service(in_pool, self.pool_host)
         volume = aj.volume(os.path.join(self.pool, "x"), self.pool, vm=name)
         volume["dataStore"]["org.apache.cloudstack.storage.to.PrimaryDataStoreTO"].update(
             poolType="RBD", path=cluster.pool)
@@ -103,6 +112,7 @@ class RbdRig:
         except libvirt.libvirtError:
             pass
         self.host.close()
+        self.pool_host.close()
         self.cluster.run("rbd", "snap", "purge", self.spec)
         self.cluster.run("rbd", "rm", self.spec)
         subprocess.run(["rm", "-rf", self.tmp], check=False)
@@ -195,21 +205,81 @@ def bench_memory(conn: Any, cluster: CephCluster, guest_dir: str, sizes: list[in
     return out
 
 
+def bench_state_place(conn: Any, cluster: CephCluster, guest_dir: str, sizes: list[int],
+                      reps: int) -> dict[str, Any]:
+    """Memory state in a file against in an RBD image, same guest, alternating."""
+    out: dict[str, Any] = {}
+    for mib in sizes:
+        rig = RbdRig(conn, cluster, f"bench-rbdstate-{mib}", mib=mib, guest_dir=guest_dir)
+        try:
+            rig.dom.create()
+            from tests.integration.qemu import QemuVM
+
+            vm = QemuVM.__new__(QemuVM)
+            vm.dom, vm.name = rig.dom, rig.name
+            vm.wait_for_agent()
+            vm.sh(f"dd if=/dev/urandom of=/tmp/fill bs=1M count="
+                  f"{max(8, int(0.7 * mib) - 48)} 2>/dev/null", timeout=600)
+            rows: dict[str, list[float]] = {k: [] for k in (
+                "file pause", "file create", "image pause", "image create",
+                "rbd import of the state file", "file revert", "image revert")}
+            sizes_seen: list[int] = []
+            for i in range(reps):
+                t = time.perf_counter()
+                answer = run(rig.service, aj.create(rig.name, f"f{i}", rig.volumes,
+                                                    type="DiskAndMemory"))
+                rows["file create"].append((time.perf_counter() - t) * 1000)
+                rows["file pause"].append(answer.guestPauseMs)
+                state = os.path.join(rig.pool, "memory", f"{rig.name}@f{i}.vmstate")
+                sizes_seen.append(os.path.getsize(state))
+                raw = f"{cluster.pool}/raw-state-{mib}-{i}"
+                rows["rbd import of the state file"].append(timed(partial(
+                    cluster.run, "rbd", "import", "--no-progress", state, raw, timeout=600)))
+                cluster.run("rbd", "rm", "--no-progress", raw)
+                t = time.perf_counter()
+                answer = run(rig.pool_service, aj.create(rig.name, f"p{i}", rig.volumes,
+                                                         type="DiskAndMemory"))
+                rows["image create"].append((time.perf_counter() - t) * 1000)
+                rows["image pause"].append(answer.guestPauseMs)
+            for i in range(min(reps, 2)):
+                rows["file revert"].append(timed(partial(run, rig.service, aj.revert(
+                    rig.name, f"f{i}", rig.volumes, type="DiskAndMemory"))))
+                rows["image revert"].append(timed(partial(run, rig.pool_service, aj.revert(
+                    rig.name, f"p{i}", rig.volumes, type="DiskAndMemory"))))
+            cell: dict[str, Any] = {f"{k} ms": median(v) for k, v in rows.items()}
+            for what in ("pause", "create", "revert"):
+                cell[f"{what} ratio image/file"] = round(
+                    statistics.median(rows[f"image {what}"])
+                    / statistics.median(rows[f"file {what}"]), 2)
+            cell["state MiB"] = round(statistics.median(sizes_seen) / 2**20)
+            out[f"{mib} MiB"] = cell
+        finally:
+            rig.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--sizes", default="256,1024")
     parser.add_argument("--guest-dir", default=".cache/guest")
+    parser.add_argument("--only", choices=("disk", "memory", "state"), default=None)
     args = parser.parse_args()
     start_event_loop()
     results: dict[str, Any] = {"load before": os.getloadavg()}
     with libvirtd_running(), CephCluster(tempfile.mkdtemp(prefix="bench-ceph-")) as cluster:
         conn = libvirt.open(URI)
         try:
-            results["disk operations, stopped VM"] = bench_disk(conn, cluster, args.reps)
-            results["memory snapshots"] = bench_memory(
-                conn, cluster, os.path.abspath(args.guest_dir),
-                [int(s) for s in args.sizes.split(",")], max(3, args.reps // 2))
+            guest_dir = os.path.abspath(args.guest_dir)
+            sizes = [int(s) for s in args.sizes.split(",")]
+            if args.only in (None, "disk"):
+                results["disk operations, stopped VM"] = bench_disk(conn, cluster, args.reps)
+            if args.only in (None, "memory"):
+                results["memory snapshots"] = bench_memory(conn, cluster, guest_dir, sizes,
+                                                           max(3, args.reps // 2))
+            if args.only in (None, "state"):
+                results["memory state: file vs RBD image"] = bench_state_place(
+                    conn, cluster, guest_dir, sizes, max(3, args.reps // 2))
         finally:
             results["load after"] = os.getloadavg()
             conn.close()

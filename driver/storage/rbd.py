@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from driver.core.errors import HypervisorError, InvalidRequest, NotFound
 
 SCHEME = "rbd:"
-# RBD snapshots that are CloudStack volume snapshots, not VM snapshots, start with this.
+# RBD snapshots that are CloudStack volume snapshots, not VM snapshots, start with this; a
+# volume snapshot taken from a VM snapshot is an image of its own, <image>.volume-<name>.
 VOLUME_SNAPSHOT_PREFIX = "volume-"
 TIMEOUT = 300
 # RBD pool, image and snapshot names: no '/', '@', whitespace or control characters, and
@@ -179,6 +180,13 @@ class Rbd:
         target = RbdImage(image.pool, check_name(name, "image"))
         self._run(["rename", image.spec, target.spec], f"Renaming {image.path}")
         return target
+
+    def copy(self, image: RbdImage, snap: str, target: RbdImage) -> None:
+        """A new, independent image holding ``image`` as its snapshot ``snap`` holds it
+        (``rbd cp``: sparse, readable while a VM holds the source)."""
+        check_name(snap, "snapshot")
+        self._run(["cp", "--no-progress", f"{image.spec}@{snap}", target.spec],
+                  f"Copying {image.path}@{snap}")
 
     def write_at(self, image: RbdImage, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset`` of an image no one else writes (an ``rbd diff v1``

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from driver.core.errors import NotFound
+from driver.core.errors import InvalidRequest, NotFound
 from driver.storage.rbd import Cluster, Rbd, RbdImage
 
 pytestmark = pytest.mark.ceph
@@ -85,3 +85,50 @@ def test_import_export_and_remove(rbd, ceph_cluster, tmp_path):
 def test_rollback_of_a_missing_snapshot_says_so(rbd, image):
     with pytest.raises(NotFound, match="Revert of rbd:"):
         rbd.snap_rollback(image, "never-made")
+
+
+def test_write_at_rename_images_and_a_partial_state_stream(rbd, ceph_cluster, tmp_path):
+    """What the memory state images are built from: a stream imported with no size known,
+    one extent rewritten in place, a rename, the head read back, the pool listed."""
+    img = RbdImage(ceph_cluster.pool, "t-state.partial")
+    data = os.urandom(3 << 20) + b"tail"
+    proc = subprocess.run(rbd.command(["import", "--no-progress", "-", img.spec]), input=data,
+                          capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rbd.write_at(img, 0, b"LibvirtQemudSave")
+    done = rbd.rename(img, "t-state")
+    assert "t-state" in rbd.images(ceph_cluster.pool)
+    assert "t-state.partial" not in rbd.images(ceph_cluster.pool)
+    assert rbd.size(done) == len(data)  # exactly the stream, not rounded up
+    assert rbd.read_head(done, 20) == b"LibvirtQemudSave" + data[16:20]
+    rbd.remove_when_free(done)
+    rbd.remove_when_free(done)  # already gone: fine
+    assert rbd.read_head(done, 16) == b""
+
+
+def test_a_volume_snapshot_from_a_vm_snapshot_is_an_independent_copy(ceph_cluster, image,
+                                                                     rbd, tmp_path):
+    """createSnapshotFromVMSnapshot on RBD: the image as the VM snapshot holds it, copied
+    into an image of its own; the VM snapshots are unchanged and stay free to go."""
+    from driver.hypervisors.libvirt.connection import Ceph, LibvirtHost
+
+    host = LibvirtHost("test:///default", ceph=Ceph(rbd=rbd))
+    _write(ceph_cluster, image, b"A", 0, 4096, tmp_path)
+    rbd.snap_create(image, "vm1")
+    _write(ceph_cluster, image, b"B", 0, 4096, tmp_path)
+    size = host.snapshot_volume(image.path, "nightly", source="vm1")
+    copy = RbdImage(image.pool, f"{image.name}.volume-nightly")
+    assert size > 0 and rbd.snapshots(image) == ["vm1"] and rbd.snapshots(copy) == []
+    assert _holds(ceph_cluster, copy, b"A", 0, 4096)
+    assert _holds(ceph_cluster, image, b"B", 0, 4096)
+    with pytest.raises(InvalidRequest, match="already exists"):
+        host.snapshot_volume(image.path, "nightly", source="vm1")
+    before = sorted(rbd.images(image.pool))
+    for source in ("nope", "volume-x"):  # refused, nothing made
+        with pytest.raises(InvalidRequest, match="has no VM snapshot"):
+            host.snapshot_volume(image.path, "other", source=source)
+    assert sorted(rbd.images(image.pool)) == before
+    rbd.snap_remove(image, "vm1")  # the VM snapshot goes; the volume snapshot stays whole
+    assert _holds(ceph_cluster, copy, b"A", 0, 4096)
+    host.delete_volume_snapshot(image.path, "nightly")
+    assert copy.name not in rbd.images(image.pool)

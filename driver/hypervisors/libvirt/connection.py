@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import libvirt
 
-from driver.core.errors import HypervisorError, InvalidRequest, NotFound, Unsupported
+from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound
 from driver.core.model import Snapshot
 from driver.hypervisors.base import DiskInfo, Hypervisor, VmSpec
 from driver.hypervisors.libvirt import qemuimg
@@ -23,7 +23,7 @@ from driver.hypervisors.libvirt.rbd_disks import ByStorage
 from driver.hypervisors.libvirt.rbdstate import RbdStates
 from driver.hypervisors.libvirt.states import FileStates, MemoryStates
 from driver.hypervisors.libvirt.xml import CephAccess, disk_xml, domain_xml
-from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, Rbd, RbdImage, is_rbd
+from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, Rbd, RbdImage, check_name, is_rbd
 
 
 @dataclass(frozen=True)
@@ -200,17 +200,42 @@ class LibvirtHost(Hypervisor):
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, f"{os.path.basename(path)}@{name}.qcow2")
 
-    def snapshot_volume(self, path: str, name: str, *, source: str | None = None) -> int:
-        if is_rbd(path):  # a volume snapshot is an RBD snapshot of its own name
-            if source is not None:
-                raise Unsupported("A volume snapshot from a VM snapshot of a volume on RBD is "
-                                  "not supported")
-            rbd, image = self._rbd(path)
-            snap = f"{VOLUME_SNAPSHOT_PREFIX}{name}"
-            if snap in rbd.snapshots(image):
-                raise InvalidRequest(f"volume snapshot {name} already exists")
+    @staticmethod
+    def _volume_snapshot_image(image: RbdImage, name: str) -> RbdImage:
+        """The image a volume snapshot taken from a VM snapshot is copied into."""
+        return RbdImage(image.pool, check_name(f"{image.name}.{VOLUME_SNAPSHOT_PREFIX}{name}",
+                                               "image"))
+
+    def _snapshot_rbd_volume(self, path: str, name: str, source: str | None) -> int:
+        """Now: an RBD snapshot ``volume-<name>`` of the image. From a VM snapshot (an RBD
+        snapshot cannot be made at a past point): an independent copy of the image as that
+        snapshot holds it, ``<image>.volume-<name>``, so the VM snapshot can still be
+        deleted or reverted freely; copied under a partial name, renamed when whole."""
+        rbd, image = self._rbd(path)
+        snap = f"{VOLUME_SNAPSHOT_PREFIX}{name}"
+        check_name(snap, "snapshot")
+        copy = self._volume_snapshot_image(image, name)
+        partial = RbdImage(copy.pool, check_name(copy.name + ".partial", "image"))
+        held = rbd.snapshots(image)
+        if snap in held or rbd.exists(copy):
+            raise InvalidRequest(f"volume snapshot {name} already exists")
+        if source is None:
             rbd.snap_create(image, snap)
             return rbd.used_bytes(image).get(snap, 0)
+        if source not in held or source.startswith(VOLUME_SNAPSHOT_PREFIX):
+            raise InvalidRequest(f"volume {path} has no VM snapshot {source}")
+        rbd.remove_when_free(partial)  # left by an interrupted copy
+        try:
+            rbd.copy(image, source, partial)
+            rbd.rename(partial, copy.name)
+        except DriverError:
+            rbd.remove_when_free(partial)
+            raise
+        return rbd.used_bytes(copy).get("", 0)
+
+    def snapshot_volume(self, path: str, name: str, *, source: str | None = None) -> int:
+        if is_rbd(path):
+            return self._snapshot_rbd_volume(path, name, source)
         target = self._volume_snapshot_path(path, name)
         if os.path.exists(target):
             raise InvalidRequest(f"volume snapshot {name} already exists")
@@ -223,6 +248,7 @@ class LibvirtHost(Hypervisor):
         if is_rbd(path):
             rbd, image = self._rbd(path)
             rbd.snap_remove(image, f"{VOLUME_SNAPSHOT_PREFIX}{name}")
+            rbd.remove(self._volume_snapshot_image(image, name))
             return
         target = self._volume_snapshot_path(path, name)
         if os.path.exists(target):
