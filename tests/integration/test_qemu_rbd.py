@@ -175,7 +175,8 @@ def test_memory_snapshot_on_rbd_without_a_memory_dir_is_refused_and_changes_noth
     try:
         answer = agent.one(aj.create(rbd_guest.name, "x1", rbd_guest.volumes(),
                                      type="DiskAndMemory"))
-        assert answer["result"] is False and "needs rbd_memory_dir" in answer["details"]
+        assert answer["result"] is False and "needs rbd_memory_pool or rbd_memory_dir" in \
+            answer["details"]
         assert rbd_guest.rbd_snapshots() == []
         assert rbd_guest.dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
     finally:

@@ -163,22 +163,33 @@ class RbdStates(MemoryStates):
         prefix = f"{vm}{INFIX}"
         return {n[len(prefix):].removesuffix(PARTIAL) for n in self._names(vm)}
 
+    def _there(self, vm: str, snapshot: str, *, partial: bool) -> bool:
+        try:
+            image = self._partial(vm, snapshot) if partial else self.image(vm, snapshot)
+        except InvalidRequest:
+            return False  # no image can have this name: none is there
+        return self.rbd.exists(image)
+
     def stored(self, vm: str, snapshot: str) -> bool:
-        return self.rbd.exists(self.image(vm, snapshot))
+        return self._there(vm, snapshot, partial=False)
 
     def interrupted(self, vm: str, snapshot: str) -> bool:
-        return self.rbd.exists(self._partial(vm, snapshot))
+        return self._there(vm, snapshot, partial=True)
 
     def complete(self, vm: str, snapshot: str) -> bool:
-        return self.rbd.read_head(self.image(vm, snapshot), len(memstate.MAGIC_COMPLETE)) \
-            == memstate.MAGIC_COMPLETE
+        return self.stored(vm, snapshot) and self.rbd.read_head(
+            self.image(vm, snapshot), len(memstate.MAGIC_COMPLETE)) == memstate.MAGIC_COMPLETE
 
     def writer(self, vm: str, snapshot: str, domain_xml: str, *, running: bool) -> StateSink:
         return RbdStateWriter(self.rbd, self.image(vm, snapshot), domain_xml, running=running)
 
     def remove(self, vm: str, snapshot: str) -> None:
-        self.rbd.remove_when_free(self.image(vm, snapshot))
-        self.rbd.remove_when_free(self._partial(vm, snapshot))
+        try:
+            images = [self.image(vm, snapshot), self._partial(vm, snapshot)]
+        except InvalidRequest:
+            return  # no image can have this name: none to remove
+        for image in images:
+            self.rbd.remove_when_free(image)
 
     def stored_bytes(self, vm: str) -> int:
         return sum(self.rbd.used_bytes(RbdImage(self.pool, n)).get("", 0)
