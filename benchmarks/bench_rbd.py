@@ -218,8 +218,9 @@ def bench_state_place(conn: Any, cluster: CephCluster, guest_dir: str, sizes: li
             vm = QemuVM.__new__(QemuVM)
             vm.dom, vm.name = rig.dom, rig.name
             vm.wait_for_agent()
+            # /tmp is a tmpfs of half the RAM: dd stops when it is full, du says how much
             vm.sh(f"dd if=/dev/urandom of=/tmp/fill bs=1M count="
-                  f"{max(8, int(0.7 * mib) - 48)} 2>/dev/null", timeout=600)
+                  f"{max(8, int(0.7 * mib) - 48)} 2>/dev/null; du -m /tmp/fill", timeout=600)
             rows: dict[str, list[float]] = {k: [] for k in (
                 "file pause", "file create", "image pause", "image create",
                 "rbd import of the state file", "file revert", "image revert")}
