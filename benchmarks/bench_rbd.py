@@ -37,7 +37,7 @@ from driver.app import build_service, make_hypervisor
 from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
 from driver.settings import Settings
 from tests import agentjson as aj
-from tests.integration.qemu import URI, libvirtd_running
+from tests.integration.qemu import URI, QemuVM, libvirtd_running
 from tests.support.ceph import CephCluster
 
 
@@ -166,18 +166,22 @@ def stop_the_world(rig: RbdRig, name: str) -> None:
     rig.cluster.run("rbd", "snap", "rm", f"{rig.spec}@raw-{name}")
 
 
+def booted(rig: RbdRig) -> QemuVM:
+    """Start the rig's domain and wait for its guest agent; the guest, to run commands in."""
+    rig.dom.create()
+    vm = QemuVM.__new__(QemuVM)  # the domain is the rig's, not one QemuVM defined
+    vm.dom, vm.name = rig.dom, rig.name
+    vm.wait_for_agent()
+    return vm
+
+
 def bench_memory(conn: Any, cluster: CephCluster, guest_dir: str, sizes: list[int],
                  reps: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mib in sizes:
         rig = RbdRig(conn, cluster, f"bench-rbd-{mib}", mib=mib, guest_dir=guest_dir)
         try:
-            rig.dom.create()
-            from tests.integration.qemu import QemuVM
-
-            vm = QemuVM.__new__(QemuVM)
-            vm.dom, vm.name = rig.dom, rig.name
-            vm.wait_for_agent()
+            vm = booted(rig)
             dirtied = int(vm.sh(f"dd if=/dev/urandom of=/tmp/fill bs=1M count="
                                 f"{max(8, int(0.7 * mib) - 48)} 2>/dev/null; du -m /tmp/fill",
                                 timeout=600).split()[0])
@@ -212,12 +216,7 @@ def bench_state_place(conn: Any, cluster: CephCluster, guest_dir: str, sizes: li
     for mib in sizes:
         rig = RbdRig(conn, cluster, f"bench-rbdstate-{mib}", mib=mib, guest_dir=guest_dir)
         try:
-            rig.dom.create()
-            from tests.integration.qemu import QemuVM
-
-            vm = QemuVM.__new__(QemuVM)
-            vm.dom, vm.name = rig.dom, rig.name
-            vm.wait_for_agent()
+            vm = booted(rig)
             # /tmp is a tmpfs of half the RAM: dd stops when it is full, du says how much
             vm.sh(f"dd if=/dev/urandom of=/tmp/fill bs=1M count="
                   f"{max(8, int(0.7 * mib) - 48)} 2>/dev/null; du -m /tmp/fill", timeout=600)
