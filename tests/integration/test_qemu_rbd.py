@@ -6,8 +6,10 @@ back through the agent. Correctness only."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +26,7 @@ from driver.store import Database
 from tests import agentjson as aj
 from tests.integration.conftest import guest_dir
 from tests.integration.qemu import QemuVM
-from tests.support.driver import AgentClient
+from tests.support.driver import AgentClient, make_disk
 
 pytestmark = [pytest.mark.qemu, pytest.mark.agent, pytest.mark.ceph]
 
@@ -35,7 +37,8 @@ DISK = "echo {text} > /mnt/data/marker; sync; cat /mnt/data/marker"
 class RbdGuest(QemuVM):
     """The agent guest booted from an RBD image (converted from the guest's data disk)."""
 
-    def __init__(self, conn: Any, pool: str, cluster: Any) -> None:
+    def __init__(self, conn: Any, pool: str, cluster: Any, *, rbd_data: int = 0,
+                 qcow2_data: int = 0) -> None:
         self.name = f"i-8-{os.getpid()}{id(self) % 10000}-VM"
         self.pool = pool
         self.cluster = cluster
@@ -45,6 +48,22 @@ class RbdGuest(QemuVM):
                     os.path.join(guest_dir(), "data.qcow2"),
                     f"rbd:{self.image.spec}:mon_host={host}\\:{port}", timeout=120)
         self.disks = [self.image.path]
+        # data disks after the root: RBD images, then qcow2 files in the test's pool
+        self.data_images = [RbdImage(cluster.pool, f"{self.name}-data{i}")
+                            for i in range(rbd_data)]
+        self.files = [make_disk(pool, f"{self.name}-file{i}.qcow2", "8M")
+                      for i in range(qcow2_data)]
+        extra = ""
+        for i, image in enumerate(self.data_images):
+            cluster.run("rbd", "create", "--size", "8M", image.spec)
+            extra += ("<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                      f"<source protocol='rbd' name='{image.spec}'><host name='{host}' "
+                      f"port='{port}'/></source><target dev='vd{chr(98 + i)}' bus='virtio'/>"
+                      "</disk>")
+        for i, path in enumerate(self.files, start=1 + rbd_data):
+            extra += (f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                      f"<source file='{path}'/><target dev='vd{chr(97 + i)}' bus='virtio'/>"
+                      "</disk>")
         src = guest_dir()
         xml = (
             f"<domain type='qemu'><name>{self.name}</name><memory unit='MiB'>256</memory>"
@@ -55,30 +74,49 @@ class RbdGuest(QemuVM):
             "<disk type='network' device='disk'><driver name='qemu' type='raw' "
             f"cache='writeback'/><source protocol='rbd' name='{self.image.spec}'>"
             f"<host name='{host}' port='{port}'/></source><target dev='vda' bus='virtio'/>"
-            "</disk><channel type='unix'><target type='virtio' "
+            f"</disk>{extra}<channel type='unix'><target type='virtio' "
             "name='org.qemu.guest_agent.0'/></channel><memballoon model='none'/>"
             "</devices></domain>")
         self.dom = conn.defineXML(xml)
 
     def volumes(self) -> list[dict[str, Any]]:
-        volume = aj.volume(os.path.join(self.pool, "unused"), self.pool, vm=self.name)
-        store = volume["dataStore"]["org.apache.cloudstack.storage.to.PrimaryDataStoreTO"]
-        store.update(poolType="RBD", path=self.cluster.pool, host=self.cluster.monitor[0],
-                     port=self.cluster.monitor[1])
-        volume["path"] = self.image.name
-        return [volume]
+        out = []
+        for device, image in enumerate([self.image, *self.data_images]):
+            volume = aj.volume(os.path.join(self.pool, "unused"), self.pool, vm=self.name,
+                               device=device, kind="DATADISK" if device else "ROOT")
+            store = volume["dataStore"]["org.apache.cloudstack.storage.to.PrimaryDataStoreTO"]
+            store.update(poolType="RBD", path=self.cluster.pool,
+                         host=self.cluster.monitor[0], port=self.cluster.monitor[1])
+            volume["path"] = image.name
+            out.append(volume)
+        return out + [aj.volume(path, self.pool, vm=self.name, device=len(out) + i,
+                                kind="DATADISK") for i, path in enumerate(self.files)]
 
-    def rbd_snapshots(self) -> list[str]:
+    def rbd_snapshots(self, image: RbdImage | None = None) -> list[str]:
         return [line.split()[1] for line in self.cluster.run(
-            "rbd", "snap", "ls", self.image.spec).splitlines()[1:] if line.strip()]
+            "rbd", "snap", "ls", (image or self.image).spec).splitlines()[1:]
+            if line.strip()]
+
+    def file_tags(self, path: str) -> list[str]:
+        out = subprocess.run(["qemu-img", "info", "-U", "--output=json", path], check=True,
+                             capture_output=True, text=True).stdout
+        return [s["name"] for s in json.loads(out).get("snapshots", [])]
+
+    def holds(self, disk: int, byte: int) -> bool:
+        """Whether the first 64 KiB of disk ``disk`` (device order) hold ``byte``, read by
+        the guest from the device (its caches dropped first)."""
+        out = self.sh(f"echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vd{chr(97 + disk)} "
+                      "bs=65536 count=1 2>/dev/null | md5sum")
+        return out.split()[0] == hashlib.md5(bytes([byte]) * 65536).hexdigest()  # noqa: S324
 
     def remove(self) -> None:
         super().remove()
-        try:
-            self.cluster.run("rbd", "snap", "purge", self.image.spec)
-            self.cluster.run("rbd", "rm", self.image.spec)
-        except RuntimeError:
-            pass
+        for image in [self.image, *self.data_images]:
+            try:
+                self.cluster.run("rbd", "snap", "purge", image.spec)
+                self.cluster.run("rbd", "rm", image.spec)
+            except RuntimeError:
+                pass
 
 
 @pytest.fixture
@@ -144,6 +182,49 @@ def test_live_memory_snapshots_on_rbd_revert_ram_and_disk(agent, rbd_guest, rbd_
     agent.ok(aj.delete(vm.name, "m1", vm.volumes(), type="DiskAndMemory"))  # oldest first
     agent.ok(aj.delete(vm.name, "m2", vm.volumes(), type="DiskAndMemory"))
     assert vm.rbd_snapshots() == [] and state_files(rbd_settings) == []
+
+
+def test_several_rbd_disks_and_a_qcow2_disk_are_captured_at_one_instant(
+        agent, qemu_conn, pool, ceph_cluster):
+    """Two RBD disks beside the RBD root, and a qcow2 disk: each snapshot holds every disk
+    (and the memory) as it was at one instant, whatever their storage."""
+    vm = RbdGuest(qemu_conn, pool, ceph_cluster, rbd_data=2, qcow2_data=1)
+    try:
+        vm.start()
+        vm.wait_for_agent()
+        data = [1, 2, 3]  # vdb and vdc on RBD, vdd a qcow2 file
+        for disk in data:
+            vm.write(disk, 0x11)
+        ram1 = vm.sh(RAM).split()[0]
+        agent.ok(aj.create(vm.name, "m1", vm.volumes(), type="DiskAndMemory", quiesce=True))
+        for disk in data:
+            vm.write(disk, 0x22)
+        agent.ok(aj.create(vm.name, "d2", vm.volumes(), parents=["m1"]))  # QMP, running
+        for disk in data:
+            vm.write(disk, 0x33)
+        assert not any(vm.holds(disk, 0x11) for disk in data)  # the read really checks
+        for image in [vm.image, *vm.data_images]:
+            assert vm.rbd_snapshots(image) == ["m1", "d2"]
+        assert vm.file_tags(vm.files[0]) == ["m1", "d2"]
+
+        agent.ok(aj.revert(vm.name, "m1", vm.volumes(), type="DiskAndMemory"))
+        vm.wait_for_agent()
+        assert [vm.holds(disk, 0x11) for disk in data] == [True] * 3
+        assert vm.sh("md5sum /tmp/r").split()[0] == ram1
+
+        vm.stop()
+        agent.ok(aj.revert(vm.name, "d2", vm.volumes()))
+        vm.start()
+        vm.wait_for_agent()
+        assert [vm.holds(disk, 0x22) for disk in data] == [True] * 3
+
+        agent.ok(aj.delete(vm.name, "m1", vm.volumes(), type="DiskAndMemory"))
+        agent.ok(aj.delete(vm.name, "d2", vm.volumes()))
+        for image in [vm.image, *vm.data_images]:
+            assert vm.rbd_snapshots(image) == []
+        assert vm.file_tags(vm.files[0]) == []
+    finally:
+        vm.remove()
 
 
 def test_disk_snapshots_of_a_vm_on_rbd_running_and_stopped(agent, rbd_guest):
