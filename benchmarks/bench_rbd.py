@@ -175,6 +175,14 @@ def booted(rig: RbdRig) -> QemuVM:
     return vm
 
 
+def fill(vm: QemuVM, mib: int) -> int:
+    """Dirty the RAM of a guest of ``mib`` MiB with random data; the MiB it holds (/tmp is a
+    tmpfs of half the RAM: dd stops when it is full, du says how much)."""
+    return int(vm.sh(f"dd if=/dev/urandom of=/tmp/fill bs=1M count="
+                     f"{max(8, int(0.7 * mib) - 48)} 2>/dev/null; du -m /tmp/fill",
+                     timeout=600).split()[0])
+
+
 def bench_memory(conn: Any, cluster: CephCluster, guest_dir: str, sizes: list[int],
                  reps: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -182,9 +190,7 @@ def bench_memory(conn: Any, cluster: CephCluster, guest_dir: str, sizes: list[in
         rig = RbdRig(conn, cluster, f"bench-rbd-{mib}", mib=mib, guest_dir=guest_dir)
         try:
             vm = booted(rig)
-            dirtied = int(vm.sh(f"dd if=/dev/urandom of=/tmp/fill bs=1M count="
-                                f"{max(8, int(0.7 * mib) - 48)} 2>/dev/null; du -m /tmp/fill",
-                                timeout=600).split()[0])
+            dirtied = fill(vm, mib)
             rows: dict[str, list[float]] = {k: [] for k in (
                 "live pause", "live create", "stop-the-world pause", "revert")}
             for i in range(reps):
@@ -217,9 +223,7 @@ def bench_state_place(conn: Any, cluster: CephCluster, guest_dir: str, sizes: li
         rig = RbdRig(conn, cluster, f"bench-rbdstate-{mib}", mib=mib, guest_dir=guest_dir)
         try:
             vm = booted(rig)
-            # /tmp is a tmpfs of half the RAM: dd stops when it is full, du says how much
-            vm.sh(f"dd if=/dev/urandom of=/tmp/fill bs=1M count="
-                  f"{max(8, int(0.7 * mib) - 48)} 2>/dev/null; du -m /tmp/fill", timeout=600)
+            fill(vm, mib)
             rows: dict[str, list[float]] = {k: [] for k in (
                 "file pause", "file create", "image pause", "image create",
                 "rbd import of the state file", "file revert", "image revert")}
