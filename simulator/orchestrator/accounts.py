@@ -39,6 +39,15 @@ def hash_password(password: str, salt: str | None = None) -> str:
     return f"pbkdf2${salt}${digest}"
 
 
+def new_api_key() -> str:
+    """A random API or secret key in CloudStack's URL-safe alphabet. It never begins with
+    ``-``, so it can follow an option on any command line (``--secret-key KEY``)."""
+    while True:
+        key = secrets.token_urlsafe(48)
+        if not key.startswith("-"):
+            return key
+
+
 def check_password(password: str, stored: str) -> bool:
     """Whether ``password`` matches a :func:`hash_password` value (constant time)."""
     try:
@@ -96,8 +105,8 @@ class Accounts:
         """A new user of ``account`` with a hashed password. As in CloudStack it has no API
         keys until ``registerUserKeys``; the built-in users get theirs at first start."""
         return self.store.add(User(username, account.id, hash_password(password),
-                                   api_key=secrets.token_urlsafe(48) if keys else "",
-                                   secret_key=secrets.token_urlsafe(48) if keys else "",
+                                   api_key=new_api_key() if keys else "",
+                                   secret_key=new_api_key() if keys else "",
                                    firstname=firstname, lastname=lastname, email=email))
 
     def remove(self, account: Account) -> None:

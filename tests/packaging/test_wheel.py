@@ -88,6 +88,7 @@ def test_the_installed_contract_suite_takes_its_options(installed, served):
     secret = re.search(r"^admin secret:\s+(\S+)", served["banner"], re.M).group(1)
     out = run(installed / "pytest", "-q", "-p", "no:cacheprovider", "--pyargs",
               "contract_tests", "--endpoint", served["url"] + "/client/api",
-              "--api-key", key, "--secret-key", secret, "-k", "bad_signature or unknown_command",
+              f"--api-key={key}", f"--secret-key={secret}",
+              "-k", "bad_signature or unknown_command",
               cwd=served["cwd"])
     assert "2 passed" in out.stdout, out.stdout

@@ -140,3 +140,12 @@ def test_list_scope(manager, admin):
     assert len(manager.visible(admin, vms, listall=False, account=None)) == 1
     assert len(manager.visible(admin, vms, listall=True, account=None)) == 2
     assert len(manager.visible(admin, vms, listall=False, account="user")) == 1
+
+
+def test_an_api_key_never_begins_with_a_dash(monkeypatch):
+    """A key is pasted after an option on command lines (``--secret-key KEY``); one that
+    began with ``-`` would be read as an option, so such a draw is replaced."""
+    from simulator.orchestrator import accounts
+    draws = iter(["-W_v11hMOjzQn6CsNvH", "_second", "third"])
+    monkeypatch.setattr(accounts.secrets, "token_urlsafe", lambda n: next(draws))
+    assert accounts.new_api_key() == "_second"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from simulator import __version__
@@ -10,6 +9,7 @@ from simulator.api.registry import APIS, P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError, PermissionDenied
 from simulator.models import Account, Domain, User
+from simulator.orchestrator.accounts import new_api_key
 from simulator.orchestrator.core import SETTINGS
 
 # What listCapabilities and listManagementServers report as the version.
@@ -31,8 +31,8 @@ def _user(req: Request) -> User:
      params=[P("id", "uuid", True, "User id")])
 def register_user_keys(req: Request) -> dict[str, Any]:
     user = _user(req)
-    user.api_key = secrets.token_urlsafe(48)
-    user.secret_key = secrets.token_urlsafe(48)
+    user.api_key = new_api_key()
+    user.secret_key = new_api_key()
     req.manager.store.save(user)
     return {"userkeys": {"apikey": user.api_key, "secretkey": user.secret_key}}
 
