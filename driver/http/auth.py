@@ -26,6 +26,15 @@ SIGNATURE_DESCRIPTION = (
     "the (decoded) path and the raw body, joined by newlines")
 
 
+def new_secret(nbytes: int = 32) -> str:
+    """A random secret of ``nbytes`` in the URL-safe base64 alphabet. It never begins with
+    ``-``, so it can follow an option on any command line (``--driver-secret SECRET``)."""
+    while True:
+        secret = secrets.token_urlsafe(nbytes)
+        if not secret.startswith("-"):
+            return secret
+
+
 def same_secret(given: str, expected: str) -> bool:
     """Compare two secrets in constant time. Any text is accepted: ``compare_digest`` refuses
     non-ASCII ``str``, and a client must not turn that into an internal error."""
@@ -93,6 +102,6 @@ def stored_secret(path: str) -> str:
         pass
     else:
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32))
+            fh.write(new_secret())
     with open(path) as fh:
         return fh.read().strip()

@@ -142,10 +142,13 @@ def test_list_scope(manager, admin):
     assert len(manager.visible(admin, vms, listall=False, account="user")) == 1
 
 
-def test_an_api_key_never_begins_with_a_dash(monkeypatch):
-    """A key is pasted after an option on command lines (``--secret-key KEY``); one that
-    began with ``-`` would be read as an option, so such a draw is replaced."""
-    from simulator.orchestrator import accounts
-    draws = iter(["-W_v11hMOjzQn6CsNvH", "_second", "third"])
-    monkeypatch.setattr(accounts.secrets, "token_urlsafe", lambda n: next(draws))
-    assert accounts.new_api_key() == "_second"
+def test_keys_and_secrets_never_begin_with_a_dash(monkeypatch, tmp_path):
+    """A key or secret is pasted after an option on command lines (``--secret-key KEY``,
+    ``--driver-secret SECRET``); one that began with ``-`` would be read as an option, so
+    such a draw is replaced."""
+    from driver.http import auth
+    from simulator.orchestrator.accounts import new_api_key
+    draws = iter(["-W_v11hMOjzQn6CsNvH", "_second", "-x", "third"])
+    monkeypatch.setattr(auth.secrets, "token_urlsafe", lambda n: next(draws))
+    assert new_api_key() == "_second"
+    assert auth.stored_secret(str(tmp_path / "secret")) == "third"
