@@ -47,7 +47,8 @@ def make_hypervisor(settings: Settings) -> Hypervisor:
         live = LiveOptions(mechanism=settings.memory_capture,
                            converge_timeout=settings.live_converge_timeout,
                            bandwidth_mib=settings.live_bandwidth_mib,
-                           downtime_ms=settings.live_downtime_ms)
+                           downtime_ms=settings.live_downtime_ms,
+                           prepare_ram=settings.prepare_guest_ram)
         return LibvirtHost(settings.libvirt_uri, agent_timeout=int(settings.freeze_timeout),
                            domain_type=settings.libvirt_domain_type, live=live,
                            ceph=ceph_access(settings))

@@ -63,6 +63,7 @@ class Settings:
     live_converge_timeout: float = 30.0  # seconds to converge (precopy) or resume, else savevm
     live_downtime_ms: int = 20  # precopy: the last pass QEMU may plan, with the guest paused
     live_bandwidth_mib: int = 8192  # MiB/s QEMU may write the memory state at
+    prepare_guest_ram: bool = True  # background-snapshot: RAM mapped, in huge pages, first
     host: str = "127.0.0.1"
     port: int = 8250
     threads: int = 8

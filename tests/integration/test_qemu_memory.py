@@ -15,7 +15,7 @@ import pytest
 
 from driver.app import create_app, make_hypervisor
 from driver.core.errors import HypervisorError
-from driver.hypervisors.libvirt import live, memstate
+from driver.hypervisors.libvirt import hugepages, live, memstate
 from tests import agentjson as aj
 from tests.support.driver import AgentClient
 
@@ -252,3 +252,49 @@ def test_a_failure_while_the_stream_is_written_leaves_nothing_and_live_works_aft
     ram(vm)
     reverted(agent, vm, "f2")
     assert ram_sum(vm) == before
+
+
+def huge_share(pid: int, ram_bytes: int) -> float:
+    """The share of QEMU's resident guest RAM mapped with transparent huge pages."""
+    [region] = hugepages.ram_mappings(pid, ram_bytes)
+    fields: dict[str, int] = {}
+    inside = False
+    with open(f"/proc/{pid}/smaps") as fh:
+        for line in fh:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                start, end = (int(x, 16) for x in head.split("-"))
+                inside = (start, end) == region
+            elif inside and head in ("Rss:", "AnonHugePages:"):
+                fields[head] = int(line.split()[1])
+    return fields["AnonHugePages:"] / max(1, fields["Rss:"])
+
+
+@pytest.mark.skipif("[never]" in open("/sys/kernel/mm/transparent_hugepage/enabled").read(),
+                    reason="transparent huge pages are off on this host")
+def test_a_background_capture_puts_guest_ram_back_into_huge_pages_first(
+        client, agent_guest, hooks):
+    """A capture leaves guest RAM split into small pages; the next one collapses it back
+    before the pause (so QEMU's walks inside the pause are short), and still restores the
+    guest's RAM exactly."""
+    vm = agent_guest
+    agent = client(memory_capture="background-snapshot")
+    ram_bytes = vm.dom.maxMemory() * 1024
+    ram(vm, mib=64)
+    agent.ok(aj.create(vm.name, "h1", vm.volumes(), type="DiskAndMemory"))
+    split = huge_share(vm.qemu_pid(), ram_bytes)
+    seen: list[float] = []
+    hooks.append(lambda step: seen.append(huge_share(vm.qemu_pid(), ram_bytes))
+                 if step == "ram-prepared" else None)
+    before = ram(vm, name="b", mib=32)
+    answer = agent.ok(aj.create(vm.name, "h2", vm.volumes(), type="DiskAndMemory"))
+    assert answer["memoryCapture"] == "background-snapshot"
+    assert split < 0.5 < 0.9 < seen[0], (split, seen)
+    ram(vm, name="b", mib=32)
+    reverted(agent, vm, "h2")
+    assert ram_sum(vm, "b") == before
+
+
+def test_preparing_the_ram_of_a_domain_not_on_this_host_is_skipped():
+    done = hugepages.prepare_guest_ram("00000000-0000-4000-8000-000000000000", 1 << 30)
+    assert done.collapsed_mib == done.read_mib == 0 and "no QEMU process" in done.skipped

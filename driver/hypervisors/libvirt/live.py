@@ -16,8 +16,10 @@ could revert):
   migration; QEMU saves the device state, write-protects RAM (userfaultfd) and resumes the
   guest itself, then saves each page before the guest first changes it. The snapshot is
   the instant of the pause, which therefore ends before the save does: a quiesced snapshot
-  is thawed while RAM is still being written. The pause grows with RAM (QEMU write-protects
-  it all inside the pause).
+  is thawed while RAM is still being written. The pause grows with RAM (QEMU walks and
+  write-protects it all inside the pause), much less when RAM is mapped with huge pages,
+  which :meth:`LiveCapture.prepare` restores first, mapping every page too (see
+  ``hugepages.py``).
 
 :func:`choose` picks one; :class:`CannotGoLive` tells the caller to fall back to ``savevm``.
 """
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driver.core.errors import DriverError, HypervisorError
+from driver.hypervisors.libvirt.hugepages import prepare_guest_ram
 from driver.hypervisors.libvirt.monitor import Monitor
 from driver.hypervisors.libvirt.states import StateSink
 
@@ -68,6 +71,7 @@ class LiveOptions:
     finish_timeout: float = 600.0
     bandwidth_mib: int = 8192
     downtime_ms: int = 20
+    prepare_ram: bool = True
 
 
 def choose(options: LiveOptions, *, running: bool, capabilities: set[str]) -> str:
@@ -114,6 +118,8 @@ class LiveCapture:
     def prepare(self) -> None:
         """Everything that need not happen at the instant. Raises CannotGoLive (nothing
         left behind but the writer, which :meth:`abort` drops) when QEMU refuses."""
+        if self.mechanism == BACKGROUND and self.options.prepare_ram:
+            self._prepare_ram()
         try:
             self._configure()
         except HypervisorError as exc:
@@ -141,6 +147,14 @@ class LiveCapture:
             "max-bandwidth": self.options.bandwidth_mib * 1024 * 1024,
             "downtime-limit": self.options.downtime_ms,
         })
+
+    def _prepare_ram(self) -> None:
+        dom = self.monitor.dom
+        done = prepare_guest_ram(dom.UUIDString(), dom.maxMemory() * 1024)
+        log.info("guest RAM of %s prepared in %.0f ms: %d MiB read through, %d MiB collapsed "
+                 "into huge pages%s", self.monitor.name, done.ms, done.read_mib,
+                 done.collapsed_mib, f" ({done.skipped})" if done.skipped else "")
+        checkpoint("ram-prepared")
 
     def _set_capabilities(self, **wanted: bool) -> None:
         self.monitor.qmp("migrate-set-capabilities", {"capabilities": [
