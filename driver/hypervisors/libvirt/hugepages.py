@@ -21,12 +21,12 @@ allocating nothing). Both are needed, in that order: with the collapse alone, or
 only the parts not yet mapped, a first capture and now and then a later one still walked for
 85-190 ms at 2 GiB; collapse then a whole read gave 19-23 ms in five captures out of five
 (``docs/benchmarks.md`` has the longer runs). Neither changes a byte of guest memory nor
-pauses the guest. They cost CPU time (about 0.3 s per GiB for the
-read; 0.1-0.4 s at 2 GiB for the collapse of RAM the previous capture split, up to 4 s the
-first time it meets RAM a capture had mapped as zero pages, which it then allocates), and
-the collapse makes resident the parts of RAM a previous capture had mapped, which
-CloudStack's capacity accounting reserves for the VM anyway unless memory is overprovisioned
-(``prepare_guest_ram = false`` turns both off). It is best effort, each step within a time
+pauses the guest. They cost CPU time (about 0.3 s per GiB for the read; 0.1-0.4 s at 2 GiB
+for the collapse of RAM the previous capture split, up to 4 s the first time it meets RAM a
+capture had mapped as zero pages, which it then allocates), and the collapse makes resident
+the parts of RAM a previous capture had mapped, which CloudStack's capacity accounting
+reserves for the VM anyway unless memory is overprovisioned (``prepare_guest_ram = false``
+turns both off). It is best effort, each step within a time
 budget: any refusal leaves RAM as it was and the capture goes on.
 """
 
@@ -50,9 +50,8 @@ class _IoVec(ctypes.Structure):
 
 @dataclass(frozen=True)
 class RamPrep:
-    """What :func:`prepare_guest_ram` did: MiB of guest RAM read through (not all mapped
-    before), MiB handed to the kernel to collapse, the wall time, and why it stopped short
-    (empty when it went through)."""
+    """What :func:`prepare_guest_ram` did: MiB of guest RAM read through, MiB handed to the
+    kernel to collapse, the wall time, and why it stopped short (empty when it did not)."""
 
     read_mib: int = 0
     collapsed_mib: int = 0
@@ -60,14 +59,14 @@ class RamPrep:
     skipped: str = ""
 
 
-def qemu_pid(uuid: str, proc: str = "/proc") -> int | None:
+def qemu_pid(uuid: str) -> int | None:
     """The QEMU process running the domain ``uuid`` (libvirt passes ``-uuid``), if any."""
     wanted = b"\0-uuid\0" + uuid.encode() + b"\0"
-    for entry in os.listdir(proc):
+    for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(os.path.join(proc, entry, "cmdline"), "rb") as fh:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
                 cmdline = fh.read()
         except OSError:
             continue
@@ -76,11 +75,11 @@ def qemu_pid(uuid: str, proc: str = "/proc") -> int | None:
     return None
 
 
-def ram_mappings(pid: int, ram_bytes: int, proc: str = "/proc") -> list[tuple[int, int]]:
+def ram_mappings(pid: int, ram_bytes: int) -> list[tuple[int, int]]:
     """QEMU's anonymous, private, writable and not executable mappings at least as large as
     guest RAM: the RAM block (TCG's code buffer, as large, is executable)."""
     found = []
-    with open(os.path.join(proc, str(pid), "maps")) as fh:
+    with open(f"/proc/{pid}/maps") as fh:
         for line in fh:
             fields = line.split()
             if len(fields) != 5 or fields[1] != "rw-p":
@@ -91,10 +90,13 @@ def ram_mappings(pid: int, ram_bytes: int, proc: str = "/proc") -> list[tuple[in
     return found
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
 def _process_madvise(pidfd: int, start: int, length: int) -> int:
-    libc = ctypes.CDLL(None, use_errno=True)
+    """``process_madvise(pidfd, [start, length), MADV_COLLAPSE)``; 0 or the errno."""
     iov = _IoVec(start, length)
-    if libc.syscall(_SYS_PROCESS_MADVISE, pidfd, ctypes.byref(iov), 1, MADV_COLLAPSE, 0) >= 0:
+    if _libc.syscall(_SYS_PROCESS_MADVISE, pidfd, ctypes.byref(iov), 1, MADV_COLLAPSE, 0) >= 0:
         return 0
     return ctypes.get_errno()
 
