@@ -122,12 +122,14 @@ def _client_loop(endpoint: str, key: str, secret: str, vm: str, start: float, se
 def _group(endpoint: str, key: str, secret: str, vms: list[str], start: float, seconds: float,
            poll: float, work: str) -> dict[str, Any]:
     """One client process: a thread per client."""
+    cpu = time.process_time()
     with ThreadPoolExecutor(len(vms)) as pool:
         results = list(pool.map(lambda vm: _client_loop(endpoint, key, secret, vm, start,
                                                         seconds, poll, work), vms))
     return {"latencies": [x for r in results for x in r["latencies"]],
             "jobs": sum(r["jobs"] for r in results),
-            "ready": [x for r in results for x in r["ready"]]}
+            "ready": [x for r in results for x in r["ready"]],
+            "cpu": time.process_time() - cpu}
 
 
 def load(endpoint: str, key: str, secret: str, vms: list[str], procs: int, seconds: float,
@@ -144,15 +146,20 @@ def load(endpoint: str, key: str, secret: str, vms: list[str], procs: int, secon
     latencies = [x for r in results for x in r["latencies"]]
     ready = [x for r in results for x in r["ready"]]
     jobs = sum(r["jobs"] for r in results)
+    clients_cpu = sum(r["cpu"] for r in results)
     out = {"API requests": len(latencies), "API p50 ms": pct(latencies, 0.5),
            "API p99 ms": pct(latencies, 0.99),
            "requests/s": round(len(latencies) / seconds, 1),
            "server CPU s": round(cpu, 2), "server CPU share of one core": round(cpu / seconds, 2),
-           "server CPU ms per request": round(1000 * cpu / max(1, len(latencies)), 2)}
+           "server CPU ms per request": round(1000 * cpu / max(1, len(latencies)), 2),
+           "clients' CPU ms per request": round(1000 * clients_cpu / max(1, len(latencies)),
+                                                2)}
     if work == "snapshots":
         out.update({"jobs/s": round(jobs / seconds, 1),
                     "server CPU ms per job (with its requests)": round(
                         1000 * cpu / max(1, jobs), 2),
+                    "requests per job": round(len(latencies) / max(1, jobs), 2),
+                    "clients' CPU ms per job": round(1000 * clients_cpu / max(1, jobs), 2),
                     "create -> Ready p50 ms": pct(ready, 0.5),
                     "create -> Ready p99 ms": pct(ready, 0.99)})
     return out

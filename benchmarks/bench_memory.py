@@ -31,7 +31,7 @@ import libvirt
 import libvirt_qemu
 
 from driver.app import build_service, make_hypervisor
-from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
+from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch, start_event_loop
 from driver.settings import Settings
 from driver.wire.envelope import decode_commands
 from tests import agentjson as aj
@@ -227,6 +227,16 @@ class PauseParts:
             event = str(data.get("status"))
         self.events.append((event, seconds + micros / 1e6))
 
+    def inside(self, calls: list[tuple[str, float, float]]) -> list[str]:
+        """The monitor calls that overlapped the pause: name, start and end in ms after
+        QEMU's STOP."""
+        at: dict[str, float] = dict(reversed(self.events))
+        stop, resume = at.get("STOP"), at.get("RESUME")
+        if stop is None or resume is None:
+            return []
+        return [f"{name} {1000 * (a - stop):.1f}..{1000 * (b - stop):.1f}"
+                for name, a, b in calls if b >= stop - 0.001 and a <= resume]
+
     def close(self) -> dict[str, float]:
         for cb in self.ids:
             libvirt_qemu.qemuMonitorEventDeregister(self.conn, cb)
@@ -237,6 +247,31 @@ class PauseParts:
                 "QEMU set-up (RAM pre-fault)": (at["active"] - at["setup"]) * 1000,
                 "device state + write-protect": (at["RESUME"] - at["active"]) * 1000,
                 "pause": (at["RESUME"] - at["STOP"]) * 1000}
+
+
+class QmpTimes:
+    """Wall-clock start and end of every monitor command the driver sends in the block, on
+    the clock of QEMU's event timestamps."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, float]] = []
+        self._orig = Monitor.qmp
+
+    def __enter__(self) -> QmpTimes:
+        orig, calls = self._orig, self.calls
+
+        def timed(monitor: Monitor, execute: str, *args: Any, **kwargs: Any) -> Any:
+            t = time.time()
+            try:
+                return orig(monitor, execute, *args, **kwargs)
+            finally:
+                calls.append((execute, t, time.time()))
+
+        Monitor.qmp = timed  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        Monitor.qmp = self._orig  # type: ignore[method-assign]
 
 
 def bench_parts(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[str, Any]:
@@ -250,11 +285,15 @@ def bench_parts(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[
         vm.sh(DIRTY_LOOP, wait=False)
         first: dict[str, float] = {}
         rows: dict[str, list[float]] = {}
+        captures = []
         for i in range(reps + 1):
             parts = PauseParts(conn, vm.dom)
-            run(service, aj.create(vm.name, f"p{i}", vm.volumes(), type="DiskAndMemory"))
+            with QmpTimes() as calls:
+                run(service, aj.create(vm.name, f"p{i}", vm.volumes(), type="DiskAndMemory"))
             vm.wait_running()
             split = parts.close()
+            captures.append({**{k: round(v, 1) for k, v in split.items()},
+                             "monitor calls in the pause": parts.inside(calls.calls)})
             run(service, aj.delete(vm.name, f"p{i}", vm.volumes(), type="DiskAndMemory"))
             if i == 0:  # the first capture of a guest also faults in RAM it never touched
                 first = {f"{k} ms": round(v, 1) for k, v in split.items()}
@@ -264,7 +303,8 @@ def bench_parts(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[
         vm.sh("touch /tmp/stop")
         later = {f"{k} ms": median(v) for k, v in rows.items()}
         later["pause max ms"] = round(max(rows["pause"]), 1)
-        out[f"{mib} MiB, dirtying"] = {"first capture": first, "later captures": later}
+        out[f"{mib} MiB, dirtying"] = {"first capture": first, "later captures": later,
+                                       "every capture": captures}
         rig.close()
     return out
 

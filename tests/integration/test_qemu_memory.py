@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import libvirt
+import libvirt_qemu
 import pytest
 
 from driver.app import create_app, make_hypervisor
 from driver.core.errors import HypervisorError
 from driver.hypervisors.libvirt import hugepages, live, memstate
+from driver.hypervisors.libvirt.monitor import Monitor, start_event_loop
 from tests import agentjson as aj
 from tests.support.driver import AgentClient
 
@@ -293,6 +296,52 @@ def test_a_background_capture_puts_guest_ram_back_into_huge_pages_first(
     ram(vm, name="b", mib=32)
     reverted(agent, vm, "h2")
     assert ram_sum(vm, "b") == before
+
+
+def test_the_driver_sends_qemu_nothing_while_the_guest_is_paused_but_the_capture(
+        client, agent_guest, libvirtd, monkeypatch):
+    """Inside a background capture's pause the driver sends only ``stop``, the disk
+    transaction and ``migrate``; it learns of the resume from QEMU's event instead of
+    polling the monitor, which would compete with QEMU's own work in the pause."""
+    vm = agent_guest
+    agent = client(memory_capture="background-snapshot")
+    calls: list[tuple[str, float, float]] = []
+    send = Monitor.qmp
+
+    def timed(monitor: Monitor, execute: str, *args: Any, **kwargs: Any) -> Any:
+        began = time.time()  # QEMU's event timestamps are wall-clock too
+        try:
+            return send(monitor, execute, *args, **kwargs)
+        finally:
+            calls.append((execute, began, time.time()))
+
+    events: list[tuple[str, float]] = []
+    start_event_loop()
+    conn = libvirt.open(libvirtd)  # opened after the event loop is registered: gets events
+    ids = [libvirt_qemu.qemuMonitorEventRegister(
+        conn, conn.lookupByName(vm.name), name,
+        lambda _c, _d, event, sec, usec, _x, _o: events.append((event, sec + usec / 1e6)),
+        None, 0) for name in ("STOP", "RESUME")]
+    monkeypatch.setattr(Monitor, "qmp", timed)
+    try:
+        answer = agent.ok(aj.create(vm.name, "q1", vm.volumes(), type="DiskAndMemory"))
+        vm.wait_running()
+        deadline = time.monotonic() + 5
+        while [e for e, _ in events][-1:] != ["RESUME"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        for cb in ids:
+            libvirt_qemu.qemuMonitorEventDeregister(conn, cb)
+        conn.close()
+    assert answer["memoryCapture"] == "background-snapshot" and answer["guestPauseMs"] > 0
+    stopped = next(at for event, at in events if event == "STOP")
+    resumed = next(at for event, at in events if event == "RESUME")
+    inside = [(name, began, ended) for name, began, ended in calls
+              if began < resumed and ended > stopped]
+    assert [name for name, _, _ in inside[:3]] == ["stop", "transaction", "migrate"], inside
+    # Only a pause longer than the event wait (a loaded machine) may see one look.
+    migrated = inside[2][2]
+    assert all(began - migrated > 0.09 for _, began, _ in inside[3:]), (inside, events)
 
 
 def test_preparing_the_ram_of_a_domain_not_on_this_host_is_skipped():

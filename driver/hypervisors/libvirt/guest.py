@@ -218,8 +218,9 @@ class LibvirtGuest(Guest):
             xml = call(f"Reading the definition of {self.name}", lambda: self.dom.XMLDesc(
                 libvirt.VIR_DOMAIN_XML_SECURE | libvirt.VIR_DOMAIN_XML_MIGRATABLE))
             writer = states.writer(self.name, plan.name, xml, running=True)
-            plan.stream = live.LiveCapture(self.monitor, writer, plan.at_instant,
-                                         plan.mechanism, self.host.live)
+            plan.stream = live.LiveCapture(
+                self.monitor, writer, plan.at_instant, plan.mechanism, self.host.live,
+                resumed=plan.watch.wait_resumed if plan.watch is not None else None)
             plan.stream.prepare()
         except live.CannotGoLive as exc:
             self._fall_back(plan, exc.details)

@@ -103,8 +103,12 @@ class LiveCapture:
     (stream complete, file committed), :meth:`abort` on any failure."""
 
     def __init__(self, monitor: Monitor, writer: StateSink, at_instant: Callable[[], None],
-                 mechanism: str, options: LiveOptions) -> None:
+                 mechanism: str, options: LiveOptions,
+                 resumed: Callable[[float], bool] | None = None) -> None:
         self.monitor = monitor
+        # Waits (bounded) for QEMU's RESUME event: the pause is left to QEMU alone rather
+        # than shared with monitor polls that compete with it for the BQL and the CPUs.
+        self.resumed = resumed
         self.writer = writer
         self.at_instant = at_instant
         self.mechanism = mechanism
@@ -167,18 +171,28 @@ class LiveCapture:
             self.monitor.qmp("migrate", {"uri": f"fd:{_FD_NAME}"},
                              doing=f"Memory capture of {self.monitor.name}")
             self._started = True
-            # QEMU resumes the guest from its migration thread once RAM is write-protected.
-            deadline = time.monotonic() + self.options.converge_timeout
-            while not self.monitor.running() and self._status() != "completed":
-                if time.monotonic() > deadline:
-                    raise HypervisorError(
-                        f"QEMU did not resume {self.monitor.name} after its memory capture "
-                        "started")
-                time.sleep(0.001)
+            self._wait_resumed()
         except DriverError:
             self._resume()
             raise
         checkpoint("copy-running")
+
+    def _wait_resumed(self) -> None:
+        """QEMU resumes the guest from its migration thread once RAM is write-protected.
+        Wait for its event; ask the monitor only now and then (a guest paused before the
+        capture is not resumed: the stream completing ends the wait then)."""
+        deadline = time.monotonic() + self.options.converge_timeout
+        while True:
+            if self.resumed is not None and self.resumed(0.1):
+                return
+            if self.monitor.running() or self._status() == "completed":
+                return
+            if time.monotonic() > deadline:
+                raise HypervisorError(
+                    f"QEMU did not resume {self.monitor.name} after its memory capture "
+                    "started")
+            if self.resumed is None:
+                time.sleep(0.005)
 
     def _start_precopy(self) -> None:
         self.monitor.qmp("migrate", {"uri": f"fd:{_FD_NAME}"},

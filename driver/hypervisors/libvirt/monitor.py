@@ -139,6 +139,18 @@ class PauseWatch:
             self._events.append((event, seconds + micros / 1e6))
             self._changed.notify_all()
 
+    def wait_resumed(self, timeout: float) -> bool:
+        """Whether QEMU resumed the guest after its last stop, waiting up to ``timeout`` s
+        for the event; False at once when events cannot be had."""
+        if len(self._ids) < 2:
+            return False
+        with self._changed:
+            return self._changed.wait_for(self._resumed, timeout)
+
+    def _resumed(self) -> bool:
+        kinds = [event for event, _ in self._events]
+        return "STOP" in kinds and kinds[-1] == "RESUME"
+
     def close(self, *, expect_running: bool, wait: float = 2.0) -> float | None:
         """Stop listening; the summed STOP -> RESUME time in ms (None if not measurable).
         With ``expect_running``, wait (bounded) for the last RESUME to be delivered."""
