@@ -10,7 +10,12 @@
    ``active``) and RESUME event timestamps around the driver's capture.
 
 Every pause is QEMU's own STOP -> RESUME event timestamps (``PauseWatch``), for the driver
-and for raw libvirt alike. Results are printed as JSON; method and figures are in
+and for raw libvirt alike. 1 also records where the time of every live pause above 30 ms
+(and of the first two of each series, for comparison) went: its split at QEMU's events, the
+driver's monitor calls inside it, the machine's stolen time, QEMU's page faults and its
+migration thread's state and CPU time (``/proc``, sampled every 2 ms), and the huge-page
+share of guest RAM when the driver's preparation ended; 4 records the split and the monitor
+calls of every capture. Results are printed as JSON; method and figures are in
 ``docs/benchmarks.md``.
 """
 
@@ -22,6 +27,7 @@ import os
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -31,6 +37,7 @@ import libvirt
 import libvirt_qemu
 
 from driver.app import build_service, make_hypervisor
+from driver.hypervisors.libvirt import hugepages, live
 from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch, start_event_loop
 from driver.settings import Settings
 from driver.wire.envelope import decode_commands
@@ -108,6 +115,8 @@ def bench_pause(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[
         rig = Rig(conn, guest_dir, mib)
         dirtied = rig.fill(max(8, int(0.7 * mib) - 48))
         vm, service = rig.vm, rig.service()
+        vm.qmp("migrate-set-capabilities", capabilities=[
+            {"capability": "events", "state": True}])  # QEMU's MIGRATION events
         for mode in ("dirtied", "dirtying"):
             if mode == "dirtying":
                 vm.sh(DIRTY_LOOP, wait=False)
@@ -115,12 +124,27 @@ def bench_pause(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[
                 "live pause", "live create", "live delete", "savevm pause",
                 "savevm create", "savevm delete")}
             mechanism = ""
+            slow = []
             for i in range(reps):
                 name = f"{mode}-{i}"
                 t = time.perf_counter()
-                answer = run(service, aj.create(vm.name, name, vm.volumes(),
-                                                type="DiskAndMemory"))
+                parts = PauseParts(conn, vm.dom)
+                sampler = HostSampler(vm.qemu_pid())
+                shares: list[float] = []
+                live.HOOKS[:] = [partial(_note_share, shares, vm.qemu_pid(), mib << 20)]
+                with QmpTimes() as calls:
+                    answer = run(service, aj.create(vm.name, name, vm.volumes(),
+                                                    type="DiskAndMemory"))
                 rows["live create"].append((time.perf_counter() - t) * 1000)
+                vm.wait_running()
+                sampler.close()
+                live.HOOKS.clear()
+                split = parts.close()
+                rows.setdefault("huge share", []).append(shares[0] if shares else -1)
+                if answer.guestPauseMs > 30 or i < 2:  # where a pause's time went
+                    slow.append({**{k: round(v, 1) for k, v in split.items()},
+                                 "monitor calls in the pause": parts.inside(calls.calls),
+                                 **sampler.between(*parts.window())})
                 rows["live pause"].append(answer.guestPauseMs)
                 mechanism = answer.memoryCapture
                 # QEMU deletes under its big lock without a STOP event: the call is timed
@@ -140,6 +164,9 @@ def bench_pause(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[
                 vm.sh("touch /tmp/stop")
             cell = {f"{k} ms": median(v) for k, v in rows.items()}
             cell["live pause max ms"] = round(max(rows["live pause"]), 1)
+            cell["live pauses ms"] = [round(v, 1) for v in rows["live pause"]]
+            cell["huge share of RAM before each pause"] = rows.pop("huge share")
+            cell["live pauses above 30 ms, split"] = slow
             cell["pause ratio savevm/live"] = round(
                 statistics.median(rows["savevm pause"]) / statistics.median(rows["live pause"]), 1)
             cell["mechanism"] = mechanism
@@ -237,6 +264,10 @@ class PauseParts:
         return [f"{name} {1000 * (a - stop):.1f}..{1000 * (b - stop):.1f}"
                 for name, a, b in calls if b >= stop - 0.001 and a <= resume]
 
+    def window(self) -> tuple[float, float]:
+        at: dict[str, float] = dict(reversed(self.events))
+        return at.get("STOP", 0.0), at.get("RESUME", 0.0)
+
     def close(self) -> dict[str, float]:
         for cb in self.ids:
             libvirt_qemu.qemuMonitorEventDeregister(self.conn, cb)
@@ -247,6 +278,94 @@ class PauseParts:
                 "QEMU set-up (RAM pre-fault)": (at["active"] - at["setup"]) * 1000,
                 "device state + write-protect": (at["RESUME"] - at["active"]) * 1000,
                 "pause": (at["RESUME"] - at["STOP"]) * 1000}
+
+
+class HostSampler:
+    """Every 2 ms: the machine's stolen CPU time (``/proc/stat``, in ticks) and QEMU's minor
+    page faults, so that a long pause can be told apart: the hypervisor under this machine
+    took the CPU, or QEMU's walk faulted pages in."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, int, int]] = []
+        self.migration: list[tuple[float, str, int, int, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with open("/proc/stat") as fh:
+                steal = int(fh.readline().split()[8])
+            try:
+                with open(f"/proc/{self.pid}/stat") as fh:
+                    minflt = int(fh.read().rsplit(")", 1)[1].split()[7])
+            except OSError:
+                minflt = 0
+            self.samples.append((time.time(), steal, minflt))
+            self._threads()
+            time.sleep(0.002)
+
+    def _threads(self) -> None:
+        """QEMU's migration thread: its state, and its time on and waiting for a CPU."""
+        try:
+            tasks = os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return
+        for tid in tasks:
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/stat") as fh:
+                    head, tail = fh.read().rsplit(")", 1)
+                if not head.endswith(("live_migration", "bg_snapshot")):
+                    continue
+                with open(f"/proc/{self.pid}/task/{tid}/schedstat") as fh:
+                    on_cpu, waiting, _ = (int(x) for x in fh.read().split())
+                with open(f"/proc/{self.pid}/task/{tid}/wchan") as fh:
+                    wchan = fh.read()
+            except OSError:
+                continue
+            self.migration.append((time.time(), tail.split()[0], on_cpu, waiting, wchan))
+
+    def between(self, start: float, end: float) -> dict[str, Any]:
+        inside = [s for s in self.samples if start - 0.003 <= s[0] <= end + 0.003]
+        if len(inside) < 2:
+            return {}
+        out: dict[str, Any] = {"stolen ticks": inside[-1][1] - inside[0][1],
+                               "QEMU minor faults": inside[-1][2] - inside[0][2]}
+        mig = [m for m in self.migration if start <= m[0] <= end]
+        if mig:
+            states: dict[str, int] = {}
+            for m in mig:
+                key = f"{m[1]}:{m[4]}"
+                states[key] = states.get(key, 0) + 1
+            out["migration thread samples (state:wchan)"] = states
+            out["migration thread on CPU ms"] = round((mig[-1][2] - mig[0][2]) / 1e6, 1)
+            out["migration thread waiting for a CPU ms"] = round((mig[-1][3] - mig[0][3]) / 1e6, 1)
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def huge_share(pid: int, ram_bytes: int) -> float:
+    """The share of QEMU's guest RAM mapping that is mapped with huge pages."""
+    start = min(a for a, _ in hugepages.ram_mappings(pid, ram_bytes))
+    fields: dict[str, int] = {}
+    inside = False
+    with open(f"/proc/{pid}/smaps") as fh:
+        for line in fh:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                inside = int(head.split("-")[0], 16) == start
+            elif inside and head in ("Rss:", "AnonHugePages:"):
+                fields[head] = int(line.split()[1])
+    return round(fields.get("AnonHugePages:", 0) / max(1, fields.get("Rss:", 0)), 3)
+
+
+def _note_share(shares: list[float], pid: int, ram_bytes: int, step: str) -> None:
+    if step == "ram-prepared":
+        shares.append(huge_share(pid, ram_bytes))
 
 
 class QmpTimes:
