@@ -220,7 +220,8 @@ class LibvirtGuest(Guest):
             writer = states.writer(self.name, plan.name, xml, running=True)
             plan.stream = live.LiveCapture(
                 self.monitor, writer, plan.at_instant, plan.mechanism, self.host.live,
-                resumed=plan.watch.wait_resumed if plan.watch is not None else None)
+                resumed=plan.watch.wait_resumed if plan.watch and plan.watch.has_events
+                else None)
             plan.stream.prepare()
         except live.CannotGoLive as exc:
             self._fall_back(plan, exc.details)

@@ -139,10 +139,15 @@ class PauseWatch:
             self._events.append((event, seconds + micros / 1e6))
             self._changed.notify_all()
 
+    @property
+    def has_events(self) -> bool:
+        """Whether QEMU's STOP and RESUME events reach this watch."""
+        return len(self._ids) == 2
+
     def wait_resumed(self, timeout: float) -> bool:
         """Whether QEMU resumed the guest after its last stop, waiting up to ``timeout`` s
-        for the event; False at once when events cannot be had."""
-        if len(self._ids) < 2:
+        for the event; False at once when events cannot be had (see :attr:`has_events`)."""
+        if not self.has_events:
             return False
         with self._changed:
             return self._changed.wait_for(self._resumed, timeout)
