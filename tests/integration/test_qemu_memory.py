@@ -302,7 +302,7 @@ def test_the_driver_sends_qemu_nothing_while_the_guest_is_paused_but_the_capture
         client, agent_guest, libvirtd, monkeypatch):
     """Inside a background capture's pause the driver sends only ``stop``, the disk
     transaction and ``migrate``; it learns of the resume from QEMU's event instead of
-    polling the monitor, which would compete with QEMU's own work in the pause."""
+    polling the monitor, which QEMU's main loop would have to serve during the pause."""
     vm = agent_guest
     agent = client(memory_capture="background-snapshot")
     calls: list[tuple[str, float, float]] = []

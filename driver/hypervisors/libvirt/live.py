@@ -106,8 +106,8 @@ class LiveCapture:
                  mechanism: str, options: LiveOptions,
                  resumed: Callable[[float], bool] | None = None) -> None:
         self.monitor = monitor
-        # Waits (bounded) for QEMU's RESUME event: the pause is left to QEMU alone rather
-        # than shared with monitor polls that compete with it for the BQL and the CPUs.
+        # Waits (bounded) for QEMU's RESUME event, so that inside the guest's pause the
+        # driver sends QEMU nothing but the capture itself.
         self.resumed = resumed
         self.writer = writer
         self.at_instant = at_instant
