@@ -348,24 +348,9 @@ class HostSampler:
         self._thread.join()
 
 
-def huge_share(pid: int, ram_bytes: int) -> float:
-    """The share of QEMU's guest RAM mapping that is mapped with huge pages."""
-    start = min(a for a, _ in hugepages.ram_mappings(pid, ram_bytes))
-    fields: dict[str, int] = {}
-    inside = False
-    with open(f"/proc/{pid}/smaps") as fh:
-        for line in fh:
-            head = line.split()[0]
-            if "-" in head and not head.endswith(":"):
-                inside = int(head.split("-")[0], 16) == start
-            elif inside and head in ("Rss:", "AnonHugePages:"):
-                fields[head] = int(line.split()[1])
-    return round(fields.get("AnonHugePages:", 0) / max(1, fields.get("Rss:", 0)), 3)
-
-
 def _note_share(shares: list[float], pid: int, ram_bytes: int, step: str) -> None:
     if step == "ram-prepared":
-        shares.append(huge_share(pid, ram_bytes))
+        shares.append(round(hugepages.huge_share(pid, ram_bytes), 3))
 
 
 class QmpTimes:

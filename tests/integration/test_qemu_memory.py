@@ -257,22 +257,6 @@ def test_a_failure_while_the_stream_is_written_leaves_nothing_and_live_works_aft
     assert ram_sum(vm) == before
 
 
-def huge_share(pid: int, ram_bytes: int) -> float:
-    """The share of QEMU's resident guest RAM mapped with transparent huge pages."""
-    [region] = hugepages.ram_mappings(pid, ram_bytes)
-    fields: dict[str, int] = {}
-    inside = False
-    with open(f"/proc/{pid}/smaps") as fh:
-        for line in fh:
-            head = line.split()[0]
-            if "-" in head and not head.endswith(":"):
-                start, end = (int(x, 16) for x in head.split("-"))
-                inside = (start, end) == region
-            elif inside and head in ("Rss:", "AnonHugePages:"):
-                fields[head] = int(line.split()[1])
-    return fields["AnonHugePages:"] / max(1, fields["Rss:"])
-
-
 @pytest.mark.skipif("[never]" in open("/sys/kernel/mm/transparent_hugepage/enabled").read(),
                     reason="transparent huge pages are off on this host")
 def test_a_background_capture_puts_guest_ram_back_into_huge_pages_first(
@@ -285,9 +269,9 @@ def test_a_background_capture_puts_guest_ram_back_into_huge_pages_first(
     ram_bytes = vm.dom.maxMemory() * 1024
     ram(vm, mib=64)
     agent.ok(aj.create(vm.name, "h1", vm.volumes(), type="DiskAndMemory"))
-    split = huge_share(vm.qemu_pid(), ram_bytes)
+    split = hugepages.huge_share(vm.qemu_pid(), ram_bytes)
     seen: list[float] = []
-    hooks.append(lambda step: seen.append(huge_share(vm.qemu_pid(), ram_bytes))
+    hooks.append(lambda step: seen.append(hugepages.huge_share(vm.qemu_pid(), ram_bytes))
                  if step == "ram-prepared" else None)
     before = ram(vm, name="b", mib=32)
     answer = agent.ok(aj.create(vm.name, "h2", vm.volumes(), type="DiskAndMemory"))

@@ -90,6 +90,25 @@ def ram_mappings(pid: int, ram_bytes: int) -> list[tuple[int, int]]:
     return found
 
 
+def huge_share(pid: int, ram_bytes: int) -> float:
+    """The share of QEMU's resident guest RAM mapped with transparent huge pages (what a
+    capture splits and :func:`prepare_guest_ram` puts back)."""
+    regions = set(ram_mappings(pid, ram_bytes))
+    rss = huge = 0
+    inside = False
+    with open(f"/proc/{pid}/smaps") as fh:
+        for line in fh:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                start, end = (int(x, 16) for x in head.split("-"))
+                inside = (start, end) in regions
+            elif inside and head == "Rss:":
+                rss += int(line.split()[1])
+            elif inside and head == "AnonHugePages:":
+                huge += int(line.split()[1])
+    return huge / max(1, rss)
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
