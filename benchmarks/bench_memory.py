@@ -38,11 +38,11 @@ import libvirt_qemu
 
 from driver.app import build_service, make_hypervisor
 from driver.hypervisors.libvirt import hugepages, live
-from driver.hypervisors.libvirt.monitor import Monitor, PauseWatch, start_event_loop
+from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
 from driver.settings import Settings
 from driver.wire.envelope import decode_commands
 from tests import agentjson as aj
-from tests.integration.qemu import URI, QemuVM, copy_image, libvirtd_running
+from tests.integration.qemu import URI, QemuVM, copy_image, libvirtd_running, monitor_calls
 
 DIRTY_LOOP = ("while [ ! -e /tmp/stop ]; do dd if=/dev/urandom of=/tmp/dirty bs=1M count=16 "
               "2>/dev/null; done")
@@ -132,7 +132,7 @@ def bench_pause(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[
                 sampler = HostSampler(vm.qemu_pid())
                 shares: list[float] = []
                 live.HOOKS[:] = [partial(_note_share, shares, vm.qemu_pid(), mib << 20)]
-                with QmpTimes() as calls:
+                with monitor_calls() as calls:
                     answer = run(service, aj.create(vm.name, name, vm.volumes(),
                                                     type="DiskAndMemory"))
                 rows["live create"].append((time.perf_counter() - t) * 1000)
@@ -143,7 +143,7 @@ def bench_pause(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[
                 rows.setdefault("huge share", []).append(shares[0] if shares else -1)
                 if answer.guestPauseMs > 30 or i < 2:  # where a pause's time went
                     slow.append({**{k: round(v, 1) for k, v in split.items()},
-                                 "monitor calls in the pause": parts.inside(calls.calls),
+                                 "monitor calls in the pause": parts.inside(calls),
                                  **sampler.between(*parts.window())})
                 rows["live pause"].append(answer.guestPauseMs)
                 mechanism = answer.memoryCapture
@@ -257,15 +257,15 @@ class PauseParts:
     def inside(self, calls: list[tuple[str, float, float]]) -> list[str]:
         """The monitor calls that overlapped the pause: name, start and end in ms after
         QEMU's STOP."""
-        at: dict[str, float] = dict(reversed(self.events))
-        stop, resume = at.get("STOP"), at.get("RESUME")
-        if stop is None or resume is None:
+        stop, resume = self.window()
+        if not stop or not resume:
             return []
         return [f"{name} {1000 * (a - stop):.1f}..{1000 * (b - stop):.1f}"
                 for name, a, b in calls if b >= stop - 0.001 and a <= resume]
 
     def window(self) -> tuple[float, float]:
-        at: dict[str, float] = dict(reversed(self.events))
+        """QEMU's STOP and RESUME timestamps (0 for one not seen)."""
+        at: dict[str, float] = dict(reversed(self.events))  # the first of each kind
         return at.get("STOP", 0.0), at.get("RESUME", 0.0)
 
     def close(self) -> dict[str, float]:
@@ -353,31 +353,6 @@ def _note_share(shares: list[float], pid: int, ram_bytes: int, step: str) -> Non
         shares.append(round(hugepages.huge_share(pid, ram_bytes), 3))
 
 
-class QmpTimes:
-    """Wall-clock start and end of every monitor command the driver sends in the block, on
-    the clock of QEMU's event timestamps."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, float, float]] = []
-        self._orig = Monitor.qmp
-
-    def __enter__(self) -> QmpTimes:
-        orig, calls = self._orig, self.calls
-
-        def timed(monitor: Monitor, execute: str, *args: Any, **kwargs: Any) -> Any:
-            t = time.time()
-            try:
-                return orig(monitor, execute, *args, **kwargs)
-            finally:
-                calls.append((execute, t, time.time()))
-
-        Monitor.qmp = timed  # type: ignore[method-assign,assignment]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        Monitor.qmp = self._orig  # type: ignore[method-assign]
-
-
 def bench_parts(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mib in sizes:
@@ -392,12 +367,12 @@ def bench_parts(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[
         captures = []
         for i in range(reps + 1):
             parts = PauseParts(conn, vm.dom)
-            with QmpTimes() as calls:
+            with monitor_calls() as calls:
                 run(service, aj.create(vm.name, f"p{i}", vm.volumes(), type="DiskAndMemory"))
             vm.wait_running()
             split = parts.close()
             captures.append({**{k: round(v, 1) for k, v in split.items()},
-                             "monitor calls in the pause": parts.inside(calls.calls)})
+                             "monitor calls in the pause": parts.inside(calls)})
             run(service, aj.delete(vm.name, f"p{i}", vm.volumes(), type="DiskAndMemory"))
             if i == 0:  # the first capture of a guest also faults in RAM it never touched
                 first = {f"{k} ms": round(v, 1) for k, v in split.items()}

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ import libvirt
 import libvirt_qemu
 
 from contract_tests.waiting import wait_until
+from driver.hypervisors.libvirt.monitor import Monitor
 from tests import agentjson
 
 URI = "qemu:///system"
@@ -203,6 +205,27 @@ class QemuVM:
             self.dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
         except libvirt.libvirtError:
             pass
+
+
+@contextmanager
+def monitor_calls() -> Iterator[list[tuple[str, float, float]]]:
+    """Every QMP command the driver sends in the block: its name, and the wall-clock time
+    it was sent and answered (the clock of QEMU's event timestamps)."""
+    calls: list[tuple[str, float, float]] = []
+    send = Monitor.qmp
+
+    def timed(monitor: Monitor, execute: str, *args: Any, **kwargs: Any) -> Any:
+        began = time.time()
+        try:
+            return send(monitor, execute, *args, **kwargs)
+        finally:
+            calls.append((execute, began, time.time()))
+
+    Monitor.qmp = timed  # type: ignore[method-assign,assignment]
+    try:
+        yield calls
+    finally:
+        Monitor.qmp = send  # type: ignore[method-assign]
 
 
 def copy_image(src: str, pool: str, name: str) -> str:

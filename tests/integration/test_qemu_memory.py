@@ -18,8 +18,9 @@ import pytest
 from driver.app import create_app, make_hypervisor
 from driver.core.errors import HypervisorError
 from driver.hypervisors.libvirt import hugepages, live, memstate
-from driver.hypervisors.libvirt.monitor import Monitor, start_event_loop
+from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
 from tests import agentjson as aj
+from tests.integration.qemu import monitor_calls
 from tests.support.driver import AgentClient
 
 pytestmark = [pytest.mark.qemu, pytest.mark.agent]
@@ -283,22 +284,12 @@ def test_a_background_capture_puts_guest_ram_back_into_huge_pages_first(
 
 
 def test_the_driver_sends_qemu_nothing_while_the_guest_is_paused_but_the_capture(
-        client, agent_guest, libvirtd, monkeypatch):
+        client, agent_guest, libvirtd):
     """Inside a background capture's pause the driver sends only ``stop``, the disk
     transaction and ``migrate``; it learns of the resume from QEMU's event instead of
     polling the monitor, which QEMU's main loop would have to serve during the pause."""
     vm = agent_guest
     agent = client(memory_capture="background-snapshot")
-    calls: list[tuple[str, float, float]] = []
-    send = Monitor.qmp
-
-    def timed(monitor: Monitor, execute: str, *args: Any, **kwargs: Any) -> Any:
-        began = time.time()  # QEMU's event timestamps are wall-clock too
-        try:
-            return send(monitor, execute, *args, **kwargs)
-        finally:
-            calls.append((execute, began, time.time()))
-
     events: list[tuple[str, float]] = []
     start_event_loop()
     conn = libvirt.open(libvirtd)  # opened after the event loop is registered: gets events
@@ -306,9 +297,9 @@ def test_the_driver_sends_qemu_nothing_while_the_guest_is_paused_but_the_capture
         conn, conn.lookupByName(vm.name), name,
         lambda _c, _d, event, sec, usec, _x, _o: events.append((event, sec + usec / 1e6)),
         None, 0) for name in ("STOP", "RESUME")]
-    monkeypatch.setattr(Monitor, "qmp", timed)
     try:
-        answer = agent.ok(aj.create(vm.name, "q1", vm.volumes(), type="DiskAndMemory"))
+        with monitor_calls() as calls:
+            answer = agent.ok(aj.create(vm.name, "q1", vm.volumes(), type="DiskAndMemory"))
         vm.wait_running()
         deadline = time.monotonic() + 5
         while [e for e, _ in events][-1:] != ["RESUME"] and time.monotonic() < deadline:
@@ -326,6 +317,24 @@ def test_the_driver_sends_qemu_nothing_while_the_guest_is_paused_but_the_capture
     # Only a pause longer than the event wait (a loaded machine) may see one look.
     migrated = inside[2][2]
     assert all(began - migrated > 0.09 for _, began, _ in inside[3:]), (inside, events)
+
+
+def test_without_qemu_events_the_capture_asks_the_monitor_and_still_restores_ram(
+        client, agent_guest, monkeypatch):
+    """Where QEMU's events do not reach the driver, it learns of the resume by asking the
+    monitor; the capture and its revert are the same."""
+    vm = agent_guest
+    agent = client(memory_capture="background-snapshot")
+    monkeypatch.setattr(PauseWatch, "has_events", property(lambda _self: False))
+    before = ram(vm)
+    with monitor_calls() as calls:
+        answer = agent.ok(aj.create(vm.name, "ne1", vm.volumes(), type="DiskAndMemory"))
+    assert answer["memoryCapture"] == "background-snapshot"
+    names = [name for name, _, _ in calls]
+    assert "query-status" in names[names.index("migrate"):]
+    ram(vm)
+    reverted(agent, vm, "ne1")
+    assert ram_sum(vm) == before
 
 
 def test_preparing_the_ram_of_a_domain_not_on_this_host_is_skipped():
