@@ -6,7 +6,10 @@
 2. revert: in place (``loadvm``) vs libvirt's revert of the same internal snapshot vs the
    restore of a live snapshot, by RAM size;
 3. freeze window vs the bare capture, with memory;
-4. where the ``background-snapshot`` pause goes: QEMU's STOP, MIGRATION (``setup``,
+4. how long a delete holds the guest: the driver's delete of a live snapshot (its state file
+   freed in steps, and freed at once) and libvirt's delete of a ``savevm`` snapshot,
+   against the same window with no delete;
+5. where the ``background-snapshot`` pause goes: QEMU's STOP, MIGRATION (``setup``,
    ``active``) and RESUME event timestamps around the driver's capture.
 
 Every pause is QEMU's own STOP -> RESUME event timestamps (``PauseWatch``), for the driver
@@ -37,7 +40,7 @@ import libvirt
 import libvirt_qemu
 
 from driver.app import build_service, make_hypervisor
-from driver.hypervisors.libvirt import hugepages, live
+from driver.hypervisors.libvirt import hugepages, live, memstate
 from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
 from driver.settings import Settings
 from driver.wire.envelope import decode_commands
@@ -234,6 +237,98 @@ def bench_freeze(conn: Any, guest_dir: str, reps: int) -> dict[str, Any]:
     return out
 
 
+WRITE_LOOP = ("rm -f /mnt/data/ticks; while [ ! -e /tmp/stopw ]; do dd if=/dev/urandom "
+              "of=/mnt/data/w bs=4k count=1 conv=fsync 2>/dev/null; cut -d' ' -f1 /proc/uptime"
+              " >> /mnt/data/ticks; done; rm /tmp/stopw")
+
+
+class AgentPings:
+    """A guest-agent round trip every 2 ms from a thread of its own: QEMU's main loop and
+    the guest's virtio channel answer it, so a stall of either shows as a long round trip.
+    libvirt runs agent commands beside a domain's other jobs."""
+
+    def __init__(self, dom: Any) -> None:
+        self.dom, self.samples, self.stopped = dom, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            t = time.perf_counter()
+            try:
+                libvirt_qemu.qemuAgentCommand(self.dom, '{"execute":"guest-ping"}', 30, 0)
+            except libvirt.libvirtError:
+                pass
+            self.samples.append((t, time.perf_counter() - t))
+            self.stopped.wait(0.002)
+
+    def longest(self, start: float, end: float) -> float:
+        return round(max((d for t, d in self.samples if start <= t <= end), default=0) * 1000, 1)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+def bench_delete(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict[str, Any]:
+    """How long a delete holds the guest: the longest guest-agent round trip during the call
+    and the longest gap in a guest loop of 4 KiB writes each followed by an fsync (the
+    guest's own clock, 10 ms steps), for the driver's delete of a live snapshot (its state
+    file freed in steps), the same with the file freed at once, and libvirt's delete of a
+    ``savevm`` snapshot; the same window with no delete gives the baseline."""
+    out: dict[str, Any] = {}
+    for mib in sizes:
+        rig = Rig(conn, guest_dir, mib)
+        dirtied = rig.fill(max(8, int(0.7 * mib) - 48))
+        vm, service = rig.vm, rig.service()
+        pings = AgentPings(vm.dom)
+        rows: dict[str, dict[str, list[float]]] = {}
+        for i in range(reps):
+            for k, how in enumerate(("no delete", "driver, freed in steps",
+                                     "driver, freed at once", "libvirt savevm delete")):
+                name = f"d{i}-{k}"
+                if how.startswith("driver"):
+                    run(service, aj.create(vm.name, name, vm.volumes(), type="DiskAndMemory"))
+                    fn: Callable[[], Any] = partial(run, service, aj.delete(
+                        vm.name, name, vm.volumes(), type="DiskAndMemory"))
+                elif how.startswith("libvirt"):
+                    vm.dom.snapshotCreateXML(
+                        f"<domainsnapshot><name>{name}</name><memory snapshot='internal'/>"
+                        "</domainsnapshot>", libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC)
+                    fn = partial(vm.dom.snapshotLookupByName(name).delete, 0)
+                else:
+                    fn = partial(time.sleep, 0.5)
+                vm.wait_running()
+                vm.sh(WRITE_LOOP, wait=False)
+                time.sleep(1.5)
+                step = memstate.RELEASE_STEP
+                if how.endswith("at once"):
+                    memstate.RELEASE_STEP = 1 << 62
+                t = time.perf_counter()
+                try:
+                    fn()
+                finally:
+                    memstate.RELEASE_STEP = step
+                end = time.perf_counter()
+                time.sleep(1.0)
+                vm.sh("touch /tmp/stopw")
+                time.sleep(0.5)
+                ticks = [float(x) for x in vm.sh("cat /mnt/data/ticks").split()]
+                row = rows.setdefault(how, {"call ms": [], "longest agent round trip ms": [],
+                                            "longest gap between guest writes ms": []})
+                row["call ms"].append(round((end - t) * 1000, 1))
+                row["longest agent round trip ms"].append(pings.longest(t, end))
+                row["longest gap between guest writes ms"].append(
+                    round(max(b - a for a, b in zip(ticks, ticks[1:], strict=False)) * 1000))
+        pings.close()
+        out[f"{mib} MiB"] = {"dirtied MiB": dirtied, **{
+            how: {**{f"{k}, median": median(v) for k, v in row.items()},
+                  **{f"{k}, largest": max(v) for k, v in row.items()}, "all": row}
+            for how, row in rows.items()}}
+        rig.close()
+    return out
+
+
 class PauseParts:
     """QEMU's STOP / MIGRATION / RESUME event timestamps during one capture, split into the
     driver's steps (STOP -> ``setup``: stop returned, disk transaction, ``migrate``),
@@ -393,7 +488,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--sizes", default="128,512,1024,2048")
     parser.add_argument("--guest-dir", default=".cache/guest")
-    parser.add_argument("--only", choices=["pause", "revert", "freeze", "parts"])
+    parser.add_argument("--only", choices=["pause", "revert", "freeze", "parts", "delete"])
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     guest_dir = os.path.abspath(args.guest_dir)
@@ -408,6 +503,9 @@ def main() -> None:
                 results["revert"] = bench_revert(conn, guest_dir, sizes, args.reps)
             if args.only in (None, "parts"):
                 results["background-snapshot pause, parts"] = bench_parts(
+                    conn, guest_dir, sizes, args.reps)
+            if args.only in (None, "delete"):
+                results["how long a delete holds the guest"] = bench_delete(
                     conn, guest_dir, sizes, args.reps)
             if args.only in (None, "freeze"):
                 results["freeze window with memory"] = bench_freeze(conn, guest_dir,

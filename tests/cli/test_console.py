@@ -127,6 +127,23 @@ def test_log_lines_name_only_the_vm_and_snapshot_they_concern():
     assert lines == ["hello", "[vm=i-2-10-VM] hello", "[vm=i-2-10-VM snapshot=s1] hello"]
 
 
+def test_the_servers_queue_warning_is_kept_but_throttled(capsys, monkeypatch):
+    logs.configure("INFO", as_json=False)
+    logs.configure("INFO", as_json=False)  # configured twice: still one throttle
+    clock = [1000.0]
+    monkeypatch.setattr(logs.time, "monotonic", lambda: clock[0])
+    queue = logging.getLogger("waitress.queue")
+    for depth in range(50):
+        queue.warning("Task queue depth is %d", depth)
+    clock[0] += 11
+    queue.warning("Task queue depth is %d", 7)
+    logging.getLogger("waitress").warning("other")
+    assert [line.split(" WARNING ")[1].split(" ", 1)[1]
+            for line in capsys.readouterr().err.splitlines()] == [
+        "Task queue depth is 0",
+        "Task queue depth is 7 (49 more such messages in the last 10 s held back)", "other"]
+
+
 def test_check_prints_dotted_versions(capsys, tmp_path):
     pytest.importorskip("libvirt")
     assert driver_cli.main(["--uri", "test:///default", "--data-dir", str(tmp_path),
