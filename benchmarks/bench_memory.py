@@ -39,8 +39,9 @@ from typing import Any
 import libvirt
 import libvirt_qemu
 
+from driver import files
 from driver.app import build_service, make_hypervisor
-from driver.hypervisors.libvirt import hugepages, live, memstate
+from driver.hypervisors.libvirt import hugepages, live
 from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
 from driver.settings import Settings
 from driver.wire.envelope import decode_commands
@@ -301,14 +302,14 @@ def bench_delete(conn: Any, guest_dir: str, sizes: list[int], reps: int) -> dict
                 vm.wait_running()
                 vm.sh(WRITE_LOOP, wait=False)
                 time.sleep(1.5)
-                step = memstate.RELEASE_STEP
+                step = files.RELEASE_STEP
                 if how.endswith("at once"):
-                    memstate.RELEASE_STEP = 1 << 62
+                    files.RELEASE_STEP = 1 << 62
                 t = time.perf_counter()
                 try:
                     fn()
                 finally:
-                    memstate.RELEASE_STEP = step
+                    files.RELEASE_STEP = step
                 end = time.perf_counter()
                 time.sleep(1.0)
                 vm.sh("touch /tmp/stopw")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import libvirt
 
+from driver import files
 from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound
 from driver.core.model import Snapshot
 from driver.hypervisors.base import DiskInfo, Hypervisor, VmSpec
@@ -158,8 +159,8 @@ class LibvirtHost(Hypervisor):
         if is_rbd(path):
             rbd, image = self._rbd(path)
             rbd.remove(image)
-        elif os.path.exists(path):
-            os.remove(path)
+        else:
+            files.release(path)
 
     def resize_volume(self, path: str, size: int) -> None:
         if is_rbd(path):
@@ -250,9 +251,7 @@ class LibvirtHost(Hypervisor):
             rbd.snap_remove(image, f"{VOLUME_SNAPSHOT_PREFIX}{name}")
             rbd.remove(self._volume_snapshot_image(image, name))
             return
-        target = self._volume_snapshot_path(path, name)
-        if os.path.exists(target):
-            os.remove(target)
+        files.release(self._volume_snapshot_path(path, name))
 
     def delete_from_files(self, snapshot: Snapshot) -> None:
         disks = [DiskInfo(d.target, d.path) for d in snapshot.disks]
