@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.action == "check":
             print(service.hv.ping())
+            readiness = service.hv.capture_readiness()
+            if readiness:
+                print(readiness)
             vms = service.store.vms()
             print(f"VMs in the journal: {', '.join(vms) if vms else 'none'}")
         elif args.action == "reconcile":

@@ -177,6 +177,11 @@ class Hypervisor(ABC):
     def ping(self) -> str:
         """Check the connection; return a short description of the host."""
 
+    def capture_readiness(self) -> str | None:
+        """A line saying whether live memory capture is possible on this host, where the
+        backend can tell (``vmsnap-driver check`` prints it)."""
+        return None
+
     def guest_names(self) -> list[str]:
         """The name of every VM the host has (defined or running)."""
         raise Unsupported("listing VMs is not supported by this host")

@@ -14,7 +14,7 @@ from driver import files
 from driver.core.errors import DriverError, HypervisorError, InvalidRequest, NotFound
 from driver.core.model import Snapshot
 from driver.hypervisors.base import DiskInfo, Hypervisor, VmSpec
-from driver.hypervisors.libvirt import qemuimg
+from driver.hypervisors.libvirt import qemuimg, userfault
 from driver.hypervisors.libvirt.errors import call as _call
 from driver.hypervisors.libvirt.errors import is_broken_connection, is_missing, translate
 from driver.hypervisors.libvirt.guest import LibvirtGuest
@@ -100,6 +100,12 @@ class LibvirtHost(Hypervisor):
             f"libvirt {_dotted(conn.getLibVersion())}, "
             f"{conn.getType()} {_dotted(conn.getVersion())} at {self.uri}"
         ))
+
+    def capture_readiness(self) -> str | None:
+        if not self.uri.startswith("qemu:///"):
+            return None  # QEMU runs on another machine, or not at all
+        return userfault.readiness(userfault.unprivileged_allowed(),
+                                   userfault.qemu_processes())[1]
 
     def guest_names(self) -> list[str]:
         conn = self.conn

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driver.core.errors import DriverError, HypervisorError
+from driver.hypervisors.libvirt import userfault
 from driver.hypervisors.libvirt.hugepages import prepare_guest_ram
 from driver.hypervisors.libvirt.monitor import Monitor
 from driver.hypervisors.libvirt.states import StateSink
@@ -122,10 +123,18 @@ class LiveCapture:
     def prepare(self) -> None:
         """Everything that need not happen at the instant. Raises CannotGoLive (nothing
         left behind but the writer, which :meth:`abort` drops) when QEMU refuses."""
+        try:
+            self._set_capabilities(**{"pause-before-switchover": self.mechanism == PRECOPY,
+                                      "background-snapshot": self.mechanism == BACKGROUND})
+        except HypervisorError as exc:  # QEMU checks here whether it can
+            self._reset()
+            raise CannotGoLive(userfault.explain(exc.details)) from None
+        # Only once QEMU has accepted the capture; before the parameters, so that a crash
+        # during it leaves only the capabilities, which recovery turns off.
         if self.mechanism == BACKGROUND and self.options.prepare_ram:
             self._prepare_ram()
         try:
-            self._configure()
+            self._set_parameters()
         except HypervisorError as exc:
             self._reset()
             raise CannotGoLive(exc.details) from None
@@ -141,12 +150,10 @@ class LiveCapture:
         else:
             self._start_precopy()
 
-    def _configure(self) -> None:
+    def _set_parameters(self) -> None:
         params = self.monitor.qmp("query-migrate-parameters")
         self._saved_parameters = {k: params[k] for k in ("max-bandwidth", "downtime-limit")
                                   if k in params}
-        self._set_capabilities(**{"pause-before-switchover": self.mechanism == PRECOPY,
-                                  "background-snapshot": self.mechanism == BACKGROUND})
         self.monitor.qmp("migrate-set-parameters", {
             "max-bandwidth": self.options.bandwidth_mib * 1024 * 1024,
             "downtime-limit": self.options.downtime_ms,
