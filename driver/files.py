@@ -52,8 +52,9 @@ def _free(path: str) -> bool:
     except OSError:
         fd = -1
     try:
-        if fd >= 0 and stat.S_ISREG(os.fstat(fd).st_mode):
-            left = os.fstat(fd).st_size
+        info = os.fstat(fd) if fd >= 0 else None
+        if info is not None and stat.S_ISREG(info.st_mode):
+            left = info.st_size
             while left > 0:
                 left = max(0, left - RELEASE_STEP)
                 started = time.monotonic()
