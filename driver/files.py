@@ -13,6 +13,7 @@ usually take.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -33,6 +34,8 @@ def release(path: str) -> bool:
     hidden = doomed(path)
     found = _free(hidden)
     try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            raise IsADirectoryError(errno.EISDIR, "a folder is not removed as a file", path)
         os.rename(path, hidden)
     except FileNotFoundError:
         return found

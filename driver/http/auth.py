@@ -77,7 +77,10 @@ class Verifier:
         if abs(now - ts) > self.window:
             return "timestamp outside the allowed window"
         expected = sign(self.secret, timestamp, nonce, method, path, body)
-        if not same_secret(signature.strip().lower(), expected):
+        # One spelling of the signature for the check and for the replay guard: hex read in
+        # either case would otherwise let each case variant of a request through once.
+        signature = signature.strip().lower()
+        if not same_secret(signature, expected):
             return "bad signature"
         with self._lock:
             # Oldest first (a dict keeps insertion order): forgetting what has expired

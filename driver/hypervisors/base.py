@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from driver.core.errors import Unsupported
+from driver.core.errors import NotFound, Unsupported
 from driver.core.model import Disk, PowerState, Snapshot
 
 # Places a snapshot is held besides its disks (see ``Guest.held_snapshots``).
@@ -188,6 +189,25 @@ class Hypervisor(ABC):
 
     def delete_from_files(self, snapshot: Snapshot) -> None:
         """Delete ``snapshot`` from its disk files when its VM is gone from the host."""
+
+    def volume_user(self, path: str) -> str | None:
+        """The VM whose definition holds the volume at ``path``, or None."""
+        def same(p: str) -> str:
+            return os.path.realpath(p) if p.startswith("/") else p
+
+        wanted = same(path)
+        try:
+            names = self.guest_names()
+        except Unsupported:
+            return None
+        for name in names:
+            try:
+                disks = self.guest(name).disks()
+            except NotFound:
+                continue  # removed meanwhile
+            if any(same(d.path) == wanted for d in disks):
+                return name
+        return None
 
     # --- lifecycle: what a management server needs from a host besides snapshots --------
 

@@ -118,8 +118,11 @@ class Context:
             if slot.answer is not None:
                 return slot.answer
             # A repeated revert is acted on again: reverting twice gives the same disks, and a
-            # user may revert to the same snapshot again after changing the VM.
-            stored = self.journal.replay(kind, vm, snapshot) if kind != "revert" else None
+            # user may revert to the same snapshot again after changing the VM. A Restore
+            # names a set of snapshots that may differ from the last one's: it is always
+            # carried out (it only registers what the host lacks).
+            stored = (self.journal.replay(kind, vm, snapshot)
+                      if kind not in ("revert", "restore") else None)
             if stored is not None:
                 log.info("answered a resent %s from the journal", kind)
                 return schema_of(AnswerSchema).load(stored)

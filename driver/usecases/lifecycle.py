@@ -15,6 +15,7 @@ from typing import Any
 
 from driver.core.errors import InvalidRequest, NotFound
 from driver.hypervisors.base import DiskInfo, VmSpec
+from driver.names import check_snapshot_name
 from driver.paths import filer_volume_path
 from driver.usecases.context import Context
 from driver.wire.commands import Answer
@@ -118,8 +119,6 @@ class Lifecycle:
         if isinstance(data, SnapshotObjectTO):
             if data.volume is None or not data.name:
                 raise InvalidRequest("a volume snapshot needs its volume and a name")
-            from driver.names import check_snapshot_name
-
             check_snapshot_name(data.name)
             # As in CloudStack, a path that is a bare name (not the snapshot's own) names the
             # VM snapshot of the volume to take the snapshot from.
@@ -134,10 +133,15 @@ class Lifecycle:
     def delete_object(self, cmd: DataCommand, raw: Any) -> Answer:
         data = cmd.data
         if isinstance(data, VolumeObjectTO):
-            self.hv.delete_volume(self._path(data))
+            path = self._path(data)
+            user = self.hv.volume_user(path)
+            if user is not None:
+                raise InvalidRequest(f"volume {path} is attached to VM {user}; detach it first")
+            self.hv.delete_volume(path)
             return Answer()
         if isinstance(data, SnapshotObjectTO) and data.volume is not None:
-            self.hv.delete_volume_snapshot(self._path(data.volume), data.path or data.name or "")
+            name = check_snapshot_name(data.path or data.name or "")
+            self.hv.delete_volume_snapshot(self._path(data.volume), name)
             return Answer()
         raise InvalidRequest("DeleteCommand needs a VolumeObjectTO or SnapshotObjectTO")
 
@@ -176,15 +180,19 @@ class Lifecycle:
         if cmd.currentSize and cmd.newSize < cmd.currentSize and not cmd.shrinkOk:
             raise InvalidRequest("Shrinking the volume needs shrinkOk")
 
+        # The management server names the VM of an attached volume; the driver does not
+        # take its word for a volume it sends without one.
+        vm = cmd.vmInstance or self.hv.volume_user(path)
+
         def work() -> Answer:
-            if cmd.vmInstance:
-                self._no_snapshots(cmd.vmInstance, "The volume is attached to a VM with "
-                                   "memory&disk VM snapshots; therefore, it cannot be resized.")
+            if vm:
+                self._no_snapshots(vm, "The volume is attached to a VM with memory&disk VM "
+                                   "snapshots; therefore, it cannot be resized.")
             self.hv.resize_volume(path, cmd.newSize)
             return Answer(newSize=cmd.newSize)
 
-        if cmd.vmInstance:
-            return self._vm_op(cmd.vmInstance, "resize", work)
+        if vm:
+            return self._vm_op(vm, "resize", work)
         return work()
 
     # --- guest data -------------------------------------------------------------------------

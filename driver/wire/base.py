@@ -47,6 +47,17 @@ def _no_nul(value: str) -> bool:
     return True
 
 
+def _unicode(value: str) -> bool:
+    """No lone surrogate (JSON can spell one, ``"\\ud800"``; UTF-8 cannot carry it, so
+    SQLite and libvirt would fail on it)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("must be valid Unicode (no lone surrogate)") from None
+    return True
+
+
 def _no_control(value: str) -> bool:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise ValidationError("must not contain control characters")
@@ -57,14 +68,15 @@ class Text(mf.String):
     """A string a C library may receive: no NUL (libvirt and QEMU would cut it short)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**_with(_no_nul, kwargs))
+        super().__init__(**_with(_unicode, _with(_no_nul, kwargs)))
 
 
 class Name(mf.String):
     """A VM or object name: 1 to 255 characters, no control characters."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**_with(_no_control, _with(validate.Length(min=1, max=255), kwargs)))
+        super().__init__(**_with(_unicode, _with(_no_control, _with(
+            validate.Length(min=1, max=255), kwargs))))
 
 
 class WireSchema(Schema):

@@ -24,6 +24,7 @@ from driver.hypervisors.libvirt.rbd_disks import ByStorage
 from driver.hypervisors.libvirt.rbdstate import RbdStates
 from driver.hypervisors.libvirt.states import FileStates, MemoryStates
 from driver.hypervisors.libvirt.xml import CephAccess, disk_xml, domain_xml
+from driver.names import check_snapshot_name
 from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, Rbd, RbdImage, check_name, is_rbd
 
 
@@ -165,8 +166,10 @@ class LibvirtHost(Hypervisor):
         if is_rbd(path):
             rbd, image = self._rbd(path)
             rbd.remove(image)
-        else:
-            files.release(path)
+            return
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise InvalidRequest(f"{path} is a folder, not a volume")
+        files.release(path)
 
     def resize_volume(self, path: str, size: int) -> None:
         if is_rbd(path):
@@ -202,9 +205,13 @@ class LibvirtHost(Hypervisor):
               lambda: guest.dom.detachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_CONFIG))
 
     @staticmethod
-    def _volume_snapshot_path(path: str, name: str) -> str:
+    def _volume_snapshot_path(path: str, name: str, *, create: bool = False) -> str:
+        """Where the volume snapshot ``name`` of the volume at ``path`` is kept: beside the
+        volume, in a hidden folder (made only when a snapshot is taken)."""
+        check_snapshot_name(name)
         folder = os.path.join(os.path.dirname(path), ".volume-snapshots")
-        os.makedirs(folder, exist_ok=True)
+        if create:
+            os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, f"{os.path.basename(path)}@{name}.qcow2")
 
     @staticmethod
@@ -243,7 +250,7 @@ class LibvirtHost(Hypervisor):
     def snapshot_volume(self, path: str, name: str, *, source: str | None = None) -> int:
         if is_rbd(path):
             return self._snapshot_rbd_volume(path, name, source)
-        target = self._volume_snapshot_path(path, name)
+        target = self._volume_snapshot_path(path, name, create=True)
         if os.path.exists(target):
             raise InvalidRequest(f"volume snapshot {name} already exists")
         if source is not None and source not in qemuimg.tags(path):

@@ -44,6 +44,11 @@ class SimulatedHost(Hypervisor):
         with self.store.read() as c:
             return [r["name"] for r in c.execute("SELECT name FROM vms ORDER BY name")]
 
+    def volume_user(self, path: str) -> str | None:
+        with self.store.read() as c:
+            row = c.execute("SELECT vm FROM volumes WHERE path=?", (path,)).fetchone()
+        return str(row["vm"]) if row is not None and row["vm"] else None
+
     def vms(self) -> list[dict[str, Any]]:
         with self.store.read() as c:
             return [{"name": r["name"], "power": r["power"], "agent": bool(r["agent"]),
