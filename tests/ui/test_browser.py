@@ -13,7 +13,7 @@ import shutil
 import pytest
 import requests
 
-from contract_tests.client import Client
+from contract_tests.client import ApiError, Client
 from simulator.app import ThreadedServer
 from simulator.config import SimConfig
 
@@ -144,7 +144,7 @@ def confirm(driver, button_id, ok=True):
     text = driver.find_element(By.ID, "confirm-text").text
     focused_is(driver, "confirm-cancel")  # the safe choice has the focus
     driver.find_element(By.ID, "confirm-ok" if ok else "confirm-cancel").click()
-    return text
+    return text.replace("\u2068", "").replace("\u2069", "")  # names are isolated
 
 
 def log_in(driver, sim, username):
@@ -345,11 +345,18 @@ def test_the_instance_snapshot_flow(sim, browser):
     assert len(user.list("listVolumes", "volume")) == volumes
     focused_is(d, "attach-volume")
 
-    # An error quoting an internal record reads as one line; the raw text is folded.
-    d.find_element(By.ID, "change-offering").click()
-    wait(d, ec.visibility_of_element_located((By.ID, "offering-select")))
-    focused_is(d, "offering-select")
-    d.find_element(By.ID, "offering-ok").click()
+    # CloudStack changes the offering of a stopped instance only: on a running one the
+    # button is disabled and says so.
+    assert not d.find_element(By.ID, "change-offering").is_enabled()
+    assert "must be stopped" in d.find_element(By.ID, "offering-reason").text
+    # An error quoting an internal record (CloudStack's own refusal of that change, asked
+    # for through the API) reads as one line; the raw text is folded.
+    offering = next(o["id"] for o in user.list("listServiceOfferings", "serviceoffering")
+                    if o["name"] != "Small Instance")
+    with pytest.raises(ApiError) as refused:
+        user.call("changeServiceForVirtualMachine", id=vm_id, serviceofferingid=offering)
+    d.execute_script("showError(new ApiError(arguments[0], arguments[1]))",
+                     refused.value.errortext, refused.value.errorcode)
     summary = wait(d, ec.visibility_of_element_located((By.ID, "error-text"))).text
     assert summary.startswith("Unable to upgrade virtual machine VM instance i-")
     assert "{" not in summary and "in state Running" in summary
@@ -397,4 +404,115 @@ def test_an_administrator_sees_every_account(sim, browser):
     link.click()
     wait(d, lambda dr: has_node(dr, "fourth"))  # another account's snapshots
     assert "Account\nuser" in d.find_element(By.ID, "instance-details").text
+    log_out(d)
+
+
+def _session(driver):
+    """The page's session key and cookies, to act as the same user from outside the page."""
+    key = driver.execute_script("return sessionStorage.getItem('sessionkey')")
+    return key, {c["name"]: c["value"] for c in driver.get_cookies()}
+
+
+def _as_page(sim, driver, command, **params):
+    key, cookies = _session(driver)
+    resp = requests.post(sim.endpoint, data={"command": command, "response": "json",
+                                             "sessionkey": key, **params},
+                         cookies=cookies, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return next(iter(resp.json().values()))
+
+
+def _open_web1(driver):
+    wait(driver, ec.element_to_be_clickable((By.LINK_TEXT, "web-1"))).click()
+    wait(driver, ec.text_to_be_present_in_element((By.ID, "instance-name"), "web-1"))
+    return re.search(r"#/instances/([^/]+)", driver.current_url).group(1)
+
+
+def test_a_page_shows_nothing_of_an_ended_session_or_of_another_address(sim, browser):
+    d = browser
+    log_in(d, sim, "user")
+    vm_id = _open_web1(d)
+    assert d.title.startswith("web-1 —")
+    # An address that names no instance of the caller: the error, and nothing of the
+    # instance shown before.
+    d.execute_script("location.hash = '#/instances/no-such-instance'")
+    wait(d, lambda dr: "does not exist or is not yours" in dr.find_element(
+        By.ID, "error-text").text)
+    assert not d.find_element(By.ID, "instance-body").is_displayed()
+    assert d.find_element(By.ID, "instance-name").get_attribute("textContent") == ""
+    assert d.find_element(By.ID, "snapshot-tree").get_attribute("innerHTML") == ""
+    d.execute_script(f"location.hash = '#/instances/{vm_id}'")
+    wait(d, ec.text_to_be_present_in_element((By.ID, "instance-name"), "web-1"))
+    # Logged out: nothing of the instance or the list is left in the page for the next
+    # person, and the login page says nothing it was not asked.
+    log_out(d)
+    assert d.title.startswith("Log in")
+    for element_id in ("instance-name", "instance-details", "snapshot-tree"):
+        assert d.find_element(By.ID, element_id).get_attribute("textContent") == ""
+    assert d.find_elements(By.CSS_SELECTOR, "#instances tbody tr") == []
+    assert not d.find_element(By.ID, "login-notice").is_displayed()
+
+
+def test_a_session_ended_elsewhere_says_so_and_comes_back_to_the_same_page(sim, browser):
+    d = browser
+    log_in(d, sim, "user")
+    _open_web1(d)
+    url = d.current_url
+    _as_page(sim, d, "logout")  # the session ends on the server (expiry, another login)
+    wait(d, ec.element_to_be_clickable((By.ID, "stop-vm"))).click()
+    notice = wait(d, ec.visibility_of_element_located((By.ID, "login-notice")))
+    assert notice.text == "Your session has ended; log in again."
+    assert not d.find_element(By.ID, "error").is_displayed()
+    for field in ("username", "password"):
+        wait(d, lambda dr, f=field: _typed(dr.find_element(By.ID, f), {
+            "username": "user", "password": "password"}[f]))
+    d.find_element(By.ID, "login-button").click()
+    wait(d, ec.text_to_be_present_in_element((By.ID, "instance-name"), "web-1"))
+    assert d.current_url == url
+    assert not d.find_element(By.ID, "login-notice").is_displayed()
+    log_out(d)
+
+
+def test_a_snapshot_another_client_started_is_followed_to_its_end(sim, browser):
+    d = browser
+    log_in(d, sim, "user")
+    vm_id = _open_web1(d)
+    control(sim, "/jobs", {"delay_ms": 3000})
+    try:
+        _as_page(sim, d, "createVMSnapshot", virtualmachineid=vm_id, name="elsewhere",
+                 snapshotmemory="false")
+        d.refresh()  # the page is opened while that snapshot is being taken
+        wait(d, lambda dr: has_node(dr, "elsewhere"))
+        assert state_of(d, "elsewhere").text == "Creating"
+        assert not d.find_element(By.ID, "take-snapshot").is_enabled()
+        # No reload: the page follows the job to its end.
+        wait(d, lambda dr: state_of(dr, "elsewhere").text in ("Ready", "Error"), timeout=30)
+        wait(d, lambda dr: dr.find_element(By.ID, "take-snapshot").is_enabled())
+    finally:
+        control(sim, "/jobs", {"delay_ms": 0})
+    log_out(d)
+
+
+def test_text_that_users_type_cannot_break_the_page(sim, browser):
+    d = browser
+    log_in(d, sim, "user")
+    _open_web1(d)
+    # Every input pattern compiles as browsers now read it (the `v` flag).
+    for pattern in d.execute_script(
+            "return [...document.querySelectorAll('input[pattern]')].map(i => i.pattern)"):
+        assert d.execute_script("try { new RegExp(arguments[0], 'v'); return true; }"
+                                " catch (e) { return false; }", pattern), pattern
+    # A name with a right-to-left override stays inside itself in the tree.
+    isolated = d.execute_script(
+        "const s = document.createElement('span'); s.className = 'name';"
+        "document.body.append(s); const v = getComputedStyle(s).unicodeBidi; s.remove();"
+        "return v")
+    assert isolated == "isolate"
+    # At a phone's width, the page does not scroll sideways.
+    d.set_window_size(390, 844)
+    try:
+        wait(d, lambda dr: dr.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1"))
+    finally:
+        d.set_window_size(1400, 900)
     log_out(d)

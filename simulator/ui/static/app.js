@@ -6,20 +6,34 @@ const $ = (id) => document.getElementById(id);
 const state = { key: sessionStorage.getItem("sessionkey"), user: sessionStorage.getItem("user"),
                 admin: sessionStorage.getItem("admin") === "1",
                 vm: null, snapshots: [], selected: null, busy: false, policy: "discard",
-                hideTimer: 0 };
+                hideTimer: 0, watchTimer: 0, epoch: 0, notice: "", returnTo: "" };
+const EXPIRED = "Your session has ended; log in again.";
 
 class ApiError extends Error {
   constructor(text, code) { super(text); this.code = code; }
 }
 
+// What a page started for a session that has since ended (logged out, expired): dropped
+// without a word, so nothing of it reaches the next person at the screen.
+class Abandoned extends Error {}
+
+// Names are the users' own text: isolated from the sentence around them, so right-to-left
+// marks inside a name cannot reverse the text that follows it.
+const iso = (text) => `\u2068${text}\u2069`;
+
 async function api(command, params = {}) {
   const body = new URLSearchParams({ command, response: "json", ...params });
-  if (state.key) body.set("sessionkey", state.key);
+  const key = state.key;
+  if (key) body.set("sessionkey", key);
   const resp = await fetch("/client/api", { method: "POST", body, credentials: "same-origin" });
   let data = {};
   try { data = await resp.json(); } catch (e) { /* not JSON: reported below */ }
   const inner = Object.values(data)[0] || {};
-  if (resp.status === 401) { logout(); throw new ApiError("Your session has ended; log in again.", 401); }
+  if (resp.status === 401 && command !== "login") {
+    if (!key || key !== state.key) throw new Abandoned();  // an older session's request
+    logout(EXPIRED);
+    throw new Abandoned();
+  }
   if (!resp.ok || inner.errorcode) throw new ApiError(inner.errortext || resp.statusText, inner.errorcode);
   return inner;
 }
@@ -39,6 +53,7 @@ function summarize(text) {
 }
 
 function showError(err) {
+  if (err instanceof Abandoned) return;
   const box = $("error");
   box.hidden = !err;
   if (!err) return;
@@ -54,6 +69,7 @@ function showError(err) {
 // Runs an async job and follows it, showing its state and elapsed time; never blocks the page.
 async function runJob(label, command, params, stateOf) {
   showError(null);
+  const epoch = state.epoch;
   const box = $("progress");
   clearTimeout(state.hideTimer);  // an earlier job's "done" must not hide this one
   box.textContent = `${label}: starting`;  // never the previous job's last words
@@ -61,7 +77,9 @@ async function runJob(label, command, params, stateOf) {
   const started = await api(command, params).catch((err) => { box.hidden = true; throw err; });
   const t0 = performance.now();
   for (;;) {
+    if (epoch !== state.epoch) throw new Abandoned();
     const job = await api("queryAsyncJobResult", { jobid: started.jobid });
+    if (epoch !== state.epoch) throw new Abandoned();
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     const detail = stateOf ? await stateOf() : "";
     box.textContent = `${label}: ${job.jobstatus === 0 ? "in progress" : job.jobstatus === 1 ? "done" : "failed"}` +
@@ -75,21 +93,53 @@ async function runJob(label, command, params, stateOf) {
   }
 }
 
-function show(view) {
+const TITLES = { "login-view": "Log in", "instances-view": "Instances", "instance-view": "Instance" };
+
+function show(view, title) {
   for (const id of ["login-view", "instances-view", "instance-view"]) $(id).hidden = id !== view;
+  document.title = `${title || TITLES[view]} — cloudstack-vmsnap simulator`;
   $("nav").hidden = view === "login-view";
   $("whoami").textContent = state.user ? `Signed in as ${state.user}` : "";
   document.body.classList.toggle("admin", state.admin);
 }
 
-function logout() {
-  if (state.key) api("logout").catch(() => {});
-  state.key = null; state.user = null; state.admin = false; state.vm = null;
+// Ends the session on this page: whatever it showed or was following is dropped, so the
+// next person to log in here sees nothing of it. ``notice`` says why, when it was not asked.
+function logout(notice = "") {
+  if (state.key && !notice) api("logout").catch(() => {});
+  state.notice = notice;
+  state.returnTo = notice && !location.hash.startsWith("#/login") ? location.hash : "";
+  state.key = null; state.user = null; state.admin = false;
+  state.epoch += 1; state.busy = false;
+  clearTimeout(state.hideTimer); clearTimeout(state.watchTimer);
+  clearInstance();
+  $("instances").querySelector("tbody").replaceChildren();
+  $("progress").hidden = true; $("progress").textContent = "";
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  showError(null);
   sessionStorage.clear();
   $("login-form").reset();  // the next person at this screen must not find the password
-  location.hash = "#/login";
+  if (location.hash !== "#/login") location.hash = "#/login";
+  showLogin();
+}
+
+function showLogin() {
   show("login-view");
+  $("login-notice").textContent = state.notice;
+  $("login-notice").hidden = !state.notice;
   $("username").focus();
+}
+
+// Empties the instance page, so that nothing of one instance is shown under another's
+// address, or after the session that loaded it.
+function clearInstance() {
+  state.vm = null; state.snapshots = []; state.selected = null;
+  clearTimeout(state.watchTimer);
+  $("instance-body").hidden = true;
+  $("instance-name").textContent = "";
+  $("instance-details").replaceChildren();
+  $("snapshot-tree").replaceChildren();
+  $("snapshot-detail").hidden = true;
 }
 
 async function login(event) {
@@ -104,7 +154,12 @@ async function login(event) {
     $("password").value = "";
     state.policy = (await api("listCapabilities", {})).capability.vmsnapshotofferingchange || "discard";
     state.focusAfterRoute = true;
-    if (location.hash === "#/instances") route(); else location.hash = "#/instances";
+    state.notice = "";
+    $("login-notice").hidden = true;
+    // Back to where an ended session left off; the login page itself leaves no history entry.
+    const target = state.returnTo || "#/instances";
+    state.returnTo = "";
+    if (location.hash === target) route(); else location.replace(target);
   } catch (err) { showError(err); }
 }
 
@@ -173,17 +228,21 @@ async function loadInstance(id) {
   const res = await api("listVirtualMachines", scope({ id }));
   const vm = (res.virtualmachine || [])[0];
   if (!vm) throw new ApiError("This instance does not exist or is not yours.");
-  state.vm = vm;
   const snaps = await api("listVMSnapshot", scope({ virtualmachineid: id }));
+  state.vm = vm;
   state.snapshots = snaps.vmSnapshot || [];
   return vm;
 }
 
-async function showInstance(id, focusTree) {
-  show("instance-view");
+// ``quiet``: a refresh while the user works on the page; focus stays where it is.
+async function showInstance(id, focusTree, quiet = false) {
   const opened = !state.vm || state.vm.id !== id;
-  if (opened) state.selected = null;
-  const vm = await loadInstance(id);
+  if (opened) clearInstance();
+  show("instance-view", state.vm ? state.vm.name : undefined);
+  let vm;
+  try { vm = await loadInstance(id); } catch (err) { clearInstance(); throw err; }
+  show("instance-view", vm.name);
+  $("instance-body").hidden = false;
   $("instance-name").textContent = vm.name;
   fields($("instance-details"), [["State", vm.state], ["Service offering", vm.serviceofferingname],
     ["Template", vm.templatename], ["Host", vm.hostname], ["Zone", vm.zonename],
@@ -191,8 +250,24 @@ async function showInstance(id, focusTree) {
     ["Guest agent", vm.guestagent ? "yes" : "no"], ["Created", fmtDate(vm.created)]]);
   renderTree();
   refreshButtons();
-  if (focusTree) focusSelected();
-  else if (opened || state.focusAfterRoute) $("instance-name").focus();
+  if (!quiet) {
+    if (focusTree) focusSelected();
+    else if (opened || state.focusAfterRoute) $("instance-name").focus();
+  }
+  watchOthers();
+}
+
+// A snapshot operation this page did not start (another tab, another client) is followed
+// until it ends, so the page does not keep showing it in progress.
+function watchOthers() {
+  clearTimeout(state.watchTimer);
+  if (!state.vm || state.busy || !state.snapshots.some((s) => ACTIVE.includes(s.state))) return;
+  const id = state.vm.id, epoch = state.epoch;
+  state.watchTimer = setTimeout(() => {
+    if (epoch !== state.epoch || state.busy || !state.vm || state.vm.id !== id ||
+        !location.hash.startsWith(`#/instances/${id}`)) return;
+    showInstance(id, false, true).catch(showError);
+  }, 1000);
 }
 
 function inProgress() {
@@ -207,7 +282,8 @@ function refreshButtons() {
   $("start-vm").disabled = vm.state !== "Stopped" || state.busy;
   $("stop-vm").disabled = vm.state !== "Running" || state.busy;
   $("attach-volume").disabled = state.busy;
-  $("change-offering").disabled = state.busy;
+  disable($("change-offering"), $("offering-wrap"), state.busy ? busy || "An operation is running." :
+    vm.state !== "Stopped" ? "The instance must be stopped to change its service offering (Stop it first)." : "");
   renderDetail();
 }
 
@@ -252,7 +328,8 @@ function renderTree() {
       lines.className = "connectors"; lines.setAttribute("aria-hidden", "true");
       lines.textContent = guides.map((more) => (more ? "│ " : "  ")).join("") + (level > 1 ? (last ? "└─" : "├─") : "");
       const name = document.createElement("span");
-      name.id = `name-${s.id}`; name.textContent = s.displayname;
+      name.id = `name-${s.id}`; name.textContent = s.displayname; name.title = s.displayname;
+      name.className = "name";
       first.append(lines, name);
       if (s.current) {
         const here = document.createElement("span");
@@ -269,6 +346,7 @@ function renderTree() {
         ["size", fmtBytes(s.physicalsize), "size"], ["pauses", pauses(s), ""],
         ["description", s.description || "", ""]]) {
         const c = document.createElement("span"); c.className = `col-${cls}`; c.textContent = text;
+        if (text) c.title = text;
         if (label && text) c.setAttribute("aria-label", `${label} ${text}`);
         cols.append(c);
       }
@@ -292,7 +370,7 @@ function items() { return [...$("snapshot-tree").querySelectorAll('li[role="tree
 
 function focusSelected() {
   const li = state.selected && $(`node-${state.selected}`);
-  if (li) li.focus(); else $("snapshots-title").focus();
+  if (li) li.focus(); else if (!$("instance-body").hidden) $("snapshots-title").focus();
 }
 
 function select(id, focus = true) {
@@ -374,18 +452,26 @@ function confirmDialog(title, text) {
 // Runs a user action on the open instance; afterwards focus goes to `after()` (a tree node,
 // a button), so keyboard users are not dropped at the top of the page.
 async function act(fn, after) {
+  const epoch = state.epoch;
+  const box = $("progress");
+  clearTimeout(state.hideTimer); clearTimeout(state.watchTimer);
+  box.textContent = "Working…"; box.hidden = false;  // focus needs somewhere visible to go
   state.busy = true; refreshButtons();
-  $("progress").focus({ preventScroll: true });
+  box.focus({ preventScroll: true });
   try { await fn(); } catch (err) { showError(err); } finally {
-    state.busy = false;
-    if (state.vm) await showInstance(state.vm.id, false).catch(showError);
-    const target = after ? after() : null;
-    if (target) target.focus(); else focusSelected();
+    if (epoch === state.epoch) {
+      state.busy = false;
+      if (box.textContent === "Working…") box.hidden = true;
+      if (state.vm) await showInstance(state.vm.id, false, true).catch(showError);
+      const target = after ? after() : null;
+      if (target && !target.disabled) target.focus(); else focusSelected();
+    }
   }
 }
 
 function snapshotState() {
   return async () => {
+    if (!state.vm) throw new Abandoned();
     const res = await api("listVMSnapshot", scope({ virtualmachineid: state.vm.id }));
     const fresh = res.vmSnapshot || [];
     const changed = JSON.stringify(fresh) !== JSON.stringify(state.snapshots);
@@ -430,7 +516,7 @@ async function revertSnapshot() {
   const s = selectedSnapshot();
   const what = s.type === "DiskAndMemory" ? "disks and memory go" : "disks go";
   const ok = await confirmDialog("Revert to this snapshot?",
-    `The instance's ${what} back to "${s.displayname}" (${fmtDate(s.created)}). Changes made since are ` +
+    `The instance's ${what} back to "${iso(s.displayname)}" (${fmtDate(s.created)}). Changes made since are ` +
     "lost; newer snapshots are kept, and the next snapshot will branch from this one.");
   if (ok) await act(() => runJob("Revert", "revertToVMSnapshot", { vmsnapshotid: s.id }, snapshotState()));
   else focusSelected();
@@ -438,12 +524,12 @@ async function revertSnapshot() {
 
 async function deleteSnapshot() {
   const s = selectedSnapshot();
-  const children = state.snapshots.filter((c) => c.parent === s.id).map((c) => `"${c.displayname}"`);
+  const children = state.snapshots.filter((c) => c.parent === s.id).map((c) => `"${iso(c.displayname)}"`);
   const kept = children.length
-    ? `Its children (${children.join(", ")}) are kept and re-linked to ${s.parentName ? `"${s.parentName}"` : "the root"}. `
+    ? `Its children (${children.join(", ")}) are kept and re-linked to ${s.parentName ? `"${iso(s.parentName)}"` : "the root"}. `
     : "";
   const ok = await confirmDialog("Delete this snapshot?",
-    `Snapshot "${s.displayname}" is deleted. ${kept}Every other snapshot still restores exactly what it captured.`);
+    `Snapshot "${iso(s.displayname)}" is deleted. ${kept}Every other snapshot still restores exactly what it captured.`);
   if (ok) await act(async () => {
     await runJob("Delete", "deleteVMSnapshot", { vmsnapshotid: s.id }, snapshotState());
     state.selected = s.parent || null;
@@ -480,13 +566,21 @@ async function changeOffering() {
   warning.hidden = !(memory.length && policy !== "restore");
   warning.textContent = policy === "block"
     ? "This instance has snapshots: the change will be refused until they are deleted."
-    : `Changing the offering deletes this instance's snapshots with memory: ${memory.map((s) => `"${s.displayname}"`).join(", ")}. Disk-only snapshots are kept.`;
+    : `Changing the offering deletes this instance's snapshots with memory: ${memory.map((s) => `"${iso(s.displayname)}"`).join(", ")}. Disk-only snapshots are kept.`;
   const dialog = $("offering-dialog");
   dialog.returnValue = "";
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue !== "ok") { opener.focus(); return; }
-    await act(() => api("changeServiceForVirtualMachine", { id: state.vm.id, serviceofferingid: select.value }),
-      () => $("change-offering"));
+    const chosen = select.selectedOptions[0] ? select.selectedOptions[0].textContent : "";
+    await act(async () => {
+      await api("changeServiceForVirtualMachine", { id: state.vm.id, serviceofferingid: select.value });
+      const left = (await api("listVMSnapshot", scope({ virtualmachineid: state.vm.id }))).vmSnapshot || [];
+      const gone = memory.filter((m) => !left.some((s) => s.id === m.id)).map((m) => `"${iso(m.displayname)}"`);
+      const box = $("progress");
+      box.textContent = `Service offering changed to ${chosen}.` +
+        (gone.length ? ` Snapshots with memory deleted: ${gone.join(", ")}.` : "");
+      state.hideTimer = setTimeout(() => { box.hidden = true; }, 4000);
+    }, () => $("change-offering"));
   }, { once: true });
   dialog.showModal();
   select.focus();
@@ -508,7 +602,8 @@ async function addInstance() {
       const zoneid = $("add-zone").value;
       const templates = (await api("listTemplates", { templatefilter: "executable", zoneid })).template ||
         (await api("listTemplates", { templatefilter: "featured", zoneid })).template || [];
-      options($("add-template"), templates, (t) => `${t.name}${t.guestagent === false ? " — no guest agent" : ""}`);
+      options($("add-template"), templates, (t) =>
+        `${t.name}${t.guestagent === false && !/guest agent/i.test(t.name) ? " — no guest agent" : ""}`);
     };
     await fill();
     $("add-zone").onchange = () => fill().catch(showError);
@@ -532,6 +627,7 @@ async function submitInstance(event) {
     state.focusAfterRoute = true;
     location.hash = `#/instances/${res.virtualmachine.id}`;
   } catch (err) {
+    $("add-instance").disabled = false;  // focus cannot land on a disabled button
     showError(err);
     $("add-instance").focus();
   } finally { $("add-instance").disabled = false; }
@@ -539,7 +635,7 @@ async function submitInstance(event) {
 
 async function route() {
   showError(null);
-  if (!state.key) { show("login-view"); $("username").focus(); return; }
+  if (!state.key) { showLogin(); return; }
   const parts = location.hash.replace(/^#\/?/, "").split("/");
   try {
     if (parts[0] === "instances" && parts[1]) await showInstance(parts[1], parts[2] === "snapshots");
@@ -550,7 +646,7 @@ async function route() {
 
 document.addEventListener("DOMContentLoaded", async () => {
   $("login-form").addEventListener("submit", login);
-  $("logout").addEventListener("click", logout);
+  $("logout").addEventListener("click", () => logout());
   $("take-snapshot").addEventListener("click", takeSnapshot);
   $("take-form").addEventListener("submit", submitSnapshot);
   $("take-cancel").addEventListener("click", () => $("take-dialog").close());
