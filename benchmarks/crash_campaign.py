@@ -1,11 +1,15 @@
-"""The kill -9 campaign: a served simulator driving a served driver whose host steps are
-slowed; each round starts one operation, kills the simulator (SIGKILL) a random moment into
-it, starts it again on the same data and checks that records and host agree:
+"""The kill -9 campaign, with a served simulator and a served driver whose host steps are slowed.
 
-* no VM or VM snapshot record is left in a transitional state;
+Each round starts one operation, kills the simulator, the driver or both (SIGKILL,
+``--kill``) a random moment into it, starts them again on the same data and, once the
+operation's job has ended, checks that records, host and job agree:
+
+* within ``SETTLE`` seconds, no VM or VM snapshot record is left in a transitional state;
 * the simulator's reconcile (records vs the host's reports) finds no difference;
 * the driver's reconcile (its journal vs the hypervisor) finds no difference;
-* no guest is left frozen.
+* no guest is left frozen;
+* the job says what happened: a create that succeeded left its snapshot Ready and one that
+  failed did not, a delete that succeeded left no snapshot and one that failed left it.
 
 ``python -m benchmarks.crash_campaign --rounds 300`` prints one line per round and a
 summary; the exit status is 1 if any round diverged. CI runs a few rounds (a test does).
@@ -94,8 +98,9 @@ def _vm_and_snapshots(client: Client) -> tuple[dict[str, Any], list[dict[str, An
     return vm, snaps
 
 
-def start_operation(client: Client, rng: random.Random) -> str | None:
-    """Start one operation that fits the VM's state; return its name (None: nothing fits)."""
+def start_operation(client: Client, rng: random.Random) -> tuple[str, dict[str, Any], str | None]:
+    """Start one operation that fits the VM's state; return its name, the API's answer (its
+    job) and the VM snapshot it is about, if any."""
     vm, snaps = _vm_and_snapshots(client)
     ready = [s for s in snaps if s["state"] == "Ready"]
     errors = [s for s in snaps if s["state"] == "Error"]
@@ -109,22 +114,53 @@ def start_operation(client: Client, rng: random.Random) -> str | None:
     if ready or errors:
         choices.append("delete")
     op = rng.choice(choices)
+    target = None
     if op == "stop":
-        client.call("stopVirtualMachine", id=vm["id"])
+        started = client.call("stopVirtualMachine", id=vm["id"])
     elif op == "start":
-        client.call("startVirtualMachine", id=vm["id"])
+        started = client.call("startVirtualMachine", id=vm["id"])
     elif op in ("create", "create-memory"):
-        client.call("createVMSnapshot", virtualmachineid=vm["id"],
-                    snapshotmemory=op == "create-memory", quiescevm=True)
+        started = client.call("createVMSnapshot", virtualmachineid=vm["id"],
+                              snapshotmemory=op == "create-memory", quiescevm=True)
+        target = started["id"]
     elif op == "revert":
-        client.call("revertToVMSnapshot", vmsnapshotid=rng.choice(fitting)["id"])
+        target = rng.choice(fitting)["id"]
+        started = client.call("revertToVMSnapshot", vmsnapshotid=target)
     else:
-        client.call("deleteVMSnapshot", vmsnapshotid=rng.choice(errors or ready)["id"])
-    return op
+        target = rng.choice(errors or ready)["id"]
+        started = client.call("deleteVMSnapshot", vmsnapshotid=target)
+    return op, started, target
+
+
+def job_disagrees(client: Client, op: str, started: dict[str, Any],
+                  target: str | None) -> list[str]:
+    """Whether the operation's job, once ended, says what the records show."""
+    deadline = time.monotonic() + 120
+    while True:
+        job = client.call("queryAsyncJobResult", jobid=started["jobid"])
+        if job["jobstatus"] != 0:
+            break
+        if time.monotonic() > deadline:
+            return [f"the {op} job never ended"]
+        time.sleep(0.2)
+    ok = job["jobstatus"] == 1
+    states = {s["id"]: s["state"] for s in client.list(
+        "listVMSnapshot", "vmSnapshot", listall=True)}
+    if op in ("create", "create-memory") and ok != (states.get(target or "") == "Ready"):
+        return [f"the create job {'succeeded' if ok else 'failed'}, its snapshot is "
+                f"{states.get(target or '', 'gone')}"]
+    if op == "delete" and ok != (target not in states):
+        return [f"the delete job {'succeeded' if ok else 'failed'}, its snapshot is "
+                f"{states.get(target or '', 'gone')}"]
+    return []
+
+
+KILLS = ("simulator", "driver", "both")
+SETTLE = 10.0  # seconds after the restart for records and host to agree
 
 
 def campaign(rounds: int, workdir: str, *, seed: int = 1, step_ms: int = 700,
-             log: Any = None) -> Result:
+             log: Any = None, kill: str = "simulator") -> Result:
     rng = random.Random(seed)
     result = Result()
     started = time.monotonic()
@@ -146,19 +182,31 @@ def campaign(rounds: int, workdir: str, *, seed: int = 1, step_ms: int = 700,
                    serviceofferingid=offering)
         slow_host(driver, step_ms)
         for i in range(rounds):
+            job: dict[str, Any] | None = None
+            target = None
             try:
-                op = start_operation(client, rng)
+                op, job, target = start_operation(client, rng)
             except ApiError as exc:  # refused (e.g. a rule of the feature): not a crash round
                 op = f"refused ({exc.errorcode})"
             delay = rng.uniform(0.1, 2.5)
             time.sleep(delay)
-            sim.kill()
-            sim.start()
+            killed = [p for name, p in (("simulator", sim), ("driver", driver))
+                      if kill in (name, "both")]
+            for served in killed:
+                served.kill()
+            for served in rng.sample(killed, len(killed)):  # back in either order
+                served.start()
             client = sim.client()
-            problems = check(client, driver)
+            problems = job_disagrees(client, op, job, target) if job else []
+            # A host still down when the simulator recovered is asked again within seconds
+            # of being back: the records may take that long to follow it.
+            settle = time.monotonic() + SETTLE
+            while (found := check(client, driver)) and time.monotonic() < settle:
+                time.sleep(0.5)
+            problems += found
             result.rounds += 1
             result.by_operation[str(op)] = result.by_operation.get(str(op), 0) + 1
-            line = f"round {i + 1}: {op}, killed after {delay:.2f} s: " + (
+            line = f"round {i + 1}: {op}, {kill} killed after {delay:.2f} s: " + (
                 "agree" if not problems else "; ".join(problems))
             if problems:
                 result.diverged.append(line)
@@ -174,11 +222,13 @@ def campaign(rounds: int, workdir: str, *, seed: int = 1, step_ms: int = 700,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--kill", choices=KILLS, default="simulator",
+                        help="what is killed in each round")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", help="where both services keep their data")
     args = parser.parse_args(argv)
     workdir = args.workdir or tempfile.mkdtemp(prefix="crash-campaign-")
-    result = campaign(args.rounds, workdir, seed=args.seed, log=sys.stdout)
+    result = campaign(args.rounds, workdir, seed=args.seed, log=sys.stdout, kill=args.kill)
     print(json.dumps({"rounds": result.rounds, "diverged": len(result.diverged),
                       "by_operation": result.by_operation,
                       "seconds": round(result.seconds)}))

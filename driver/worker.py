@@ -42,7 +42,10 @@ class WaitressWorker(Worker):  # type: ignore[misc]
             max_request_body_size=2 * int(self.wsgi.config.get("MAX_CONTENT_LENGTH")
                                           or 4 << 20),
             # A request is a whole unit of work: one client waits for one answer at a time.
-            channel_request_lookahead=0, ident="vmsnap", expose_tracebacks=False)
+            channel_request_lookahead=0, ident="vmsnap", expose_tracebacks=False,
+            # poll(), not select(): select() cannot watch a descriptor numbered past 1023,
+            # and a thousand open connections beside the worker's own files get there.
+            asyncore_use_poll=True)
         threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
         server.run()  # until SystemExit (raised by the signal handlers below)
 

@@ -47,7 +47,14 @@ def _view(status: int, body: bytes) -> Any:
         raise AgentUnreachable("the host's view is not JSON") from None
 
 
+# The host answered, and refused the request itself: the commands failed, the host is fine.
+_REFUSED = {400: "the host could not read the command (HTTP 400)",
+            413: "the command is larger than the host accepts (HTTP 413)"}
+
+
 def _answers(status: int, body: bytes, expected: int) -> list[Answer]:
+    if status in _REFUSED:
+        return [Answer(result=False, details=_REFUSED[status]) for _ in range(expected)]
     if status != 200:
         raise AgentUnreachable(f"the host answered HTTP {status}: {body[:200]!r}")
     try:

@@ -15,6 +15,7 @@ from simulator import control, ui
 from simulator.agents import AgentFaults, FaultInjectingAgent
 from simulator.api import commands as _commands  # noqa: F401 - registers every command
 from simulator.api import render, server
+from simulator.api.commands.vmsnapshots import recovered_result
 from simulator.config import SimConfig
 from simulator.demo import seed_demo_instances
 from simulator.errors import ApiError
@@ -48,14 +49,15 @@ def create_app(config: SimConfig) -> Flask:
     hosts = build_hosts(config, store)
     manager = Manager(config, store, FaultInjectingAgent(hosts.agent, AgentFaults(store)))
     manager.accounts.bootstrap()
-    manager.recover()
+    renderer = render.Renderer(store)
+    manager.recover(recovered_result(store, renderer))
     if config.demo_instances:
         seed_demo_instances(manager)
     manager.follow_host()
     app = Flask("simulator", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["sim.manager"] = manager
-    app.extensions["sim.renderer"] = render.Renderer(store)
+    app.extensions["sim.renderer"] = renderer
     app.extensions["sim.host"] = hosts.local
     app.extensions["sim.hosts"] = hosts
     app.extensions["sim.control_token"] = control_token(config)

@@ -39,6 +39,14 @@ def choose_host(store: Store, zone_id: int) -> Host:
     return min(hosts, key=lambda h: (load[h.id], h.id))
 
 
+def mark(store: Store, host: Host, status: str) -> None:
+    """Record whether ``host`` answers (``Up``) or not (``Down``)."""
+    if host.status != status:
+        log.warning("host %s (%s) is now %s", host.name, host.id, status)
+        host.status = status
+        store.save(host)
+
+
 def unreachable(host: Host) -> str:
     """CloudStack's text for a command to a host whose agent is not connected."""
     return (f"Resource [Host:{host.id}] is unreachable: Host {host.id}: Host with specified id "
@@ -82,12 +90,6 @@ class RoutingAgent:
         self.store = store
         self.agents = agents
 
-    def _mark(self, host: Host, status: str) -> None:
-        if host.status != status:
-            log.warning("host %s (%s) is now %s", host.name, host.id, status)
-            host.status = status
-            self.store.save(host)
-
     def per_host(self) -> dict[str, Agent]:
         """Each host's own agent, by host name (for questions put to every host)."""
         return dict(self.agents)
@@ -107,7 +109,7 @@ class RoutingAgent:
                 out.extend(self.agents[host.name].send([command], timeout))
             except AgentUnreachable as exc:
                 log.warning("host %s did not answer: %s", host.name, exc)
-                self._mark(host, "Down")
+                mark(self.store, host, "Down")
                 raise AgentUnreachable(unreachable(host)) from None
-            self._mark(host, "Up")
+            mark(self.store, host, "Up")
         return out

@@ -8,9 +8,12 @@ settings, look-ups) with one sibling part per family of rules, each in a module 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from simulator.agents import Agent
 from simulator.config import SimConfig
-from simulator.models import VM, Account, Volume, VolumeSnapshot
+from simulator.models import VM, Account, AsyncJob, Volume, VolumeSnapshot
 from simulator.orchestrator.accounts import Accounts
 from simulator.orchestrator.core import Context
 from simulator.orchestrator.limits import Limits
@@ -20,6 +23,10 @@ from simulator.orchestrator.vms import Vms
 from simulator.orchestrator.vmsnapshots import VmSnapshots
 from simulator.orchestrator.volumes import Volumes
 from simulator.store import Store
+
+# The result of an interrupted job whose work start-up recovery completed, given the
+# ``(agent command, snapshot id)`` pairs the host answered with success; None if not one.
+JobResult = Callable[[AsyncJob, set[tuple[str, int]]], "dict[str, Any] | None"]
 
 
 class Manager(Context):
@@ -51,20 +58,25 @@ class Manager(Context):
         self.limits.remove_account(account)
         self.accounts.remove(account)
 
-    def recover(self) -> list[str]:
+    def recover(self, job_result: JobResult | None = None) -> list[str]:
         """After a restart: ask the host what happened to the commands it was carrying out
-        (resend them, apply the answers), fail interrupted jobs, leave nothing in a
-        transitional state, and set every VM's power state from the host's report."""
-        notes = resend_interrupted(self)
-        self.jobs.recover()
+        (resend them, apply the answers), end interrupted jobs — with their result when the
+        host's answer completed their work (``job_result`` renders it), else as failed —
+        leave nothing in a transitional state, and set every VM's power state from the
+        host's report."""
+        notes, done = resend_interrupted(self)
+        self.jobs.recover(None if job_result is None else lambda job: job_result(job, done))
         self.vm_snapshots.recover_vm_snapshots()
         self.volumes.recover_volume_snapshots()
         self.vms.recover_vms()
-        return notes + sync_power(self)
+        self._missed: list[str] = []
+        return notes + sync_power(self, self._missed)
 
     def follow_host(self) -> None:
-        """Keep power states in sync with the host's reports from now on."""
-        self.power_sync = PowerSync(self, self.config.power_sync_interval).start()
+        """Keep power states in sync with the host's reports from now on (soon, if a host
+        did not report to the recovery)."""
+        self.power_sync = PowerSync(self, self.config.power_sync_interval,
+                                    behind=bool(getattr(self, "_missed", None))).start()
 
     def close(self) -> None:
         """Stop following the host (the jobs are shut down by their owner)."""

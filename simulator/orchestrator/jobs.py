@@ -78,11 +78,19 @@ class Jobs:
         job.completed = time.time()
         self.store.save(job)
 
-    def recover(self) -> int:
-        """Fail every job a restart interrupted; return how many."""
+    def recover(self, result_of: Callable[[AsyncJob], dict[str, Any] | None] | None = None
+                ) -> int:
+        """End every job a restart interrupted: with the result ``result_of`` finds for it
+        (its work was done after all: start-up recovery had the host's answer), else as
+        failed. Return how many failed."""
         count = 0
         for job in self.store.find(AsyncJob, state=None):
-            if job.status == 0:
+            if job.status != 0:
+                continue
+            result = result_of(job) if result_of is not None else None
+            if result is not None:
+                self._finish(job.id, 1, 0, result)
+            else:
                 self._finish(job.id, 2, 530, {"errorcode": 530, "errortext": INTERRUPTED})
                 count += 1
         return count

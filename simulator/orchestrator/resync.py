@@ -13,6 +13,8 @@ from simulator.agents import AgentUnreachable, per_host
 from simulator.models import VM, Host
 from simulator.orchestrator import wire
 from simulator.orchestrator.inflight import short_name
+from simulator.orchestrator.vmsnapshots import APPLIED
+from simulator.placement import mark
 
 if TYPE_CHECKING:
     from simulator.orchestrator import Manager
@@ -23,56 +25,80 @@ _SNAPSHOT_COMMANDS = ("CreateVMSnapshotCommand", "RevertToVMSnapshotCommand",
                       "DeleteVMSnapshotCommand")
 
 
-def resend_interrupted(manager: Manager) -> list[str]:
+def resend_interrupted(manager: Manager) -> tuple[list[str], set[tuple[str, int]]]:
     """Resend every command left in flight by a restart; apply each answer to the records.
-    A host that cannot be reached keeps its commands for the next start."""
+
+    Returns notes, and ``(command, snapshot id)`` for every VM snapshot command the host
+    answered with success and whose answer the records now hold (its job succeeded). A
+    command the host does not answer is dropped: recovery then marks its record failed, and
+    resent at a later start it would act on the host behind a record already settled (a
+    snapshot made again after the user deleted its Error record, say). What the host did
+    meanwhile is for reconcile to compare."""
     notes = []
+    done: set[tuple[str, int]] = set()
     inflight = manager.jobs.inflight
     for token, command in inflight.all().items():
         kind = short_name(command)
+        body = next(iter(command.values()))
         try:
             answer = manager.agent.send([command], 300.0)[0]
         except AgentUnreachable as exc:
-            notes.append(f"{kind}: the host did not answer ({exc}); kept for the next start")
+            inflight.settle(token)
+            notes.append(f"{kind}: the host did not answer ({exc}); its record is marked "
+                         "failed")
+            log.warning("an interrupted %s was not answered: %s", kind, exc)
             continue
-        body = next(iter(command.values()))
         if kind in _SNAPSHOT_COMMANDS:
-            note = manager.vm_snapshots.resume(kind, int(body["target"]["id"]), answer)
+            snap_id = int(body["target"]["id"])
+            note = manager.vm_snapshots.resume(kind, snap_id, answer)
+            if note == APPLIED and answer.result:
+                done.add((kind, snap_id))
         else:  # Start/Stop: the VM's record follows the power-state report below
             note = "done" if answer.result else f"failed: {answer.details}"
         inflight.settle(token)
         notes.append(f"{kind} {body.get('vmName') or body.get('vm', {}).get('name')}: {note}")
         log.warning("resent an interrupted %s: %s", kind, note)
-    return notes
+    return notes, done
 
 
-def host_reports(manager: Manager) -> Iterator[tuple[list[VM], dict[str, dict[str, str]]]]:
+def host_reports(manager: Manager, missed: list[str] | None = None
+                 ) -> Iterator[tuple[list[VM], dict[str, dict[str, str]]]]:
     """Each reachable host's VM state report, with the VM records placed on that host (all
-    of them when the manager has a single host)."""
-    hosts = {h.name: h.id for h in manager.store.find(Host)}
+    of them when the manager has a single host); the hosts that did not report are added
+    to ``missed``."""
+    hosts = {h.name: h for h in manager.store.find(Host)}
     for name, agent in per_host(manager.agent).items():
+        host = hosts.get(name)
         try:
             answer = agent.send([wire.host_report()], 60.0)[0]
         except AgentUnreachable as exc:
             log.warning("host %s did not report: %s", name or "-", exc)
+            if host is not None:
+                mark(manager.store, host, "Down")
+            if missed is not None:
+                missed.append(name)
             continue
+        if host is not None:  # it answers: Up again, and VMs may be placed on it
+            mark(manager.store, host, "Up")
         if not answer.result or answer.hostVmStateReport is None:
             log.warning("host %s did not report: %s", name or "-", answer.details)
+            if missed is not None:
+                missed.append(name)
             continue
         vms = [vm for vm in manager.store.find(VM)
-               if not vm.removed and (not name or vm.host_id == hosts.get(name))]
+               if not vm.removed and (not name or (host is not None and vm.host_id == host.id))]
         yield vms, answer.hostVmStateReport
 
 
-def sync_power(manager: Manager) -> list[str]:
+def sync_power(manager: Manager, missed: list[str] | None = None) -> list[str]:
     """Set each settled VM record (Running or Stopped) to the power state its host reports.
 
     The manager's lock is held from the question to the last change, so no job can settle a
     VM in between: a VM a job is starting or stopping is in a transitional state and left to
-    that job."""
+    that job. Hosts that did not report are added to ``missed``."""
     notes = []
     with manager.lock:
-        for vms, report in host_reports(manager):
+        for vms, report in host_reports(manager, missed):
             for vm in vms:
                 if vm.state not in POWER.values():
                     continue
@@ -89,12 +115,18 @@ def sync_power(manager: Manager) -> list[str]:
     return notes
 
 
-class PowerSync:
-    """A background thread that follows the host's report every ``interval`` seconds."""
+RETRY = 2.0  # seconds before asking again a host that did not report
 
-    def __init__(self, manager: Manager, interval: float) -> None:
+
+class PowerSync:
+    """A background thread that follows the host's report every ``interval`` seconds, and
+    within ``RETRY`` seconds while a host has not reported (it was down when a restart's
+    recovery asked it, say), so records follow what happened meanwhile once it is back."""
+
+    def __init__(self, manager: Manager, interval: float, behind: bool = False) -> None:
         self.manager = manager
         self.interval = interval
+        self.behind = behind
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="power-sync", daemon=True)
 
@@ -104,11 +136,14 @@ class PowerSync:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(min(self.interval, RETRY) if self.behind else self.interval):
+            missed: list[str] = []
             try:
-                sync_power(self.manager)
+                sync_power(self.manager, missed)
             except Exception:  # keep following; the next round may succeed
                 log.exception("power-state sync failed")
+                missed.append("?")
+            self.behind = bool(missed)
 
     def stop(self) -> None:
         self._stop.set()

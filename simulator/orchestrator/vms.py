@@ -205,16 +205,27 @@ class Vms:
         with self.lock:
             vm.state = "Expunging"
             self.store.save(vm)
-        self.vm_snapshots.remove_vm_snapshot_records(vm)
-        answer = self.ctx.send(wire.vm_command("StopCommand", vm, undefine=True))
-        if not answer.result:
-            raise CloudRuntime(f"Unable to expunge VM {vm.name}: {answer.details}")
-        for volume in self.ctx.attached(vm):
-            if volume.type == "ROOT":
-                self.ctx.send(wire.delete_volume(volume, self.ctx.pool_of(volume)))
-                volume.state, volume.removed = "Expunged", time.time()
-            volume.vm_id = volume.device_id = None
-            self.store.save(volume)
+        try:
+            self.vm_snapshots.remove_vm_snapshot_records(vm)
+            answer = self.ctx.send(wire.vm_command("StopCommand", vm, undefine=True))
+            if not answer.result:
+                raise CloudRuntime(f"Unable to expunge VM {vm.name}: {answer.details}")
+            for volume in self.ctx.attached(vm):
+                if volume.type == "ROOT":
+                    deleted = self.ctx.send(wire.delete_volume(volume, self.ctx.pool_of(volume)))
+                    if not deleted.result:
+                        raise CloudRuntime(f"Unable to expunge VM {vm.name}: {deleted.details}")
+                    volume.state, volume.removed = "Expunged", time.time()
+                volume.vm_id = volume.device_id = None
+                self.store.save(volume)
+        except Exception:
+            # Back to Destroyed, where an expunge can be asked for again: every step above
+            # is idempotent on the host (an undefined VM stops as "already stopped", a
+            # deleted volume is deleted again as nothing).
+            with self.lock:
+                vm.state = "Destroyed"
+                self.store.save(vm)
+            raise
         self.networks.release_vm(vm)
         with self.lock:
             vm.removed = time.time()

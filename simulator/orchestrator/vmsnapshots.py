@@ -18,6 +18,7 @@ from simulator.orchestrator import wire
 from simulator.orchestrator.core import ACTIVE, Caller, Context, snap_str, vm_str
 
 OTHER_TASKS = "There is other active vm snapshot tasks on the instance, please try again later"
+APPLIED = "the host's answer applied"  # what resume() says when a resent answer took effect
 
 
 class VmSnapshots:
@@ -369,7 +370,7 @@ class VmSnapshots:
                 self._deleted(snap_id, answer)
         except ApiError as exc:
             return f"the host refused it: {exc.text}"
-        return "the host's answer applied"
+        return APPLIED
 
     def recover_vm_snapshots(self) -> None:
         """After a restart: no snapshot stays in a transitional state."""

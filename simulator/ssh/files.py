@@ -16,9 +16,11 @@ from typing import Any
 from driver.wire.commands import Answer
 
 # Paths inside the simulated guest, not on this machine.
-BASE_DIRS = frozenset({"/", "/bin", "/dev", "/etc", "/home", "/proc", "/root",
-                       "/tmp", "/usr", "/var", "/var/tmp"})  # noqa: S108
+BASE_DIRS = frozenset({"/", "/bin", "/dev", "/etc", "/home", "/mnt", "/opt", "/proc", "/root",
+                       "/srv", "/tmp", "/usr", "/var", "/var/tmp"})  # noqa: S108
 NO_FILE = "No file "  # how the driver's guest-data command says a file is absent
+MAX_FILE = 1 << 20  # bytes in one file: it travels in one agent command
+MAX_PATH = 4096  # characters in a path (Linux's PATH_MAX)
 
 
 class GuestError(Exception):
@@ -37,6 +39,8 @@ class GuestFiles:
         self._command = command
 
     def _call(self, op: str, **fields: Any) -> Answer:
+        if len(fields.get("path") or "") > MAX_PATH:
+            raise GuestError("File name too long")
         answer = self._send(self._command(op, deviceId=0, **fields))
         if not answer.result:
             raise GuestError(answer.details or f"{op} failed")
@@ -44,6 +48,8 @@ class GuestFiles:
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, or None if there is no such file."""
+        if len(path) > MAX_PATH:
+            raise GuestError("File name too long")
         answer = self._send(self._command("read_file", deviceId=0, path=path))
         if not answer.result:
             if (answer.details or "").startswith(NO_FILE):
@@ -52,6 +58,9 @@ class GuestFiles:
         return base64.b64decode(answer.payload or "")
 
     def write(self, path: str, data: bytes) -> None:
+        if len(data) > MAX_FILE:
+            raise GuestError(f"cannot write {path}: File too large (the simulated guest keeps "
+                             f"files of up to {MAX_FILE >> 20} MiB)")
         self._call("write_file", path=path, data=base64.b64encode(data).decode())
 
     def delete(self, path: str) -> None:

@@ -29,6 +29,9 @@ from simulator.ssh.shell import Machine, Result, Shell
 
 log = logging.getLogger(__name__)
 HOST_KEY = "ssh_host_ed25519_key"
+SESSION_THREADS = 16  # shell commands running at once, over every session
+MAX_LINE = 1 << 20  # characters in one command line typed at the prompt
+INTERNAL = "sh: 1: internal error (the simulator's log has the details)\n"
 
 
 def guest_address(vm: VM) -> str:
@@ -50,14 +53,25 @@ class _Listener:
     address: str
     server: Any
     booted: float
+    connections: set[Any]  # the open SSH connections it accepted
 
 
 class _Auth(asyncssh.SSHServer):
-    """Password authentication against the VM's template login, in constant time."""
+    """Password authentication against the VM's template login, in constant time; keeps
+    the listener's set of open connections (closed with it when the VM stops)."""
 
-    def __init__(self, username: str, password: str) -> None:
+    def __init__(self, username: str, password: str, connections: set[Any]) -> None:
         self._username = username.encode()
         self._password = password.encode()
+        self._connections = connections
+        self._conn: Any = None
+
+    def connection_made(self, conn: Any) -> None:
+        self._conn = conn
+        self._connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connections.discard(self._conn)
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -82,7 +96,11 @@ class SshGateway:
         # address and port of each TCP port forwarding rule to that port of a VM.
         self._listeners: dict[tuple[str, int], _Listener] = {}
         self._failed: set[tuple[str, int, str]] = set()  # bind errors already logged
-        self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ssh")
+        # Shell commands run in their own pool; following the records has its own thread,
+        # so no number of busy sessions can hold up a job that waits for a listener.
+        self._workers = ThreadPoolExecutor(max_workers=SESSION_THREADS,
+                                           thread_name_prefix="ssh")
+        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssh-records")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._main, name="ssh-gateway", daemon=True)
@@ -93,6 +111,10 @@ class SshGateway:
     # --- life -------------------------------------------------------------------------------
 
     def start(self) -> SshGateway:
+        # asyncssh logs every connection and command at INFO: a busy guest would fill the
+        # log with its users' command lines.
+        logging.getLogger("asyncssh").setLevel(max(logging.WARNING,
+                                                   logging.getLogger().getEffectiveLevel()))
         self._thread.start()
         self._ready.wait(30)
         return self
@@ -102,6 +124,7 @@ class SshGateway:
             self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(10)
         self._workers.shutdown(wait=False, cancel_futures=True)
+        self._control.shutdown(wait=False, cancel_futures=True)
 
     def catch_up(self, timeout: float = 5.0) -> None:
         """Open and close listeners for the records as they are now, and wait for it (a job
@@ -130,7 +153,7 @@ class SshGateway:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self._round = asyncio.Lock()
-        key = await self._loop.run_in_executor(self._workers, self._host_key)
+        key = await self._loop.run_in_executor(self._control, self._host_key)
         self._key = key
         self._ready.set()
         while not self._stopping.is_set():
@@ -190,16 +213,17 @@ class SshGateway:
 
     async def _reconcile_now(self, key: asyncssh.SSHKey) -> None:
         assert self._loop is not None
-        wanted = await self._loop.run_in_executor(self._workers, self._wanted)
+        wanted = await self._loop.run_in_executor(self._control, self._wanted)
         for gone in [k for k, v in self._listeners.items()
                      if wanted.get(k, (None,))[0] != v.vm_id]:
             await self._close(gone)
         for (address, port), (vm_id, user, password) in wanted.items():
             if (address, port) in self._listeners:
                 continue
+            connections: set[Any] = set()
             try:
                 server = await asyncssh.create_server(
-                    partial(_Auth, user, password), address, port,
+                    partial(_Auth, user, password, connections), address, port,
                     server_host_keys=[key], process_factory=partial(self._session, vm_id),
                     encoding="utf-8", errors="surrogateescape", login_timeout=30,
                     reuse_address=True)
@@ -211,12 +235,20 @@ class SshGateway:
                 continue
             booted = min((v.booted for v in self._listeners.values() if v.vm_id == vm_id),
                          default=time.time())
-            self._listeners[(address, port)] = _Listener(vm_id, address, server, booted)
+            self._listeners[(address, port)] = _Listener(vm_id, address, server, booted,
+                                                         connections)
 
     async def _close(self, key: tuple[str, int]) -> None:
+        """Stop listening, and end the sessions it accepted: a VM that stopped (or whose
+        host is down) is not reachable by anyone, whoever logged in before."""
         listener = self._listeners.pop(key)
         listener.server.close()
-        await listener.server.wait_closed()
+        for conn in list(listener.connections):
+            conn.close()
+        try:
+            await asyncio.wait_for(listener.server.wait_closed(), 5)
+        except TimeoutError:
+            log.warning("ssh gateway: sessions to %s:%s were slow to end", *key)
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -239,14 +271,33 @@ class SshGateway:
                 process.stderr.write(f"subsystem {process.subsystem} is not available\n")
                 process.exit(1)
             elif process.command is not None:
-                result = await self._loop.run_in_executor(self._workers, shell.run,
-                                                          process.command)
+                result = await self._run(shell, process.command)
                 self._write(process, result)
                 process.exit(result.status)
             else:
                 await self._interactive(process, shell)
         except (asyncssh.Error, ConnectionError, BrokenPipeError):
             process.close()
+        except Exception:  # a bug: this session ends with a word, the others carry on
+            log.exception("ssh gateway: session to VM %s failed", vm_id)
+            try:
+                process.stderr.write(INTERNAL)
+                process.exit(1)
+            except Exception:  # noqa: S110 - the connection is already gone
+                process.close()
+
+    async def _run(self, shell: Shell, line: str) -> Result:
+        """One command line in the session pool; a failure of the shell itself is that
+        line's error, not the session's end."""
+        assert self._loop is not None
+        # Bytes that are not UTF-8 arrive as surrogate escapes; the shell's text is UTF-8,
+        # so they become U+FFFD as a terminal would show them.
+        line = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        try:
+            return await self._loop.run_in_executor(self._workers, shell.run, line)
+        except Exception:
+            log.exception("ssh gateway: %r failed", line[:200])
+            return Result(err=INTERNAL.encode(), status=2)
 
     async def _interactive(self, process: asyncssh.SSHServerProcess[str], shell: Shell) -> None:
         assert self._loop is not None
@@ -262,8 +313,19 @@ class SshGateway:
             if not line:  # end of input
                 process.exit(0)
                 return
-            result = await self._loop.run_in_executor(self._workers, shell.run,
-                                                      line.rstrip("\n"))
+            if not line.endswith("\n") and not process.stdin.at_eof():
+                # Longer than the reader takes at once: the rest of it follows. It is
+                # refused whole, never run in pieces.
+                while line and not line.endswith("\n"):
+                    line = await process.stdin.readline()
+                process.stderr.write("sh: 1: command line too long\n")
+                process.stdout.write(shell.prompt)
+                continue
+            if len(line) > MAX_LINE:
+                process.stderr.write("sh: 1: command line too long\n")
+                process.stdout.write(shell.prompt)
+                continue
+            result = await self._run(shell, line.rstrip("\n"))
             self._write(process, result)
             if shell.exit_status is not None:
                 process.exit(shell.exit_status)

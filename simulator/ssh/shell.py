@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import math
 import posixpath
 import time
 from collections.abc import Callable
@@ -551,6 +552,8 @@ class Shell:
     def cmd_sleep(self, args: list[str], stdin: bytes) -> Result:
         try:
             seconds = sum(float(a.rstrip("s")) for a in args)
+            if not math.isfinite(seconds) or seconds < 0:
+                raise ValueError(seconds)
         except ValueError:
             return Result(err=f"sleep: invalid time interval '{' '.join(args)}'\n".encode(),
                           status=1)

@@ -4,8 +4,10 @@ and 48 concurrent keep-alive clients see no connection reset."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -142,3 +144,32 @@ def test_controls_in_echoed_values_get_cloudstack_json_from_the_served_simulator
         "command": "login", "username": "a\nb", "password": "x", "response": "json"})
     assert resp.status_code == 531
     assert resp.json()["loginresponse"]["errorcode"] == 531
+
+
+def _worker(served: Process) -> int:
+    """The pid of the one gunicorn worker under the served process."""
+    assert served.proc is not None
+    with open(f"/proc/{served.proc.pid}/task/{served.proc.pid}/children") as fh:
+        return int(fh.read().split()[0])
+
+
+def test_many_idle_connections_neither_crash_nor_stall_the_server(simulator: Process) -> None:
+    """Idle connections up to the limit take the worker's descriptors past 1023 (what
+    ``select()`` can watch); the worker keeps serving, and is the same worker after."""
+    worker = _worker(simulator)
+    socks = [socket.create_connection(("127.0.0.1", simulator.port), timeout=10)
+             for _ in range(1010)]  # past the limit (1000): the rest wait in the listen queue
+    try:
+        deadline = time.monotonic() + 20
+        while len(os.listdir(f"/proc/{worker}/fd")) < 1024:  # accepted: past select()'s reach
+            assert time.monotonic() < deadline, "the connections were not accepted"
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        for sock in socks:
+            sock.close()
+    for _ in range(3):
+        resp = requests.get(simulator.url + "/client/api",
+                            params={"command": "listZones", "response": "json"}, timeout=20)
+        assert resp.status_code == 401
+    assert _worker(simulator) == worker

@@ -21,6 +21,7 @@ from contract_tests.client import Client, JobFailed
 from driver.http.auth import signed_headers
 from simulator.app import ThreadedServer
 from simulator.config import load_config
+from simulator.orchestrator.resync import sync_power
 
 SECRETS = {"kvm1": "secret-one", "kvm2": "secret-two", "kvm3": "secret-three"}
 
@@ -155,6 +156,10 @@ def test_a_killed_driver_fails_its_vms_operations_while_others_carry_on(zone: An
     assert new["hostname"] in ("kvm1", "kvm3")
 
     drivers["kvm2"].start()  # back on the same port and data: the host is Up again
+    # The host's next report says so, before any command reaches one of its VMs (and so
+    # new VMs may go to it again).
+    sync_power(sim.app.extensions["sim.manager"])
+    assert client.list("listHosts", "host", name="kvm2")[0]["state"] == "Up"
     snap = client.run("createVMSnapshot", virtualmachineid=on["kvm2"]["id"])["vmsnapshot"]
     assert snap["state"] == "Ready"
     assert client.list("listHosts", "host", name="kvm2")[0]["state"] == "Up"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from benchmarks.crash_campaign import campaign, check, slow_host
+from benchmarks.crash_campaign import KILLS, campaign, check, slow_host
 from contract_tests.client import Client
 from contract_tests.waiting import wait_until
 from driver.core.model import Snapshot, SnapshotType
@@ -80,8 +80,10 @@ def test_a_simulator_killed_mid_command_restarts_agreeing_with_the_host(pair, op
         assert record["state"] == ("Stopped" if op == "stop" else "Running")
 
 
-def test_a_short_kill_campaign_ends_with_records_and_host_agreeing(tmp_path) -> None:
-    result = campaign(4, str(tmp_path), seed=7)
+@pytest.mark.parametrize("kill", KILLS)
+def test_a_short_kill_campaign_ends_with_records_host_and_jobs_agreeing(tmp_path,
+                                                                        kill: str) -> None:
+    result = campaign(4, str(tmp_path), seed=7, kill=kill)
     assert result.rounds == 4
     assert result.diverged == []
 

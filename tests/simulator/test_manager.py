@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from contract_tests.waiting import wait_until
 from driver.app import create_app as create_driver
 from driver.settings import Settings
-from simulator.agents import InProcessAgent
+from simulator.agents import AgentUnreachable, InProcessAgent
 from simulator.config import SimConfig
 from simulator.errors import CloudRuntime, ParamError
 from simulator.models import (
@@ -19,7 +20,7 @@ from simulator.models import (
     VMSnapshot,
     Zone,
 )
-from simulator.orchestrator import Manager
+from simulator.orchestrator import Manager, wire
 from simulator.orchestrator.core import Caller
 from simulator.store import Store
 
@@ -152,3 +153,91 @@ def test_keys_and_secrets_never_begin_with_a_dash(monkeypatch, tmp_path):
     monkeypatch.setattr(auth.secrets, "token_urlsafe", lambda n: next(draws))
     assert new_api_key() == "_second"
     assert auth.stored_secret(str(tmp_path / "secret")) == "third"
+
+
+class _Killed(Exception):
+    """The management server dying while the host carries out a command."""
+
+
+def test_a_command_the_host_did_not_answer_at_start_up_is_never_resent(manager, admin,
+                                                                        monkeypatch):
+    vm = deploy(manager, admin, start=False)
+    s = manager.vm_snapshots.allocate_vm_snapshot(admin, vm, "lost", None, False, False)
+    real_send = manager.agent.send
+
+    def killed(commands, timeout):
+        raise _Killed()
+
+    # The create is recorded in flight and sent; the management server dies before the answer.
+    monkeypatch.setattr(manager.agent, "send", killed)
+    manager.jobs.inflight.begin_job()
+    with pytest.raises(_Killed):
+        manager.vm_snapshots.take_vm_snapshot(s.id)
+    manager.jobs.inflight._local.tokens = None  # the job's thread died with it
+    assert len(manager.jobs.inflight.all()) == 1
+
+    # Start-up, the host down: the record is marked failed and the command is dropped.
+    def down(commands, timeout):
+        raise AgentUnreachable("connection refused")
+
+    monkeypatch.setattr(manager.agent, "send", down)
+    notes = manager.recover()
+    assert any("did not answer" in n for n in notes)
+    assert manager.store.load(VMSnapshot, s.id).state == "Error"
+    assert manager.jobs.inflight.all() == {}
+
+    # The user deletes the Error record; the next start (host up) sends nothing for it, so
+    # no snapshot appears on the host behind the records.
+    sent = []
+    monkeypatch.setattr(manager.agent, "send",
+                        lambda commands, timeout: sent.extend(commands) or real_send(
+                            commands, timeout))
+    manager.vm_snapshots.delete_vm_snapshot(s.id)
+    sent.clear()
+    manager.recover()
+    assert not any("VMSnapshotCommand" in next(iter(c)) for c in sent)
+    assert manager.agent.view(f"/v1/vms/{vm.instance_name}/snapshots")["snapshots"] == []
+
+
+def test_an_expunge_the_host_refused_can_be_asked_for_again(manager, admin, monkeypatch):
+    vm = deploy(manager, admin, start=False)
+    snap(manager, admin, vm, name="kept")
+    manager.vms.destroy_vm(vm.id, expunge=False)
+    real_send = manager.agent.send
+
+    def down(commands, timeout):
+        raise AgentUnreachable("connection refused")
+
+    monkeypatch.setattr(manager.agent, "send", down)
+    with pytest.raises(CloudRuntime, match="Unable to expunge"):
+        manager.vms.expunge_vm(vm.id)
+    assert manager.store.load(VM, vm.id).state == "Destroyed"  # not stuck in Expunging
+
+    monkeypatch.setattr(manager.agent, "send", real_send)
+    manager.vms.expunge_vm(vm.id)
+    assert manager.store.load(VM, vm.id).removed
+    report = manager.agent.send([wire.host_report()], 10)[0].hostVmStateReport
+    assert vm.instance_name not in report  # undefined on the host
+
+
+def test_a_host_that_missed_the_recovery_is_asked_again_within_seconds(tmp_path, manager,
+                                                                       admin, monkeypatch):
+    vm = deploy(manager, admin, start=False)
+    vm.state = "Running"  # what the records say; the host has it powered off
+    manager.store.save(vm)
+    real_send = manager.agent.send
+
+    def down(commands, timeout):
+        raise AgentUnreachable("connection refused")
+
+    monkeypatch.setattr(manager.agent, "send", down)
+    manager.config.power_sync_interval = 3600.0  # the regular round is an hour away
+    manager.recover()
+    assert manager.store.load(VM, vm.id).state == "Running"  # nobody to ask
+    manager.follow_host()
+    try:
+        monkeypatch.setattr(manager.agent, "send", real_send)  # the host is back
+        wait_until(lambda: manager.store.load(VM, vm.id).state == "Stopped", 15,
+                   message="the record to follow the host")
+    finally:
+        manager.close()

@@ -185,3 +185,50 @@ def test_a_port_forwarding_rule_to_the_ssh_port_answers_on_the_public_address(
     while gateway.forwarded(record.id):
         assert time.monotonic() < deadline, "the listener outlived its rule"
         time.sleep(0.05)
+
+
+def test_a_session_ends_when_its_vm_stops(ssh_sim: ThreadedServer, world: World) -> None:
+    vm = world.deploy()
+    with connect(ssh_sim, vm) as ssh:
+        assert run(ssh, "echo before > /tmp/s")[2] == 0
+        transport = ssh.get_transport()
+        assert transport is not None and transport.is_active()
+        world.client.run("stopVirtualMachine", id=vm["id"])
+        deadline = time.monotonic() + 20
+        while transport.is_active():  # the gateway ends the sessions it let in
+            assert time.monotonic() < deadline, "a session outlived its VM"
+            time.sleep(0.05)
+    world.client.run("startVirtualMachine", id=vm["id"])
+    with connect(ssh_sim, vm) as ssh:
+        assert run(ssh, "cat /tmp/s") == ("before\n", "", 0)  # nothing written after the stop
+
+
+def test_what_a_guest_user_sends_cannot_hurt_the_simulator(ssh_sim: ThreadedServer,
+                                                           world: World) -> None:
+    vm = world.deploy()
+    with connect(ssh_sim, vm) as ssh:
+        # A file past the guest's limit is refused as too large; the host stays Up.
+        assert run(ssh, "echo x > /tmp/small")[2] == 0
+        for _ in range(6):  # 600 kB, in lines an SSH request carries
+            assert run(ssh, f"echo {'A' * 100_000} >> /tmp/a")[2] == 0
+        assert run(ssh, "cat /tmp/a /tmp/a > /tmp/b")[1].endswith(
+            "File too large (the simulated guest keeps files of up to 1 MiB)\n")
+        assert [h["state"] for h in world.client.list("listHosts", "host")] == ["Up"]
+        # Odd input is that line's error, never the session's end.
+        assert run(ssh, "sleep nan")[1:] == ("sleep: invalid time interval 'nan'\n", 1)
+        assert "File name too long" in run(ssh, "cat /tmp/" + "a" * 5000)[1]
+        assert run(ssh, "echo after")[0] == "after\n"
+        # The base image's usual folders, as in the documented example.
+        assert run(ssh, "echo hello > /srv/note && md5sum /srv/note")[2] == 0
+        # Bytes that are not UTF-8 do not end an interactive session.
+        channel = ssh.invoke_shell()
+        channel.settimeout(20)
+        channel.send(b"echo caf\xe9 > /tmp/u\necho still here\nexit\n")
+        received = b""
+        while not channel.exit_status_ready() or channel.recv_ready():
+            chunk = channel.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        assert b"still here" in received
+        assert run(ssh, "echo alive")[0] == "alive\n"

@@ -8,9 +8,33 @@ from simulator.api import render
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError, invalid_uuid
-from simulator.models import VM, Tag, VMSnapshot
+from simulator.models import VM, AsyncJob, Tag, VMSnapshot
+from simulator.store import Store
 
 DEFAULT_STATES = {"Ready", "Creating", "Allocated", "Error", "Expunging", "Reverting"}
+# Each job of these commands, by its command class, and the agent command it waits for.
+_AGENT_COMMAND = {"CreateVMSnapshotCmd": "CreateVMSnapshotCommand",
+                  "RevertToVMSnapshotCmd": "RevertToVMSnapshotCommand",
+                  "DeleteVMSnapshotCmd": "DeleteVMSnapshotCommand"}
+
+
+def recovered_result(store: Store, renderer: render.Renderer) -> Any:
+    """For start-up recovery: the result of an interrupted VM snapshot job whose agent
+    command the host answered with success once resent (the records hold its outcome), as
+    the job itself would have given it; None for any other job."""
+
+    def result(job: AsyncJob, done: set[tuple[str, int]]) -> dict[str, Any] | None:
+        kind = _AGENT_COMMAND.get(job.cmd.rsplit(".", 1)[-1])
+        snap = store.by_uuid(VMSnapshot, job.instance_uuid or "") if kind else None
+        if kind is None or snap is None or (kind, snap.id) not in done:
+            return None
+        if kind == "CreateVMSnapshotCommand":
+            return {"vmsnapshot": renderer.vm_snapshot(snap)}
+        if kind == "RevertToVMSnapshotCommand":
+            return {"virtualmachine": renderer.vm(store.load(VM, snap.vm_id))}
+        return {"success": True}
+
+    return result
 
 
 @api("createVMSnapshot", "Creates snapshot for a vm.", is_async=True, package="user.vmsnapshot",
