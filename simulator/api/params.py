@@ -7,11 +7,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.errors import ParamError
+from simulator.errors import ParamError, invalid_uuid
+from simulator.orchestrator.core import integer
 
 INT_MAX = 2**31 - 1  # CloudStack's INTEGER parameters are Java ints
+LONG_MAX = 2**63 - 1  # and its LONG ones Java longs
 MAX_PAGE_SIZE = 500  # CloudStack's ``default.page.size``
+MAX_CUSTOM_GB = 1024  # CloudStack's ``custom.diskoffering.size.max``: a custom disk's largest size
 _MAP_KEY = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$")
+# An id: a UUID, as every record here has (an internal number is CloudStack's, not ours).
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                   r"[0-9a-fA-F]{12}$")
 
 
 class Params:
@@ -68,7 +74,7 @@ class Params:
         if value is None:
             return default
         try:
-            number = int(value)
+            number = integer(value)
             if not -maximum - 1 <= number <= maximum:
                 raise ValueError(value)
         except ValueError:
@@ -100,8 +106,10 @@ class Params:
         return (page or 1), size
 
     def check(self, declared: Sequence[Any]) -> None:
-        """Hold the request to the command's declared parameters (``registry.Param``): the
-        required ones present, no value longer than its declared length."""
+        """Hold the request to the command's declared parameters (``registry.Param``) before
+        the command runs, as CloudStack's parameter processing does: the required ones
+        present, no value longer than its declared length, every boolean, integer, long and
+        id well formed (so no command acts on part of a request it then refuses)."""
         for param in declared:
             low = param.name.lower()
             if param.type == "map":
@@ -116,6 +124,28 @@ class Params:
                 raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
                                  f"invalid value. Value greater than max allowed length "
                                  f"{param.length} for param: {param.name}")
+            if param.type == "boolean":
+                self.flag(param.name)
+            elif param.type == "integer":
+                self.number(param.name)
+            elif param.type == "long":
+                self.number(param.name, maximum=LONG_MAX)
+            elif param.type == "uuid" and value and not _UUID.match(value):
+                raise invalid_uuid(self.command, param.name, value)
+
+    def size_gb(self, name: str, value: str | None = None) -> int | None:
+        """A custom disk size in GB (the parameter ``name``, or ``value`` given for it):
+        1 to :data:`MAX_CUSTOM_GB`."""
+        if value is None:
+            number = self.number(name, minimum=1, maximum=LONG_MAX)
+        else:
+            number = Params(self.command, [(name, value)]).number(name, minimum=1,
+                                                                  maximum=LONG_MAX)
+        if number is not None and number > MAX_CUSTOM_GB:
+            raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
+                             f"invalid value. Value of {name} must be at most {MAX_CUSTOM_GB} "
+                             "(GB)")
+        return number
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)

@@ -128,7 +128,7 @@ def _authenticate(manager: Manager, pairs: list[tuple[str, str]]) -> Caller:
     raise Unauthorized()
 
 
-@bp.route("/client/api", methods=["GET", "POST"])
+@bp.route("/client/api", methods=["GET", "POST"], provide_automatic_options=False)
 def handle() -> Response:
     manager: Manager = current_app.extensions["sim.manager"]
     pairs = _pairs()
@@ -172,6 +172,9 @@ def _refuse_unwritable(command: str, pairs: list[tuple[str, str]]) -> None:
                              "character that is not allowed (a control character)")
 
 
+_NOBODY = "pbkdf2$0000000000000000$" + "0" * 64  # a hash no password has
+
+
 def login(manager: Manager, params: Params, as_json: bool) -> Response:
     from simulator.models import Account, Domain, User
     from simulator.orchestrator.accounts import check_password
@@ -183,8 +186,11 @@ def login(manager: Manager, params: Params, as_json: bool) -> Response:
                    if d.path == domain_name or d.name == domain_name), None)
     user = next((u for u in manager.store.find(User) if u.username == username), None)
     account = manager.store.get(Account, user.account_id) if user else None
+    # The password is checked whatever else is wrong, so an answer takes as long for a
+    # user who does not exist as for a wrong password: its time tells no one which it was.
+    matches = check_password(password, user.password_hash if user else _NOBODY)
     if (user is None or account is None or domain is None or account.domain_id != domain.id
-            or not check_password(password, user.password_hash) or user.state != "enabled"):
+            or not matches or user.state != "enabled"):
         raise ApiError(f"Failed to authenticate user {username} in domain {domain_name}; "
                        "please provide valid credentials", code=531, cserrorcode=4365)
     key = secrets.token_urlsafe(24)

@@ -44,14 +44,19 @@ class Manager(Context):
     def delete_account(self, account: Account) -> None:
         """deleteAccount's work: the account's VMs destroyed and expunged with their VM
         snapshots through the host, its volume snapshots and volumes deleted on the host,
-        then its networking, limits, users, keys and sessions. Nothing is left behind."""
+        then its networking, limits, users, keys and sessions. Nothing is left behind.
+
+        The account is disabled by the caller first (its users can start nothing more), and
+        each VM is destroyed in its turn among that VM's jobs, after those already queued."""
         for snap in self.store.find(VolumeSnapshot, account_id=account.id):
             self.volumes.delete_volume_snapshot(snap)
         for vm in self.store.find(VM, account_id=account.id):
-            if vm.state == "Destroyed":
-                self.vms.expunge_vm(vm.id)
-            else:
-                self.vms.destroy_vm(vm.id, expunge=True)
+            with self.jobs.vm_lock(vm.id):
+                vm = self.store.load(VM, vm.id)
+                if vm.state == "Destroyed":
+                    self.vms.expunge_vm(vm.id)
+                else:
+                    self.vms.destroy_vm(vm.id, expunge=True)
         for volume in self.store.find(Volume, account_id=account.id):
             self.volumes.delete_volume(volume)
         self.networks.remove_account(account)

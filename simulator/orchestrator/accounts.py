@@ -147,7 +147,8 @@ class Accounts:
                     return None
                 user = self.store.get(User, session.user_id)
                 account = self.store.get(Account, user.account_id) if user else None
-                if user is None or account is None:
+                if (user is None or account is None or user.state != "enabled"
+                        or account.state != "enabled"):
                     return None
                 renewed = time.time() + self.config.session_timeout
                 if renewed - session.expires > 60:  # slide the expiry, but not on every call

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,18 +37,29 @@ T = TypeVar("T")
 ACTIVE = {s.value for s in ACTIVE_STATES}
 ACTIVE_VOLUME_SNAPSHOT = {"Creating", "CreatedOnPrimary", "BackingUp"}
 
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+
+
+def integer(value: str) -> int:
+    """A whole number as Java's ``Integer.parseInt`` reads one: ASCII digits and a sign only
+    (Python's ``int`` also takes ``1_0``, spaces and other scripts' digits)."""
+    if not _INTEGER.match(value):
+        raise ValueError(value)
+    return int(value)
+
+
 # Settings changeable with updateConfiguration: name -> (default from config, parser, text).
 # Each number has bounds (``SETTING_BOUNDS``), so no value can stall the simulator.
-SETTINGS = {
-    "vmsnapshot.max": ("vmsnapshot_max", int, "Maximum vm snapshots for a single vm"),
+SETTINGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
+    "vmsnapshot.max": ("vmsnapshot_max", integer, "Maximum vm snapshots for a single vm"),
     "vmsnapshot.offering.change": (
         "vmsnapshot_offering_change", str,
         "What changing a VM's service offering does to its VM snapshots: discard (delete "
         "the memory snapshots), block (refuse the change) or restore (keep all; a revert "
         "restores the snapshot's offering)"),
-    "vmsnapshot.create.wait": ("vmsnapshot_create_wait", int,
+    "vmsnapshot.create.wait": ("vmsnapshot_create_wait", integer,
                                "In second, timeout for create vm snapshot"),
-    "job.delay.ms": ("job_delay_ms", int,
+    "job.delay.ms": ("job_delay_ms", integer,
                      "Simulator: milliseconds every job waits in its transitional state"),
 }
 

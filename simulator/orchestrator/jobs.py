@@ -30,7 +30,8 @@ class Jobs:
         self.before_finish: list[Callable[[], None]] = []
         self._guard = threading.Lock()
 
-    def _vm_lock(self, vm_id: int) -> threading.Lock:
+    def vm_lock(self, vm_id: int) -> threading.Lock:
+        """The lock a VM's jobs take in turn (held by whoever acts on the VM outside them)."""
         with self._guard:
             return self._vm_locks.setdefault(vm_id, threading.Lock())
 
@@ -43,7 +44,7 @@ class Jobs:
         return job
 
     def _run(self, job_id: int, work: Callable[[], dict[str, Any]], vm_id: int | None) -> None:
-        lock = self._vm_lock(vm_id) if vm_id is not None else None
+        lock = self.vm_lock(vm_id) if vm_id is not None else None
         if lock is not None:
             lock.acquire()
         self.inflight.begin_job()

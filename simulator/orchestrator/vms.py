@@ -132,12 +132,13 @@ class Vms:
                 return vm
             if vm.state not in ("Stopped",):
                 raise ParamError(f"Unable to start VM {vm_str(vm)} in state {vm.state}")
-            vm.state = "Starting"
-            self.store.save(vm)
             offering = self.store.load(ServiceOffering, vm.service_offering_id)
+            # Built before the state moves: a command that cannot be built leaves it Stopped.
             command = wire.start_command(vm, self.ctx.disks(vm),
                                          cpus=offering.cpunumber, memory_mib=offering.memory,
                                          guest_agent=vm.guest_agent)
+            vm.state = "Starting"
+            self.store.save(vm)
         self.ctx.pause("startVirtualMachine")
         answer = self.ctx.send(command)
         with self.lock:
@@ -243,6 +244,7 @@ class Vms:
     def change_offering(self, vm: VM, offering: ServiceOffering) -> VM:
         """changeServiceForVirtualMachine, under the ``vmsnapshot.offering.change`` policy."""
         with self.lock:
+            vm = self.store.load(VM, vm.id)
             if vm.state != "Stopped":
                 raise ParamError(f"Unable to upgrade virtual machine {vm_str(vm)} in state "
                                  f"{vm.state}; make sure the virtual machine is stopped")
@@ -264,6 +266,9 @@ class Vms:
                 failure="Failed to remove VM snapshot during upgrading, snapshot id {id}")
         with self.lock:
             vm = self.store.load(VM, vm.id)
+            if vm.state != "Stopped":  # started while its memory snapshots were deleted
+                raise ParamError(f"Unable to upgrade virtual machine {vm_str(vm)} in state "
+                                 f"{vm.state}; make sure the virtual machine is stopped")
             vm.service_offering_id = offering.id
             self.store.save(vm)
             return vm

@@ -52,10 +52,17 @@ class Volumes:
             return volume
 
     def create_volume(self, volume_id: int) -> Volume:
-        volume = self.store.load(Volume, volume_id)
+        with self.lock:  # Creating while the host makes it: a delete waits for the outcome
+            volume = self.store.load(Volume, volume_id)
+            if volume.removed:
+                raise CloudRuntime(f"Failed to create volume {volume.name}: it was deleted")
+            volume.state = "Creating"
+            self.store.save(volume)
         answer = self.ctx.send(wire.create_volume(volume, self.ctx.pool_of(volume)))
-        volume.state = "Ready" if answer.result else "Error"
-        self.store.save(volume)
+        with self.lock:
+            volume = self.store.load(Volume, volume_id)
+            volume.state = "Ready" if answer.result else "Error"
+            self.store.save(volume)
         if not answer.result:
             raise CloudRuntime(f"Failed to create volume {volume.name}: {answer.details}")
         return volume
@@ -141,6 +148,10 @@ class Volumes:
 
     def delete_volume(self, volume: Volume) -> None:
         with self.lock:
+            volume = self.store.load(Volume, volume.id)
+            if volume.state == "Creating":
+                raise ParamError(f"Volume {volume.name} is being created; it can be deleted "
+                                 "once its creation has ended")
             if volume.vm_id is not None:
                 raise ParamError("Please specify a volume that is not attached to any VM.")
             if any(s.state in ("Creating", "CreatedOnPrimary", "BackingUp")
@@ -242,6 +253,12 @@ class Volumes:
             self.store.save(snap)
 
     def recover_volume_snapshots(self) -> None:
+        """After a restart: nothing left Creating (a volume whose creation was cut short is
+        Allocated, and can be deleted)."""
+        for volume in self.store.find(Volume):
+            if volume.state == "Creating":
+                volume.state = "Allocated"
+                self.store.save(volume)
         for snap in self.store.find(VolumeSnapshot):
             if snap.state in ("Allocated", "Creating"):
                 snap.state = "Error"

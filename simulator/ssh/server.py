@@ -24,7 +24,7 @@ import asyncssh
 from simulator.config import SimConfig, TemplateSpec
 from simulator.models import VM, Host, NetworkRule, PublicIp, ServiceOffering, Template
 from simulator.orchestrator import networks, wire
-from simulator.ssh.files import GuestFiles
+from simulator.ssh.files import MAX_FILE, GuestFiles
 from simulator.ssh.shell import Machine, Result, Shell
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,15 @@ class SshGateway:
                 process.stderr.write(f"subsystem {process.subsystem} is not available\n")
                 process.exit(1)
             elif process.command is not None:
-                result = await self._run(shell, process.command)
+                stdin: bytes | None = b""
+                if shell.reads_input(process.command):  # ``ssh vm 'cat > f' < f``
+                    stdin = await self._input(process)
+                    if stdin is None:
+                        process.stderr.write("sh: 1: input too large (the simulated guest "
+                                             f"keeps files of up to {MAX_FILE >> 20} MiB)\n")
+                        process.exit(1)
+                        return
+                result = await self._run(shell, process.command, stdin or b"")
                 self._write(process, result)
                 process.exit(result.status)
             else:
@@ -286,7 +294,18 @@ class SshGateway:
             except Exception:  # noqa: S110 - the connection is already gone
                 process.close()
 
-    async def _run(self, shell: Shell, line: str) -> Result:
+    @staticmethod
+    async def _input(process: asyncssh.SSHServerProcess[str]) -> bytes | None:
+        """Everything the client sends until it closes its side (None: more than a file
+        holds)."""
+        data = b""
+        while chunk := await process.stdin.read(1 << 16):
+            data += chunk.encode("utf-8", "surrogateescape")
+            if len(data) > MAX_FILE:
+                return None
+        return data
+
+    async def _run(self, shell: Shell, line: str, stdin: bytes = b"") -> Result:
         """One command line in the session pool; a failure of the shell itself is that
         line's error, not the session's end."""
         assert self._loop is not None
@@ -294,7 +313,7 @@ class SshGateway:
         # so they become U+FFFD as a terminal would show them.
         line = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         try:
-            return await self._loop.run_in_executor(self._workers, shell.run, line)
+            return await self._loop.run_in_executor(self._workers, shell.run, line, stdin)
         except Exception:
             log.exception("ssh gateway: %r failed", line[:200])
             return Result(err=INTERNAL.encode(), status=2)

@@ -218,8 +218,31 @@ class Shell:
 
     # --- running a line ---------------------------------------------------------------------
 
-    def run(self, line: str) -> Result:
-        """Run one command line (``exit`` sets :attr:`exit_status`)."""
+    # Commands that read their standard input when given no file (or ``-``).
+    READERS = frozenset({"cat", "md5sum", "sha1sum", "sha256sum", "wc", "head", "tail"})
+
+    def reads_input(self, line: str) -> bool:
+        """Whether ``line`` reads the session's standard input (``cat > f``, ``md5sum``, a
+        pipeline that starts with one): an SSH command then gets what the client sends."""
+        try:
+            program = parse(tokenize(line, dict(self.env)))
+        except ShellError:
+            return False
+        if not program or not program[0][1]:
+            return False
+        first = program[0][1][0]
+        words = [w.text for w in first.argv]
+        if not words or words[0] not in self.READERS or any(op == "<" for op, _ in
+                                                            first.redirects):
+            return False
+        operands = [w for w in words[1:] if w == "-" or not w.startswith("-")]
+        if words[0] in ("head", "tail") and len(words) > 2 and words[1] == "-n":
+            operands = [w for w in words[3:] if w == "-" or not w.startswith("-")]
+        return not operands or "-" in operands
+
+    def run(self, line: str, stdin: bytes = b"") -> Result:
+        """Run one command line (``exit`` sets :attr:`exit_status`); ``stdin`` is what the
+        session sent (its first command reads it)."""
         total = Result()
         try:
             program = parse(tokenize(line, self.env))
@@ -230,7 +253,8 @@ class Shell:
             if (connector == "&&" and status != 0) or (connector == "||" and status == 0):
                 continue
             try:
-                result = self._pipeline(pipeline)
+                result = self._pipeline(pipeline, stdin)
+                stdin = b""  # read once, by the first command that runs
             except ExitShell as exc:
                 self.exit_status = status = exc.status
                 break
@@ -245,8 +269,8 @@ class Shell:
         self.env["?"] = str(result.status)
         return result
 
-    def _pipeline(self, pipeline: list[Command]) -> Result:
-        stdin, err = b"", b""
+    def _pipeline(self, pipeline: list[Command], stdin: bytes = b"") -> Result:
+        err = b""
         result = Result()
         for command in pipeline:
             result = self._command(command, stdin)

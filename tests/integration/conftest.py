@@ -62,7 +62,7 @@ def qemu_vm(qemu_conn: Any, pool: str) -> Iterator[Any]:
 
 @pytest.fixture
 def qemu_host(libvirtd: str) -> Iterator[LibvirtHost]:
-    host = LibvirtHost(libvirtd)
+    host = LibvirtHost(libvirtd, domain_type="qemu")  # TCG: no host needs /dev/kvm
     yield host
     host.close()
 

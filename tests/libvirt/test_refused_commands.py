@@ -127,3 +127,24 @@ def test_each_restore_registers_what_it_names_even_after_an_earlier_one(agent, v
     assert agent.ok(_restore(vm, [a, b], {str(b["id"]): a}))
     view = agent.get(f"/v1/vms/{vm.name}/snapshots").get_json()
     assert {s["name"]: s["parent"] for s in view["snapshots"]} == {"a": None, "b": "a"}
+
+
+def test_a_stale_definition_is_not_started_with_its_old_disks(settings, pool, test_conn,
+                                                              vm_factory):
+    """A domain left defined under a name (an aborted run, say) with other disks: a start
+    defines it again with the disks it is given, instead of booting the old ones."""
+    from driver.app import create_app
+    from driver.hypervisors.libvirt import LibvirtHost
+    from tests.support.driver import AgentClient
+
+    stale = vm_factory(running=False)
+    fresh = make_disk(pool, "fresh.qcow2")
+    host = LibvirtHost("test:///default", domain_type="test")
+    try:
+        agent = AgentClient(create_app(settings, host).test_client())
+        volume = aj.volume(fresh, pool, vm=stale.name)
+        agent.ok(aj.start(stale.name, [volume], agent=False))
+        dom = test_conn.lookupByName(stale.name)
+        assert fresh in dom.XMLDesc() and stale.disks[0] not in dom.XMLDesc()
+    finally:
+        host.close()

@@ -131,3 +131,78 @@ def test_settings_out_of_bounds_are_refused_at_start_too() -> None:
         load_config(job_delay_ms=1_000_000_000)
     with pytest.raises(ValueError, match="vmsnapshot.max"):
         load_config(vmsnapshot_max=0)
+
+
+def _records(admin: Client) -> dict[str, int]:
+    """How many of each thing a refused request must not add to."""
+    return {kind: len(admin.list(command, key, listall=True)) for command, key, kind in (
+        ("listVirtualMachines", "virtualmachine", "vms"), ("listVolumes", "volume", "volumes"),
+        ("listNetworks", "network", "networks"), ("listAccounts", "account", "accounts"),
+        ("listServiceOfferings", "serviceoffering", "offerings"))}
+
+
+@pytest.mark.parametrize("params", [
+    {"startvm": "maybe"},
+    {"details[0].rootdisksize": "99999999999999999999"},
+    {"details[0].rootdisksize": "-5"},
+    {"details[0].rootdisksize": "1_0"},
+    {"rootdisksize": "4096"},  # past custom.diskoffering.size.max (1024 GB)
+    {"hostid": "abc"},
+    {"dynamicscalingenabled": "abc"},
+])
+def test_a_deploy_refused_for_any_parameter_makes_nothing(admin: Client, world,
+                                                          params: dict[str, str]) -> None:
+    before = _records(admin)
+    resp = admin.raw("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                     serviceofferingid=world.offering, **params)
+    assert resp.status_code == 431, resp.text
+    assert _records(admin) == before
+
+
+@pytest.mark.parametrize("command,params", [
+    ("stopVirtualMachine", {"id": "00000000-0000-0000-0000-000000000000", "forced": "abc"}),
+    ("listVirtualMachines", {"id": "abc"}),
+    ("listZones", {"available": "abc"}),
+    ("updateConfiguration", {"name": "vmsnapshot.max", "value": "1_0"}),
+    ("listVMSnapshot", {"page": "\u0663", "pagesize": "5"}),  # an Arabic-Indic three
+    ("createServiceOffering", {"name": "huge", "cpunumber": "300"}),
+])
+def test_declared_parameter_types_are_held_before_the_command_runs(admin: Client,
+                                                                   command: str,
+                                                                   params: dict) -> None:
+    before = _records(admin)
+    resp = admin.raw(command, **params)
+    assert resp.status_code == 431, resp.text
+    assert _inner(resp)["cserrorcode"] == 4350
+    assert _records(admin) == before
+
+
+def test_a_custom_volume_is_at_most_the_largest_custom_size(admin: Client, world) -> None:
+    custom = next(d["id"] for d in admin.list("listDiskOfferings", "diskoffering")
+                  if d["iscustomized"])
+    largest = admin.call("listCapabilities")["capability"]["customdiskofferingmaxsize"]
+    resp = admin.raw("createVolume", zoneid=world.zone, diskofferingid=custom,
+                     size=str(largest + 1), name="too-big")
+    assert resp.status_code == 431, resp.text
+    assert not [v for v in admin.list("listVolumes", "volume") if v["name"] == "too-big"]
+
+
+def test_options_on_the_api_is_a_cloudstack_405(sim: ThreadedServer) -> None:
+    resp = requests.options(sim.endpoint, timeout=30)
+    assert resp.status_code == 405
+    assert _inner(resp)["errorcode"] == 405
+
+
+def test_accounts_made_at_once_under_one_name_make_one(admin: Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make(i: int) -> int:
+        return admin.raw("createAccount", username="racer", account=f"racer{i}",
+                         password="password", firstname="r", lastname="r",
+                         email="r@example.com").status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        codes = sorted(pool.map(make, range(10)))
+    assert codes == [200] + [431] * 9
+    assert [u["username"] for u in admin.list("listUsers", "user", listall=True)].count(
+        "racer") == 1

@@ -202,6 +202,32 @@ def test_delete_account_leaves_nothing_behind(sim, admin, world):
                                                           listall=True)}
 
 
+
+def test_delete_account_waits_for_the_accounts_jobs_and_lets_it_start_nothing(sim, admin,
+                                                                              world):
+    account, client = _new_account(admin, "busy")
+    vm = client.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                    serviceofferingid=world.offering)["virtualmachine"]
+    control(sim, "POST", "/jobs", {"delay_ms": 1500})
+    try:
+        taking = client.call("createVMSnapshot", virtualmachineid=vm["id"])
+        deleting = admin.call("deleteAccount", id=account["id"])
+        with pytest.raises(ApiError) as err:  # the account is disabled at once
+            client.call("createVolume", name="late", zoneid=world.zone,
+                        diskofferingid=world.disk_offering)
+        assert err.value.status == 401
+        # The snapshot job ends as it would have (it was first in the VM's queue) ...
+        assert admin.job(taking["jobid"])["jobresult"]["vmsnapshot"]["state"] == "Ready"
+        # ... and then the account goes, whole.
+        assert admin.job(deleting["jobid"])["jobresult"]["success"] is True
+    finally:
+        control(sim, "POST", "/jobs", {"delay_ms": 0})
+    assert not [a for a in admin.list("listAccounts", "account", listall=True)
+                if a["id"] == account["id"]]
+    host = control(sim, "GET", "/state")["host"]
+    assert vm["instancename"] not in {v["name"] for v in host["vms"]}
+
+
 def test_storage_pools_hold_the_volumes_with_cloudstack_types(admin, world):
     vm = world.deploy(running=False)
     root = admin.list("listVolumes", "volume", virtualmachineid=vm["id"])[0]

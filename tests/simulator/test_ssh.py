@@ -73,6 +73,20 @@ def run(client: paramiko.SSHClient, command: str) -> tuple[str, str, int]:
     return out, err, stdout.channel.recv_exit_status()
 
 
+def interactive(client: paramiko.SSHClient, typed: bytes) -> bytes:
+    """What an interactive session shows for ``typed`` (which ends with ``exit``)."""
+    channel = client.invoke_shell()
+    channel.settimeout(20)
+    channel.send(typed)
+    received = b""
+    while not channel.exit_status_ready() or channel.recv_ready():
+        chunk = channel.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
 def test_the_listener_is_on_the_vms_own_loopback_address(ssh_sim: ThreadedServer,
                                                          world: World) -> None:
     vm = world.deploy()
@@ -145,15 +159,7 @@ def test_what_a_person_at_the_prompt_uses(ssh_sim: ThreadedServer, world: World)
         assert run(ssh, "echo 'a b' \"$HOME\" | wc -c") == ("10\n", "", 0)
         assert run(ssh, "echo x > /no/such/dir/f")[2] == 2
         assert run(ssh, "exit 3")[2] == 3
-        channel = ssh.invoke_shell()
-        channel.settimeout(20)
-        channel.send(b"cd /tmp\npwd\nexit\n")
-        received = b""
-        while not channel.exit_status_ready() or channel.recv_ready():
-            chunk = channel.recv(4096)
-            if not chunk:
-                break
-            received += chunk
+        received = interactive(ssh, b"cd /tmp\npwd\nexit\n")
         assert b"/tmp\r\n" in received
         assert b"root@" in received
 
@@ -221,14 +227,25 @@ def test_what_a_guest_user_sends_cannot_hurt_the_simulator(ssh_sim: ThreadedServ
         # The base image's usual folders, as in the documented example.
         assert run(ssh, "echo hello > /srv/note && md5sum /srv/note")[2] == 0
         # Bytes that are not UTF-8 do not end an interactive session.
-        channel = ssh.invoke_shell()
-        channel.settimeout(20)
-        channel.send(b"echo caf\xe9 > /tmp/u\necho still here\nexit\n")
-        received = b""
-        while not channel.exit_status_ready() or channel.recv_ready():
-            chunk = channel.recv(4096)
-            if not chunk:
-                break
-            received += chunk
-        assert b"still here" in received
+        assert b"still here" in interactive(ssh, b"echo caf\xe9 > /tmp/u\necho still here\n"
+                                                 b"exit\n")
         assert run(ssh, "echo alive")[0] == "alive\n"
+
+
+def test_a_command_gets_what_the_client_sends(ssh_sim: ThreadedServer, world: World) -> None:
+    vm = world.deploy()
+    data = b"line one\nline two\n" * 100
+    with connect(ssh_sim, vm) as ssh:
+        for command in ("cat > /tmp/up", "md5sum", "wc -l", "echo ignored"):
+            stdin, stdout, stderr = ssh.exec_command(command, timeout=30)
+            stdin.write(data)
+            stdin.channel.shutdown_write()
+            out = stdout.read().decode()
+            assert stdout.channel.recv_exit_status() == 0, stderr.read()
+            if command == "md5sum":
+                assert out == f"{hashlib.md5(data).hexdigest()}  -\n"  # noqa: S324
+            elif command == "wc -l":
+                assert out.strip() == "200"
+            elif command == "echo ignored":
+                assert out == "ignored\n"
+        assert run(ssh, "md5sum /tmp/up")[0].split()[0] == hashlib.md5(data).hexdigest()  # noqa: S324

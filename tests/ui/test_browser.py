@@ -443,6 +443,12 @@ def test_a_page_shows_nothing_of_an_ended_session_or_of_another_address(sim, bro
     assert d.find_element(By.ID, "snapshot-tree").get_attribute("innerHTML") == ""
     d.execute_script(f"location.hash = '#/instances/{vm_id}'")
     wait(d, ec.text_to_be_present_in_element((By.ID, "instance-name"), "web-1"))
+    d.execute_script("location.hash = '#/instances/00000000-0000-4000-8000-000000000000'")
+    wait(d, lambda dr: "does not exist or is not yours" in dr.find_element(
+        By.ID, "error-text").text)
+    assert not d.find_element(By.ID, "instance-body").is_displayed()
+    d.execute_script(f"location.hash = '#/instances/{vm_id}'")
+    wait(d, ec.text_to_be_present_in_element((By.ID, "instance-name"), "web-1"))
     # Logged out: nothing of the instance or the list is left in the page for the next
     # person, and the login page says nothing it was not asked.
     log_out(d)
@@ -515,4 +521,35 @@ def test_text_that_users_type_cannot_break_the_page(sim, browser):
             "return document.documentElement.scrollWidth <= window.innerWidth + 1"))
     finally:
         d.set_window_size(1400, 900)
+    log_out(d)
+
+
+def test_a_data_disk_is_detached_only_from_an_instance_without_snapshots(sim, browser):
+    d = browser
+    user = Client(sim.endpoint)
+    user.login("user", "password")
+    zone = user.list("listZones", "zone")[0]["id"]
+    template = next(t["id"] for t in user.list("listTemplates", "template",
+                                                templatefilter="featured") if t["guestagent"])
+    offering = user.list("listServiceOfferings", "serviceoffering")[0]["id"]
+    disk = next(o["id"] for o in user.list("listDiskOfferings", "diskoffering")
+                if not o["iscustomized"])
+    vm = user.run("deployVirtualMachine", zoneid=zone, templateid=template,
+                  serviceofferingid=offering, diskofferingid=disk, name="disky")["virtualmachine"]
+    snap = user.run("createVMSnapshot", virtualmachineid=vm["id"])["vmsnapshot"]
+    log_in(d, sim, "user")
+    d.execute_script(f"location.hash = '#/instances/{vm['id']}'")
+    wait(d, ec.text_to_be_present_in_element((By.ID, "instance-name"), "disky"))
+    rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#volumes tbody tr")]
+    assert any("ROOT" in r for r in rows) and any("DATADISK" in r for r in rows)
+    wait(d, ec.element_to_be_clickable((By.CSS_SELECTOR, "#volumes button.detach"))).click()
+    wait(d, lambda dr: dr.find_element(By.ID, "error-text").text.startswith(
+        "Unable to detach volume"))
+    assert len(d.find_elements(By.CSS_SELECTOR, "#volumes button.detach")) == 1  # still there
+    user.run("deleteVMSnapshot", vmsnapshotid=snap["id"])
+    d.refresh()
+    wait(d, ec.element_to_be_clickable((By.CSS_SELECTOR, "#volumes button.detach"))).click()
+    wait(d, lambda dr: not dr.find_elements(By.CSS_SELECTOR, "#volumes button.detach"))
+    assert [v["type"] for v in user.list("listVolumes", "volume",
+                                         virtualmachineid=vm["id"])] == ["ROOT"]
     log_out(d)

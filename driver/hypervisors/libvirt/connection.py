@@ -4,6 +4,7 @@ simulator's lab mode, volume files)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from driver.hypervisors.libvirt.states import FileStates, MemoryStates
 from driver.hypervisors.libvirt.xml import CephAccess, disk_xml, domain_xml
 from driver.names import check_snapshot_name
 from driver.storage.rbd import VOLUME_SNAPSHOT_PREFIX, Rbd, RbdImage, check_name, is_rbd
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,15 +122,26 @@ class LibvirtHost(Hypervisor):
     # --- lifecycle (the simulator's lab mode) -------------------------------------------
 
     def start(self, spec: VmSpec) -> None:
+        def xml(uuid: str | None = None) -> str:
+            return domain_xml(spec.name, domain_type=self.domain_type, cpus=spec.cpus,
+                              memory_mib=spec.memory_mib, disks=spec.disks, agent=spec.agent,
+                              ceph=self._access, uuid=uuid)
+
         try:
             dom = self.conn.lookupByName(spec.name)
         except libvirt.libvirtError as exc:
             if not is_missing(exc):
                 raise translate(exc, f"Looking up VM {spec.name}") from None
-            xml = domain_xml(spec.name, domain_type=self.domain_type, cpus=spec.cpus,
-                             memory_mib=spec.memory_mib, disks=spec.disks, agent=spec.agent,
-                             ceph=self._access)
-            dom = _call(f"Defining VM {spec.name}", lambda: self.conn.defineXML(xml))
+            dom = _call(f"Defining VM {spec.name}", lambda: self.conn.defineXML(xml()))
+        else:
+            # A definition left by an earlier life of this name (an aborted run, a VM
+            # destroyed behind the driver's back) must not boot other disks than asked.
+            wanted = {(d.target, d.path) for d in spec.disks}
+            held = {(d.target, d.path) for d in self.guest(spec.name).disks()}
+            if held != wanted and not dom.isActive():
+                log.warning("VM %s was defined with other disks: defined again", spec.name)
+                again = xml(dom.UUIDString())  # the same domain (its snapshots stay its own)
+                dom = _call(f"Defining VM {spec.name}", lambda: self.conn.defineXML(again))
         if spec.power_on and not dom.isActive():
             _call(f"Starting VM {spec.name}", dom.create)
 

@@ -122,10 +122,14 @@ def disk_xml(disk: DiskInfo, ceph: CephAccess | None = None) -> str:
 
 
 def domain_xml(name: str, *, domain_type: str, cpus: int, memory_mib: int,
-               disks: list[DiskInfo], agent: bool, ceph: CephAccess | None = None) -> str:
-    """A minimal persistent domain: the disks, a guest-agent channel, no network."""
+               disks: list[DiskInfo], agent: bool, ceph: CephAccess | None = None,
+               uuid: str | None = None) -> str:
+    """A minimal persistent domain: the disks, a guest-agent channel, no network (``uuid``:
+    that of the definition it replaces)."""
     root = ET.Element("domain", type=domain_type)
     ET.SubElement(root, "name").text = name
+    if uuid:
+        ET.SubElement(root, "uuid").text = uuid
     ET.SubElement(root, "memory", unit="MiB").text = str(memory_mib)
     ET.SubElement(root, "vcpu").text = str(cpus)
     os_el = ET.SubElement(root, "os")

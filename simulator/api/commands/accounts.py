@@ -82,16 +82,16 @@ def create_account(req: Request) -> dict[str, Any]:
     p = req.params
     store = req.manager.store
     username = p.require("username")
-    if any(u.username == username for u in store.find(User)):
-        raise ParamError(f"The user {username} already exists in domain ROOT")
     account_name = p.text("account") or username
-    if any(a.name == account_name for a in store.find(Account)):
-        raise ParamError(f"The specified account: {account_name} already exists")
     kind = p.number("accounttype", default=0)
     if kind not in (0, 1, 2):
         raise ParamError("Invalid account type provided")
     domain = req.optional(Domain, "domainid", owned=False) or store.find(Domain)[0]
-    with req.manager.lock:
+    with req.manager.lock:  # checked and made in one step: two calls never make two
+        if any(u.username == username for u in store.find(User)):
+            raise ParamError(f"The user {username} already exists in domain ROOT")
+        if any(a.name == account_name for a in store.find(Account)):
+            raise ParamError(f"The specified account: {account_name} already exists")
         account = store.add(Account(account_name, domain.id, type=kind or 0))
         req.manager.accounts.add_user(account, username, p.require("password"),
                              firstname=p.require("firstname"), lastname=p.require("lastname"),
@@ -111,6 +111,9 @@ def delete_account(req: Request) -> dict[str, Any]:
     if account.is_admin and account.name == "admin":
         raise PermissionDenied("Removing the system admin account is not allowed")
     manager = req.manager
+    with manager.lock:  # from now on its users' requests are refused
+        account.state = "disabled"
+        manager.store.save(account)
 
     def work() -> dict[str, Any]:
         manager.delete_account(account)

@@ -11,10 +11,16 @@ from simulator.api.server import Request
 from simulator.errors import ParamError
 from simulator.models import DiskOffering, ServiceOffering
 
+MAX_CPUS = 256  # what a KVM host's agent defines a VM with, at most
 
-def _positive(req: Request, name: str, default: int | None = None) -> int:
+
+def _positive(req: Request, name: str, default: int | None = None,
+              maximum: int | None = None) -> int:
     value = req.params.number(name, required=default is None, minimum=1, default=default)
     assert value is not None
+    if maximum is not None and value > maximum:
+        raise ParamError(f"Unable to execute API command {req.api.name.lower()} due to invalid "
+                         f"value. Value of {name} must be at most {maximum}")
     return value
 
 
@@ -32,7 +38,8 @@ def _positive(req: Request, name: str, default: int | None = None) -> int:
 def create_service_offering(req: Request) -> dict[str, Any]:
     p = req.params
     offering = ServiceOffering(
-        p.require("name"), _positive(req, "cpunumber", 1), _positive(req, "cpuspeed", 1000),
+        p.require("name"), _positive(req, "cpunumber", 1, MAX_CPUS),
+        _positive(req, "cpuspeed", 1000),
         _positive(req, "memory", 512), display_text=p.text("displaytext") or p.require("name"),
         offer_ha=p.flag("offerha"), tags=p.text("tags") or "")
     return {"serviceoffering": req.render.service_offering(req.manager.store.add(offering))}

@@ -48,14 +48,11 @@ _DEPLOY = [
 
 def _root_size(req: Request) -> int | None:
     """``rootdisksize`` as a parameter or in ``details``, in bytes."""
-    size = req.params.number("rootdisksize", minimum=1)
+    size = req.params.size_gb("rootdisksize")
     for detail in req.params.mapping("details"):
         for key, value in detail.items():
             if key.lower() == "rootdisksize" and size is None:
-                try:
-                    size = int(value)
-                except ValueError:
-                    raise ParamError(f"Invalid rootdisksize {value}") from None
+                size = req.params.size_gb("rootdisksize", value)
     return size << 30 if size else None
 
 
@@ -84,16 +81,17 @@ def deploy(req: Request) -> dict[str, Any]:
     data = None
     disk_offering = req.optional(DiskOffering, "diskofferingid", owned=False)
     if disk_offering is not None:
-        size = req.params.number("size", minimum=1)
+        size = req.params.size_gb("size")
         if disk_offering.customized and size is None:
             raise ParamError("Disk offering is customized: specify the size in GB")
         data = (disk_offering.id, (size or disk_offering.disksize) << 30)
     p = req.params
+    root_size = _root_size(req)
+    start = p.flag("startvm", True)  # every value is read before anything is made
     vm = req.manager.vms.allocate_vm(
         req.caller, zone.id, template, offering, p.text("name"), data, owner=owner,
-        display_name=p.text("displayname"), network=network, root_size=_root_size(req),
+        display_name=p.text("displayname"), network=network, root_size=root_size,
         keypair=p.text("keypair"), userdata=p.text("userdata"))
-    start = p.flag("startvm", True)
     manager = req.manager
     result = _vm_job(req, vm, lambda: manager.vms.deploy_vm(vm.id, start))
     return {"id": vm.uuid, **result}

@@ -41,7 +41,7 @@ def create_volume(req: Request) -> dict[str, Any]:
     zone = req.optional(Zone, "zoneid", owned=False) or (
         req.manager.store.load(Zone, pool.zone_id) if pool is not None
         else req.manager.store.find(Zone)[0])
-    size_gb = req.params.number("size", minimum=1)
+    size_gb = req.params.size_gb("size")
     if offering.customized and size_gb is None:
         raise ParamError("This disk offering requires a custom size specified")
     name = req.params.text("name", max_len=255) or "volume"
@@ -78,7 +78,7 @@ def detach_volume(req: Request) -> dict[str, Any]:
 def resize_volume(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "id")
     offering = req.optional(DiskOffering, "diskofferingid", owned=False)
-    size_gb = req.params.number("size", minimum=1)
+    size_gb = req.params.size_gb("size")
     if size_gb is None and (offering is None or offering.customized):
         raise ParamError("Please specify the new size of the volume")
     new_size = (size_gb if size_gb is not None else offering.disksize) << 30  # type: ignore

@@ -5,7 +5,7 @@ const ACTIVE = ["Allocated", "Creating", "Reverting", "Expunging"];
 const $ = (id) => document.getElementById(id);
 const state = { key: sessionStorage.getItem("sessionkey"), user: sessionStorage.getItem("user"),
                 admin: sessionStorage.getItem("admin") === "1",
-                vm: null, snapshots: [], selected: null, busy: false, policy: "discard",
+                vm: null, snapshots: [], volumes: [], selected: null, busy: false, policy: "discard",
                 hideTimer: 0, watchTimer: 0, epoch: 0, notice: "", returnTo: "" };
 const EXPIRED = "Your session has ended; log in again.";
 
@@ -133,11 +133,12 @@ function showLogin() {
 // Empties the instance page, so that nothing of one instance is shown under another's
 // address, or after the session that loaded it.
 function clearInstance() {
-  state.vm = null; state.snapshots = []; state.selected = null;
+  state.vm = null; state.snapshots = []; state.volumes = []; state.selected = null;
   clearTimeout(state.watchTimer);
   $("instance-body").hidden = true;
   $("instance-name").textContent = "";
   $("instance-details").replaceChildren();
+  $("volumes").querySelector("tbody").replaceChildren();
   $("snapshot-tree").replaceChildren();
   $("snapshot-detail").hidden = true;
 }
@@ -224,13 +225,20 @@ function pauses(s) {
   return parts.join(" · ");
 }
 
+const NO_INSTANCE = "This instance does not exist or is not yours.";
+
 async function loadInstance(id) {
-  const res = await api("listVirtualMachines", scope({ id }));
+  // An address that is no id at all is CloudStack's 431; one that names nothing, an empty list.
+  const res = await api("listVirtualMachines", scope({ id })).catch((err) => {
+    throw err instanceof ApiError && err.code === 431 ? new ApiError(NO_INSTANCE) : err;
+  });
   const vm = (res.virtualmachine || [])[0];
-  if (!vm) throw new ApiError("This instance does not exist or is not yours.");
+  if (!vm) throw new ApiError(NO_INSTANCE);
   const snaps = await api("listVMSnapshot", scope({ virtualmachineid: id }));
+  const volumes = await api("listVolumes", scope({ virtualmachineid: id }));
   state.vm = vm;
   state.snapshots = snaps.vmSnapshot || [];
+  state.volumes = volumes.volume || [];
   return vm;
 }
 
@@ -248,6 +256,7 @@ async function showInstance(id, focusTree, quiet = false) {
     ["Template", vm.templatename], ["Host", vm.hostname], ["Zone", vm.zonename],
     ["Account", state.admin ? vm.account : ""], ["Domain", state.admin ? vm.domain : ""],
     ["Guest agent", vm.guestagent ? "yes" : "no"], ["Created", fmtDate(vm.created)]]);
+  renderVolumes();
   renderTree();
   refreshButtons();
   if (!quiet) {
@@ -270,6 +279,34 @@ function watchOthers() {
   }, 1000);
 }
 
+// The instance's volumes; a data disk can be detached (CloudStack refuses it while the
+// instance has snapshots, and the page shows its words).
+function renderVolumes() {
+  const body = $("volumes").querySelector("tbody");
+  body.replaceChildren();
+  for (const v of state.volumes) {
+    const row = document.createElement("tr");
+    cell(row, v.name).className = "name";
+    cell(row, v.type); cell(row, fmtBytes(v.size)); cell(row, v.state);
+    const actions = cell(row, "");
+    if (v.type === "DATADISK") {
+      const button = document.createElement("button");
+      button.type = "button"; button.textContent = "Detach"; button.className = "detach";
+      button.dataset.id = v.id;
+      button.setAttribute("aria-label", `Detach ${v.name}`);
+      button.disabled = state.busy;
+      button.addEventListener("click", () => detachVolume(v));
+      actions.append(button);
+    }
+    body.append(row);
+  }
+}
+
+async function detachVolume(volume) {
+  await act(() => runJob("Detach volume", "detachVolume", { id: volume.id }),
+    () => $("volumes").querySelector("button.detach") || $("attach-volume"));
+}
+
 function inProgress() {
   return state.busy || state.snapshots.some((s) => ACTIVE.includes(s.state));
 }
@@ -282,6 +319,7 @@ function refreshButtons() {
   $("start-vm").disabled = vm.state !== "Stopped" || state.busy;
   $("stop-vm").disabled = vm.state !== "Running" || state.busy;
   $("attach-volume").disabled = state.busy;
+  for (const button of $("volumes").querySelectorAll("button.detach")) button.disabled = state.busy;
   disable($("change-offering"), $("offering-wrap"), state.busy ? busy || "An operation is running." :
     vm.state !== "Stopped" ? "The instance must be stopped to change its service offering (Stop it first)." : "");
   renderDetail();
