@@ -191,6 +191,52 @@ def parse(tokens: list[Word | str]) -> list[tuple[str, list[Command]]]:
     return out
 
 
+def sequence(line: str) -> list[tuple[str, str]]:
+    """``line`` cut at its top-level ``;``, ``&``, ``&&`` and ``||`` (not inside quotes,
+    after a backslash or in a comment): ``[(connector, text)]`` with the connector before
+    each part, as :func:`parse` gives them. Each part is expanded only when it runs, so
+    ``false; echo $?`` and ``A=1; echo $A`` see what ran before them."""
+    out: list[tuple[str, str]] = []
+    connector, start, i, n = ";", 0, 0, len(line)
+    at_word_start = True
+    while i < n:
+        ch = line[i]
+        if ch == "'":
+            end = line.find("'", i + 1)
+            i = n if end < 0 else end + 1
+            at_word_start = False
+            continue
+        if ch == '"':
+            i += 1
+            while i < n and line[i] != '"':
+                i += 2 if line[i] == "\\" else 1
+            i += 1
+            at_word_start = False
+            continue
+        if ch == "\\":
+            i += 2
+            at_word_start = False
+            continue
+        if ch == "#" and at_word_start:
+            break
+        if line.startswith("2>&1", i):
+            i += 4
+            at_word_start = True
+            continue
+        op = next((o for o in ("&&", "||", ";", "&") if line.startswith(o, i)), None)
+        if op is not None:
+            out.append((connector, line[start:i]))
+            connector = op if op in ("&&", "||") else ";"
+            i += len(op)
+            start = i
+            at_word_start = True
+            continue
+        at_word_start = ch.isspace() or ch in "|<>"
+        i += 1
+    out.append((connector, line[start:]))
+    return [(c, text) for c, text in out if text.strip() and not text.strip().startswith("#")]
+
+
 class Shell:
     """One login session: its working directory, environment and last status."""
 
@@ -245,19 +291,25 @@ class Shell:
         session sent (its first command reads it)."""
         total = Result()
         try:
-            program = parse(tokenize(line, self.env))
+            parse(tokenize(line, self.env))  # a syntax error refuses the whole line, as sh
+            parts = sequence(line)
         except ShellError as exc:
             return self._status(Result(err=f"sh: 1: {exc}\n".encode(), status=2))
         status = int(self.env["?"])
-        for connector, pipeline in program:
+        for connector, text in parts:
             if (connector == "&&" and status != 0) or (connector == "||" and status == 0):
                 continue
             try:
-                result = self._pipeline(pipeline, stdin)
+                program = parse(tokenize(text, self.env))  # expanded now
+                if not program:
+                    continue
+                result = self._pipeline(program[0][1], stdin)
                 stdin = b""  # read once, by the first command that runs
             except ExitShell as exc:
                 self.exit_status = status = exc.status
                 break
+            except ShellError as exc:  # what a variable expanded to cannot be parsed
+                result = Result(err=f"sh: 1: {exc}\n".encode(), status=2)
             total.out += result.out
             total.err += result.err
             status = result.status
