@@ -35,6 +35,9 @@ def _rbd_pool(volume: VolumeObjectTO) -> str | None:
     return None
 
 
+STATE_SUFFIX = ".vmstate"  # a memory state file's (``<vm>@<snapshot>.vmstate``)
+
+
 def resolve_volume(volume: VolumeObjectTO, pools: list[str],
                    rbd_pools: list[str] | None = None) -> str:
     """The real path of a volume's image (``rbd:<pool>/<image>`` for a volume on an RBD
@@ -57,7 +60,13 @@ def resolve_volume(volume: VolumeObjectTO, pools: list[str],
         path = os.path.join(volume.pool_path, path)
     if not inside(path, pools):
         raise InvalidRequest(f"Volume {label} is outside the configured storage pools")
-    return os.path.realpath(path)
+    real = os.path.realpath(path)
+    name = os.path.basename(real)
+    if name.startswith(".") or name.endswith(STATE_SUFFIX):
+        # The driver's own files beside the volumes: memory states, volume snapshots,
+        # files being removed. No volume is named like one, nor takes one's place.
+        raise InvalidRequest(f"Volume {label} is named like one of the driver's own files")
+    return real
 
 
 def filer_volume_path(path: str, pool: Any) -> str:

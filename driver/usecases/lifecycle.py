@@ -83,6 +83,10 @@ class Lifecycle:
                       agent=vm.details.get("vmsnap.guestAgent", "true").lower() != "false",
                       power_on=vm.details.get("vmsnap.powerOn", "true").lower() != "false")
         def work() -> Answer:
+            for disk in spec.disks:  # a disk is one VM's: two guests writing it corrupt it
+                user = self.hv.volume_user(disk.path)
+                if user is not None and user != spec.name:
+                    raise InvalidRequest(f"volume {disk.path} is a disk of VM {user}")
             self.hv.start(spec)
             return Answer(vm=raw.get("vm"))
 

@@ -148,3 +148,33 @@ def test_a_stale_definition_is_not_started_with_its_old_disks(settings, pool, te
         assert fresh in dom.XMLDesc() and stale.disks[0] not in dom.XMLDesc()
     finally:
         host.close()
+
+
+def test_no_volume_is_named_like_the_drivers_own_files(agent, pool, vm_factory):
+    vm = vm_factory(running=False)
+    state = os.path.join(pool, f"{vm.name}@s1.vmstate")
+    for name in (f"{vm.name}@s1.vmstate", ".hidden.qcow2", ".volume-snapshots"):
+        volume = aj.volume(os.path.join(pool, name), pool, vm=vm.name)
+        volume["size"] = 1 << 20
+        answer = agent.one(aj.create_volume(volume))
+        assert answer["result"] is False and "driver's own files" in answer["details"]
+    assert not os.path.exists(state)
+    assert sorted(os.listdir(pool)) == sorted(os.path.basename(d) for d in vm.disks)
+
+
+def test_a_disk_of_one_vm_is_not_started_in_another(settings, pool, test_conn, vm_factory):
+    from driver.app import create_app
+    from driver.hypervisors.libvirt import LibvirtHost
+    from tests.support.driver import AgentClient
+
+    owner = vm_factory(running=False)
+    host = LibvirtHost("test:///default", domain_type="test")
+    try:
+        agent = AgentClient(create_app(settings, host).test_client())
+        other = "i-2-999-VM"
+        answer = agent.one(aj.start(other, [aj.volume(owner.disks[0], pool, vm=other)],
+                                    agent=False))
+        assert answer["result"] is False and owner.name in answer["details"]
+        assert other not in [d.name() for d in test_conn.listAllDomains()]
+    finally:
+        host.close()

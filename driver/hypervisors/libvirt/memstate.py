@@ -22,13 +22,14 @@ import struct
 
 from driver import files
 from driver.core.errors import HypervisorError, InvalidRequest
+from driver.paths import STATE_SUFFIX
 
 MAGIC_PARTIAL = b"LibvirtQemudPart"
 MAGIC_COMPLETE = b"LibvirtQemudSave"
 VERSION = 2
 # magic, version, data_len, was_running, compressed, cookieOffset, unused[14]
 HEADER = struct.Struct("<16s5I56x")
-SUFFIX = ".vmstate"
+SUFFIX = STATE_SUFFIX
 
 
 def header(domain_xml: str, *, running: bool) -> bytes:
