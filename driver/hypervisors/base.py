@@ -167,6 +167,11 @@ class Guest(ABC):
         raise Unsupported(f"guest memory markers are not supported on {self.name}'s host")
 
 
+def disk_key(path: str) -> str:
+    """How a disk is compared with another: a file by its real path, an image by its name."""
+    return os.path.realpath(path) if path.startswith("/") else path
+
+
 class Hypervisor(ABC):
     """A host: looks up guests and reports whether it can be reached."""
 
@@ -190,24 +195,20 @@ class Hypervisor(ABC):
     def delete_from_files(self, snapshot: Snapshot) -> None:
         """Delete ``snapshot`` from its disk files when its VM is gone from the host."""
 
-    def volume_user(self, path: str) -> str | None:
-        """The VM whose definition holds the volume at ``path``, or None."""
-        def same(p: str) -> str:
-            return os.path.realpath(p) if p.startswith("/") else p
-
-        wanted = same(path)
+    def disk_owners(self) -> dict[str, str]:
+        """Every disk a VM is defined with: its path (real path for a file) -> the VM."""
         try:
             names = self.guest_names()
         except Unsupported:
-            return None
+            return {}
+        owners = {}
         for name in names:
             try:
                 disks = self.guest(name).disks()
             except NotFound:
                 continue  # removed meanwhile
-            if any(same(d.path) == wanted for d in disks):
-                return name
-        return None
+            owners.update({disk_key(d.path): name for d in disks})
+        return owners
 
     # --- lifecycle: what a management server needs from a host besides snapshots --------
 

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from driver.core.errors import InvalidRequest, NotFound
-from driver.hypervisors.base import DiskInfo, VmSpec
+from driver.hypervisors.base import DiskInfo, VmSpec, disk_key
 from driver.names import check_snapshot_name
 from driver.paths import filer_volume_path
 from driver.usecases.context import Context
@@ -63,6 +63,10 @@ class Lifecycle:
     def _vm_op(self, vm: str, kind: str, work: Any) -> Answer:
         return self.ctx.vm_op(vm, kind, work)
 
+    def _owner(self, path: str) -> str | None:
+        """The VM defined with the volume at ``path``, if one is."""
+        return self.hv.disk_owners().get(disk_key(path))
+
     def _no_snapshots(self, vm: str, message: str) -> None:
         if self.ctx.store.all(vm):
             raise InvalidRequest(message)
@@ -83,8 +87,9 @@ class Lifecycle:
                       agent=vm.details.get("vmsnap.guestAgent", "true").lower() != "false",
                       power_on=vm.details.get("vmsnap.powerOn", "true").lower() != "false")
         def work() -> Answer:
+            owners = self.hv.disk_owners()
             for disk in spec.disks:  # a disk is one VM's: two guests writing it corrupt it
-                user = self.hv.volume_user(disk.path)
+                user = owners.get(disk_key(disk.path))
                 if user is not None and user != spec.name:
                     raise InvalidRequest(f"volume {disk.path} is a disk of VM {user}")
             self.hv.start(spec)
@@ -138,7 +143,7 @@ class Lifecycle:
         data = cmd.data
         if isinstance(data, VolumeObjectTO):
             path = self._path(data)
-            user = self.hv.volume_user(path)
+            user = self._owner(path)
             if user is not None:
                 raise InvalidRequest(f"volume {path} is attached to VM {user}; detach it first")
             self.hv.delete_volume(path)
@@ -186,7 +191,7 @@ class Lifecycle:
 
         # The management server names the VM of an attached volume; the driver does not
         # take its word for a volume it sends without one.
-        vm = cmd.vmInstance or self.hv.volume_user(path)
+        vm = cmd.vmInstance or self._owner(path)
 
         def work() -> Answer:
             if vm:

@@ -67,10 +67,12 @@ class Params:
                          f"value. Invalid value {value} for parameter {name}: not a boolean")
 
     def number(self, name: str, *, required: bool = False, minimum: int | None = None,
-               default: int | None = None, maximum: int = INT_MAX) -> int | None:
-        """An integer parameter. Like Java's ``Integer.parseInt`` behind CloudStack's
-        ``INTEGER`` parameters, a value past 2^31-1 is not a number (it never reaches SQL)."""
-        value = self.text(name, required=required)
+               default: int | None = None, maximum: int = INT_MAX,
+               value: str | None = None) -> int | None:
+        """An integer parameter (or ``value`` given for it). Like Java's
+        ``Integer.parseInt`` behind CloudStack's ``INTEGER`` parameters, a value past
+        2^31-1 is not a number (it never reaches SQL)."""
+        value = self.text(name, required=required) if value is None else value
         if value is None:
             return default
         try:
@@ -136,11 +138,7 @@ class Params:
     def size_gb(self, name: str, value: str | None = None) -> int | None:
         """A custom disk size in GB (the parameter ``name``, or ``value`` given for it):
         1 to :data:`MAX_CUSTOM_GB`."""
-        if value is None:
-            number = self.number(name, minimum=1, maximum=LONG_MAX)
-        else:
-            number = Params(self.command, [(name, value)]).number(name, minimum=1,
-                                                                  maximum=LONG_MAX)
+        number = self.number(name, minimum=1, maximum=LONG_MAX, value=value)
         if number is not None and number > MAX_CUSTOM_GB:
             raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
                              f"invalid value. Value of {name} must be at most {MAX_CUSTOM_GB} "

@@ -40,6 +40,7 @@ class Manager(Context):
         self.limits = Limits(self)
         self.vms = Vms(self, self.vm_snapshots, self.networks, self.limits)
         self.volumes = Volumes(self, self.limits)
+        self._missed: list[str] = []  # hosts that did not report to the start-up recovery
 
     def delete_account(self, account: Account) -> None:
         """deleteAccount's work: the account's VMs destroyed and expunged with their VM
@@ -74,14 +75,14 @@ class Manager(Context):
         self.vm_snapshots.recover_vm_snapshots()
         self.volumes.recover_volume_snapshots()
         self.vms.recover_vms()
-        self._missed: list[str] = []
+        self._missed = []
         return notes + sync_power(self, self._missed)
 
     def follow_host(self) -> None:
         """Keep power states in sync with the host's reports from now on (soon, if a host
         did not report to the recovery)."""
         self.power_sync = PowerSync(self, self.config.power_sync_interval,
-                                    behind=bool(getattr(self, "_missed", None))).start()
+                                    behind=bool(self._missed)).start()
 
     def close(self) -> None:
         """Stop following the host (the jobs are shut down by their owner)."""

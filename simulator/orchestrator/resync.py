@@ -13,7 +13,6 @@ from simulator.agents import AgentUnreachable, per_host
 from simulator.models import VM, Host
 from simulator.orchestrator import wire
 from simulator.orchestrator.inflight import short_name
-from simulator.orchestrator.vmsnapshots import APPLIED
 from simulator.placement import mark
 
 if TYPE_CHECKING:
@@ -50,8 +49,8 @@ def resend_interrupted(manager: Manager) -> tuple[list[str], set[tuple[str, int]
             continue
         if kind in _SNAPSHOT_COMMANDS:
             snap_id = int(body["target"]["id"])
-            note = manager.vm_snapshots.resume(kind, snap_id, answer)
-            if note == APPLIED and answer.result:
+            note, succeeded = manager.vm_snapshots.resume(kind, snap_id, answer)
+            if succeeded:
                 done.add((kind, snap_id))
         else:  # Start/Stop: the VM's record follows the power-state report below
             note = "done" if answer.result else f"failed: {answer.details}"

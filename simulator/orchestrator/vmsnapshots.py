@@ -18,7 +18,6 @@ from simulator.orchestrator import wire
 from simulator.orchestrator.core import ACTIVE, Caller, Context, snap_str, vm_str
 
 OTHER_TASKS = "There is other active vm snapshot tasks on the instance, please try again later"
-APPLIED = "the host's answer applied"  # what resume() says when a resent answer took effect
 
 
 class VmSnapshots:
@@ -352,15 +351,16 @@ class VmSnapshots:
 
     # --- crash recovery ---------------------------------------------------------------------
 
-    def resume(self, kind: str, snap_id: int, answer: Any) -> str:
+    def resume(self, kind: str, snap_id: int, answer: Any) -> tuple[str, bool]:
         """Apply the answer to a command resent at start-up, if the snapshot still waits for
-        it (a record already settled is left alone); return what happened."""
+        it (a record already settled is left alone); return what happened, and whether the
+        command's work is done (the answer was a success and the records now hold it)."""
         waiting = {"CreateVMSnapshotCommand": State.CREATING.value,
                    "RevertToVMSnapshotCommand": State.REVERTING.value,
                    "DeleteVMSnapshotCommand": State.EXPUNGING.value}[kind]
         snap = self.store.get(VMSnapshot, snap_id)
         if snap is None or snap.removed or snap.state != waiting:
-            return "already settled"
+            return "already settled", False
         try:
             if kind == "CreateVMSnapshotCommand":
                 self._created(snap_id, answer)
@@ -369,8 +369,8 @@ class VmSnapshots:
             else:
                 self._deleted(snap_id, answer)
         except ApiError as exc:
-            return f"the host refused it: {exc.text}"
-        return APPLIED
+            return f"the host refused it: {exc.text}", False
+        return "the host's answer applied", bool(answer.result)
 
     def recover_vm_snapshots(self) -> None:
         """After a restart: no snapshot stays in a transitional state."""

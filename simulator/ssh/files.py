@@ -38,9 +38,14 @@ class GuestFiles:
         self._send = send
         self._command = command
 
-    def _call(self, op: str, **fields: Any) -> Answer:
-        if len(fields.get("path") or "") > MAX_PATH:
+    @staticmethod
+    def _checked(path: str) -> str:
+        if len(path) > MAX_PATH:
             raise GuestError("File name too long")
+        return path
+
+    def _call(self, op: str, **fields: Any) -> Answer:
+        self._checked(fields.get("path") or "")
         answer = self._send(self._command(op, deviceId=0, **fields))
         if not answer.result:
             raise GuestError(answer.details or f"{op} failed")
@@ -48,9 +53,7 @@ class GuestFiles:
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, or None if there is no such file."""
-        if len(path) > MAX_PATH:
-            raise GuestError("File name too long")
-        answer = self._send(self._command("read_file", deviceId=0, path=path))
+        answer = self._send(self._command("read_file", deviceId=0, path=self._checked(path)))
         if not answer.result:
             if (answer.details or "").startswith(NO_FILE):
                 return None

@@ -181,9 +181,10 @@ class LibvirtHost(Hypervisor):
             rbd, image = self._rbd(path)
             rbd.remove(image)
             return
-        if os.path.isdir(path) and not os.path.islink(path):
-            raise InvalidRequest(f"{path} is a folder, not a volume")
-        files.release(path)
+        try:
+            files.release(path)
+        except IsADirectoryError:
+            raise InvalidRequest(f"{path} is a folder, not a volume") from None
 
     def resize_volume(self, path: str, size: int) -> None:
         if is_rbd(path):

@@ -29,7 +29,6 @@ MAGIC_COMPLETE = b"LibvirtQemudSave"
 VERSION = 2
 # magic, version, data_len, was_running, compressed, cookieOffset, unused[14]
 HEADER = struct.Struct("<16s5I56x")
-SUFFIX = STATE_SUFFIX
 
 
 def header(domain_xml: str, *, running: bool) -> bytes:
@@ -43,7 +42,7 @@ def state_path(folder: str, vm: str, snapshot: str) -> str:
     configured for VMs on RBD: inside a configured pool either way), refused if the name
     would leave that folder."""
     folder = os.path.realpath(folder)
-    name = f"{vm}@{snapshot}{SUFFIX}"
+    name = f"{vm}@{snapshot}{STATE_SUFFIX}"
     path = os.path.join(folder, name)
     if os.sep in name or name.startswith(".") or os.path.dirname(path) != folder:
         raise InvalidRequest(f"Snapshot {snapshot} of {vm} cannot be named as a file")

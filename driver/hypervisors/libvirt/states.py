@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from driver.hypervisors.libvirt import memstate
+from driver.paths import STATE_SUFFIX
 
 
 class StateSink(Protocol):
@@ -89,7 +90,7 @@ class FileStates(MemoryStates):
         self.path(vm, snapshot)
 
     def held(self, vm: str) -> set[str]:
-        prefix, suffix = f"{vm}@", memstate.SUFFIX
+        prefix, suffix = f"{vm}@", STATE_SUFFIX
         out = set()
         for entry in os.listdir(self.folder) if os.path.isdir(self.folder) else []:
             base = entry[1:-len(".partial")] if (

@@ -44,10 +44,10 @@ class SimulatedHost(Hypervisor):
         with self.store.read() as c:
             return [r["name"] for r in c.execute("SELECT name FROM vms ORDER BY name")]
 
-    def volume_user(self, path: str) -> str | None:
+    def disk_owners(self) -> dict[str, str]:
         with self.store.read() as c:
-            row = c.execute("SELECT vm FROM volumes WHERE path=?", (path,)).fetchone()
-        return str(row["vm"]) if row is not None and row["vm"] else None
+            return {r["path"]: r["vm"] for r in c.execute(
+                "SELECT path, vm FROM volumes WHERE vm IS NOT NULL AND vm != ''")}
 
     def vms(self) -> list[dict[str, Any]]:
         with self.store.read() as c:
