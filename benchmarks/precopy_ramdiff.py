@@ -27,6 +27,7 @@ import libvirt
 import libvirt_qemu
 
 from driver.hypervisors.libvirt import memstate
+from driver.paths import STATE_SUFFIX
 from tests.integration.qemu import URI, QemuVM, copy_image, libvirtd_running
 
 PAGE = 4096
@@ -112,7 +113,7 @@ def main() -> None:
             time.sleep(1)  # the loop running at full speed before each capture
             counts = []
             for i in range(args.loops):
-                path = os.path.join(pool, f"s{i}{memstate.SUFFIX}")
+                path = os.path.join(pool, f"s{i}{STATE_SUFFIX}")
                 instant, restored = os.path.join(tmp, "instant"), os.path.join(tmp, "restored")
                 capture(vm.dom, args.mode, path, instant, args.mib)
                 vm.dom.destroy()

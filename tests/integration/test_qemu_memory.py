@@ -17,8 +17,9 @@ import pytest
 
 from driver.app import create_app, make_hypervisor
 from driver.core.errors import HypervisorError
-from driver.hypervisors.libvirt import hugepages, live, memstate
+from driver.hypervisors.libvirt import hugepages, live
 from driver.hypervisors.libvirt.monitor import PauseWatch, start_event_loop
+from driver.paths import STATE_SUFFIX
 from tests import agentjson as aj
 from tests.integration.qemu import monitor_calls
 from tests.support.driver import AgentClient
@@ -61,7 +62,7 @@ def hooks() -> Iterator[list[Any]]:
 
 
 def state_files(vm: Any) -> list[str]:
-    return sorted(f for f in os.listdir(vm.pool) if f.endswith(memstate.SUFFIX)
+    return sorted(f for f in os.listdir(vm.pool) if f.endswith(STATE_SUFFIX)
                   or f.endswith(".partial"))
 
 
@@ -101,7 +102,7 @@ def test_background_snapshot_keeps_the_instant_while_the_guest_changes_ram(
     assert answer["guestPauseMs"] > 0
     assert during[0] != before and during[1] == "active"  # changed while the save ran
     assert during[2] == "active"  # the refused save did not disturb the capture
-    assert state_files(vm) == [f"{vm.name}@bg1{memstate.SUFFIX}"]
+    assert state_files(vm) == [f"{vm.name}@bg1{STATE_SUFFIX}"]
     vm.sh(DISK.format(text="after"))
     reverted(agent, vm, "bg1")
     assert ram_sum(vm) == before

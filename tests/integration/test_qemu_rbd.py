@@ -21,6 +21,7 @@ from driver.app import create_app, make_hypervisor
 from driver.hypervisors.base import MEMORY_STATE
 from driver.hypervisors.libvirt import memstate
 from driver.journal import Journal
+from driver.paths import STATE_SUFFIX
 from driver.storage.rbd import RbdImage
 from driver.store import Database
 from tests import agentjson as aj
@@ -161,8 +162,8 @@ def test_live_memory_snapshots_on_rbd_revert_ram_and_disk(agent, rbd_guest, rbd_
     vm.sh(DISK.format(text="two"))
     agent.ok(aj.create(vm.name, "m2", vm.volumes(), type="DiskAndMemory", parents=["m1"]))
     assert vm.rbd_snapshots() == ["m1", "m2"]
-    assert state_files(rbd_settings) == [f"{vm.name}@m1{memstate.SUFFIX}",
-                                         f"{vm.name}@m2{memstate.SUFFIX}"]
+    assert state_files(rbd_settings) == [f"{vm.name}@m1{STATE_SUFFIX}",
+                                         f"{vm.name}@m2{STATE_SUFFIX}"]
     # the sizes count the RBD snapshots and the memory state kept for the VM
     assert first["volumeTOs"][0]["size"] > 0
     vm.sh(DISK.format(text="three"))
@@ -294,7 +295,7 @@ def test_recovery_after_a_kill_during_a_live_capture_on_rbd(tmp_path, pool, libv
         answer = driver.post(aj.create(vm.name, "k2", vm.volumes(), type="DiskAndMemory"))
         assert answer["result"] is True, answer["details"]
         assert vm.rbd_snapshots() == ["k2"]
-        assert os.listdir(memory_dir) == [f"{vm.name}@k2{memstate.SUFFIX}"]
+        assert os.listdir(memory_dir) == [f"{vm.name}@k2{STATE_SUFFIX}"]
     finally:
         driver.stop()
 
