@@ -58,7 +58,7 @@ class Driver(Served):
                                      stderr=subprocess.STDOUT, start_new_session=True)
         # The port listens before the app is loaded: a request may wait, then time out.
         wait_until(self._ready, 120, interval=0.1, message="the driver to serve",
-                   ignore=(requests.ConnectionError, requests.Timeout))
+                   ignore=(requests.RequestException,))
 
     def _ready(self) -> bool:
         assert self.proc is not None and self.proc.poll() is None, \

@@ -59,7 +59,7 @@ def test_the_host_dying_between_two_steps_is_recovered(tmp_path):
             return job if job["jobstatus"] != 0 else None
 
         job = wait_until(finished, 60, interval=0.2, message="a worker to come back",
-                         ignore=(requests.ConnectionError, requests.Timeout, ApiError))
+                         ignore=(requests.RequestException, ApiError))
         state = sim.control("GET", "/state")
         host_vm = next(v for v in state["host"]["vms"] if v["name"] == vm["instancename"])
         assert host_vm["frozen"] is False  # the driver thawed it on start-up
