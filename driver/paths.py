@@ -1,10 +1,15 @@
 """Volume paths from commands, confined to the configured storage: a file inside one of
 the ``storage_pools`` directories, or an image in one of the ``rbd_pools`` Ceph pools
-(named ``rbd:<pool>/<image>``)."""
+(named ``rbd:<pool>/<image>``).
+
+A pool's directory on the host is where CloudStack's KVM agent has it: the pool's ``path``
+for local and shared-mount-point pools, and ``<mount_parent>/<pool uuid>`` for the pools
+the agent mounts itself (NFS, Gluster), whose ``path`` is the export on the server."""
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from driver.core.errors import InvalidRequest
@@ -28,6 +33,21 @@ def inside(path: str, pools: list[str], rbd_pools: list[str] | None = None) -> b
     return False
 
 
+# Pool types the KVM agent mounts at <mount.parent>/<pool uuid> (LibvirtStorageAdaptor).
+MOUNTED_POOL_TYPES = frozenset({"NETWORKFILESYSTEM", "GLUSTER"})
+_POOL_UUID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def pool_directory(pool_type: str | None, uuid: str | None, path: str | None,
+                   mount_parent: str) -> str | None:
+    """The host directory of a file-based pool described by its CloudStack fields."""
+    if (pool_type or "").upper() not in MOUNTED_POOL_TYPES:
+        return path
+    if not uuid or not _POOL_UUID.fullmatch(uuid):
+        raise InvalidRequest(f"The {pool_type} pool has no valid uuid: {uuid!r}")
+    return os.path.join(mount_parent, uuid)
+
+
 def _rbd_pool(volume: VolumeObjectTO) -> str | None:
     store = volume.dataStore
     if isinstance(store, PrimaryDataStoreTO) and (store.poolType or "").upper() == "RBD":
@@ -39,13 +59,15 @@ STATE_SUFFIX = ".vmstate"  # a memory state file's (``<vm>@<snapshot>.vmstate``)
 
 
 def resolve_volume(volume: VolumeObjectTO, pools: list[str],
-                   rbd_pools: list[str] | None = None) -> str:
+                   rbd_pools: list[str] | None = None, mount_parent: str = "/mnt") -> str:
     """The real path of a volume's image (``rbd:<pool>/<image>`` for a volume on an RBD
     primary storage), or InvalidRequest if it leaves the configured storage."""
     label = volume.name or volume.uuid or "volume"
     if not volume.path:
         raise InvalidRequest(f"Volume {label} has no path")
-    if "\x00" in volume.path or (volume.pool_path and "\x00" in volume.pool_path):
+    store = volume.dataStore if isinstance(volume.dataStore, PrimaryDataStoreTO) else None
+    pool_dir = store and pool_directory(store.poolType, store.uuid, store.path, mount_parent)
+    if "\x00" in volume.path or (pool_dir and "\x00" in pool_dir):
         raise InvalidRequest(f"Volume {label} has an invalid path")
     rbd_pool = _rbd_pool(volume)
     if rbd_pool is not None:
@@ -55,9 +77,9 @@ def resolve_volume(volume: VolumeObjectTO, pools: list[str],
         return RbdImage(check_name(rbd_pool, "pool"), check_name(volume.path, "image")).path
     path = volume.path
     if not os.path.isabs(path):
-        if not volume.pool_path:
+        if not pool_dir:
             raise InvalidRequest(f"Volume {label} has a relative path and no storage pool path")
-        path = os.path.join(volume.pool_path, path)
+        path = os.path.join(pool_dir, path)
     if not inside(path, pools):
         raise InvalidRequest(f"Volume {label} is outside the configured storage pools")
     real = os.path.realpath(path)
@@ -69,12 +91,18 @@ def resolve_volume(volume: VolumeObjectTO, pools: list[str],
     return real
 
 
-def filer_volume_path(path: str, pool: Any) -> str:
+def filer_volume_path(path: str, pool: Any, mount_parent: str = "/mnt") -> str:
     """A volume's path named the way ResizeVolumeCommand names it: by ``path`` within a
     StorageFilerTO-shaped ``pool`` (``rbd:<pool>/<image>`` on an RBD pool, else a file in
     the pool's directory). Not checked against the configured storage: see :func:`inside`."""
     pool = pool if isinstance(pool, dict) else {}
-    if str(pool.get("type") or "").upper() == "RBD":
+    kind = str(pool.get("type") or "")
+    if kind.upper() == "RBD":
         return RbdImage(check_name(str(pool.get("path") or "").strip("/"), "pool"),
                         check_name(path, "image")).path
-    return path if path.startswith("/") else f"{pool.get('path') or ''}/{path}"
+    if path.startswith("/"):
+        return path
+    uuid = pool.get("uuid")
+    directory = pool_directory(kind, uuid if isinstance(uuid, str) else None,
+                               str(pool.get("path") or ""), mount_parent)
+    return f"{directory or ''}/{path}"

@@ -32,6 +32,9 @@ class Settings:
     libvirt_domain_type: str = "kvm"  # domains the lifecycle commands define: kvm or qemu (TCG)
     data_dir: str = "var/driver"
     storage_pools: list[str] = field(default_factory=lambda: ["/var/lib/libvirt/images"])
+    # Where CloudStack's agent mounts NFS and Gluster pools, each at <mount_parent>/<uuid>
+    # (the agent's own mount.parent); list those directories, or this one, in storage_pools.
+    mount_parent: str = "/mnt"
     # Ceph RBD: the pools volumes may live on, and how to reach their cluster (one cluster
     # per driver): monitors "host:port,...", a cephx user and keyring (empty: no auth), or
     # a ceph.conf; QEMU authenticates with the libvirt secret of usage type ceph named here.

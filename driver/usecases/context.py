@@ -63,12 +63,13 @@ class Context:
     quiescer: Quiescer
     slots: VmSlots
 
-    def guest(self, vm: str, doing: str) -> Guest:
-        """The guest named ``vm``, or CloudStack's "can not find vm" failure for ``doing``."""
+    def guest(self, vm: str, doing: str, missing: str | None = None) -> Guest:
+        """The guest named ``vm``, or CloudStack's "can not find vm" failure for ``doing``
+        (or the whole text ``missing``, where the agent words it otherwise)."""
         try:
             return self.hv.guest(vm)
         except NotFound:
-            raise NotFound(f"{doing} failed due to can not find vm: {vm}") from None
+            raise NotFound(missing or f"{doing} Failed due to can not find vm: {vm}") from None
 
     def volume_paths(self, volumes: list[VolumeObjectTO]) -> list[str]:
         """Each volume's image path, refused unless inside a configured pool."""
@@ -76,7 +77,8 @@ class Context:
 
     def resolve(self, volume: VolumeObjectTO) -> str:
         """One volume's image path (a file in a pool, or ``rbd:<pool>/<image>``)."""
-        return resolve_volume(volume, self.settings.storage_pools, self.settings.rbd_pools)
+        return resolve_volume(volume, self.settings.storage_pools, self.settings.rbd_pools,
+                              self.settings.mount_parent)
 
     def confined(self, path: str) -> bool:
         """Whether a disk path is inside the configured storage."""

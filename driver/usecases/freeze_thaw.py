@@ -23,7 +23,7 @@ class FreezeThaw:
 
     def __call__(self, cmd: FreezeThawVMCommand, raw: Any) -> Answer:
         vm, option = cmd.vmName, cmd.option
-        guest = self.ctx.guest(vm, f"Failed to {option}")
+        guest = self.ctx.guest(vm, option, f"Failed to {option} due to {vm} was not found")
         if option == "status":
             return Answer(details=guest.freeze_status())
         if guest.power_state() is not PowerState.ON:

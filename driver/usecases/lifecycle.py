@@ -123,6 +123,10 @@ class Lifecycle:
         if isinstance(data, VolumeObjectTO):
             if not data.size or data.size <= 0:
                 raise InvalidRequest("a volume needs a positive size")
+            if not data.path and data.uuid:
+                # As CloudStack's agent does: a new volume is named by its uuid, and the
+                # answer tells the management server that path.
+                data.path = data.uuid
             self.hv.create_volume(self._path(data), data.size)
             return Answer(data={VOLUME_OBJECT: VolumeObjectSchema().dump(data)})
         if isinstance(data, SnapshotObjectTO):
@@ -183,7 +187,7 @@ class Lifecycle:
         return self._vm_op(cmd.vmName, "detach", work)
 
     def resize(self, cmd: ResizeVolumeCommand, raw: Any) -> Answer:
-        path = filer_volume_path(cmd.path, cmd.pool)
+        path = filer_volume_path(cmd.path, cmd.pool, self.ctx.settings.mount_parent)
         if not self.ctx.confined(path):
             raise InvalidRequest("The volume is outside the configured storage pools")
         if cmd.currentSize and cmd.newSize < cmd.currentSize and not cmd.shrinkOk:

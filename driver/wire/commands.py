@@ -142,4 +142,6 @@ COMMANDS: dict[str, CommandType] = {
     )
 }
 
-GENERIC_ANSWER = API + "Answer"
+# What CloudStack's Answer.createUnsupportedCommandAnswer makes; the management server
+# tells an unsupported command from a failed one by this class.
+UNSUPPORTED_ANSWER = API + "UnsupportedAnswer"

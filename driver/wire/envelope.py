@@ -10,7 +10,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from driver.wire.base import schema_of
-from driver.wire.commands import COMMANDS, GENERIC_ANSWER, Answer, AnswerSchema, CommandType
+from driver.wire.commands import COMMANDS, UNSUPPORTED_ANSWER, Answer, AnswerSchema, CommandType
 
 # Gson nests a snapshot's whole ancestor chain in ``parent``; CPython's json codec counts
 # each level against the recursion limit, so a chain of a few hundred would not decode.
@@ -90,7 +90,7 @@ def decode_commands(body: bytes | str) -> list[Decoded]:
 
 
 def answer_class(item: Decoded) -> str:
-    return item.command_type.answer if item.command_type else GENERIC_ANSWER
+    return item.command_type.answer if item.command_type else UNSUPPORTED_ANSWER
 
 
 def encode_answers(answers: list[tuple[str, Answer]]) -> str:

@@ -54,11 +54,6 @@ class VolumeObjectTO:
     deviceId: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def pool_path(self) -> str | None:
-        store = self.dataStore
-        return store.path if isinstance(store, PrimaryDataStoreTO) else None
-
 
 class VolumeObjectSchema(WireSchema):
     __model__ = VolumeObjectTO

@@ -55,6 +55,9 @@ def test_unsupported_and_invalid_commands_answer_in_order_without_stopping_other
     assert answers[2]["result"] is True
     raw = json.loads(agent.post(aj.freeze_thaw(vm.name, "thawed")).get_data())
     assert list(raw[0]) == ["com.cloud.agent.api.FreezeThawVMAnswer"]
+    # The management server tells "not supported here" from "failed" by the answer's class.
+    raw = json.loads(agent.post({"com.cloud.agent.api.MigrateCommand": {}}).get_data())
+    assert list(raw[0]) == ["com.cloud.agent.api.UnsupportedAnswer"]
 
 
 def test_open_endpoints(agent):

@@ -138,7 +138,7 @@ def test_unknown_vm_and_unknown_snapshot(agent, vm_factory):
     vm = vm_factory()
     answer = agent.one(aj.create("i-9-999-VM", "s1", []))
     assert answer["result"] is False
-    assert answer["details"] == "Create VM Snapshot failed due to can not find vm: i-9-999-VM"
+    assert answer["details"] == "Create VM Snapshot Failed due to can not find vm: i-9-999-VM"
     answer = agent.one(aj.revert(vm.name, "nope", vm.volumes(), type="DiskAndMemory"))
     assert answer["details"] == "Cannot find vmSnapshot with name: nope"
 

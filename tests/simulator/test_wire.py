@@ -59,7 +59,7 @@ def test_every_builder_decodes_cleanly_with_the_driver():
     assert create.target.snapshotName == "i-2-7-VM_VS_2"
     assert create.target.parent.snapshotName == "i-2-7-VM_VS_1"
     assert create.target.description == "before upgrade"
-    assert create.volumeTOs[0].pool_path == POOL.path and create.wait == 1800
+    assert create.volumeTOs[0].dataStore.path == POOL.path and create.wait == 1800
     # CloudStack's fields the driver does not read travel unchanged.
     body = built[0]["com.cloud.agent.api.CreateVMSnapshotCommand"]
     assert body["volumeTOs"][0]["provisioningType"] == "THIN"

@@ -47,7 +47,7 @@ def test_create_command_round_trips_unchanged():
     assert [p.snapshotName for p in cmd.target.chain()] == [
         "i-2-3-VM_VS_20241231100000", "i-2-3-VM_VS_20241230100000"]
     vol = cmd.volumeTOs[0]
-    assert vol.pool_path == "/export/primary" and vol.extra["bytesReadRate"] == 1000
+    assert vol.dataStore.path == "/export/primary" and vol.extra["bytesReadRate"] == 1000
     again = json.loads(encode_commands([(item.class_name, cmd)]))
     assert again == json.loads(SECTION_1_9)
 
