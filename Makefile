@@ -22,15 +22,15 @@ test:
 	scripts/test.sh $(PYTEST_ARGS)
 
 # The quick local loop: no real QEMU.
-quick: setup
+quick: setup-test
 	$(PY) -m pytest -q -m "not qemu and not agent" $(PYTEST_ARGS)
 
-lint: setup
+lint: setup-test
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 
-docs: setup
+docs: setup-test
 	.venv/bin/sphinx-build -W -q -b html docs docs/_build/html
 
 bench: setup-test

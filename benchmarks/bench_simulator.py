@@ -110,7 +110,8 @@ def bench_list(sim: ThreadedServer, client: Client, vm: dict[str, Any], total: i
         return n / seconds
 
     session = requests.Session()
-    api = rate(lambda: client.call("listVMSnapshot", virtualmachineid=vm["id"], pagesize=100))
+    api = rate(lambda: client.call("listVMSnapshot", virtualmachineid=vm["id"], page=1,
+                                   pagesize=100))
     raw = rate(lambda: session.get(sim.url + "/bench/bare", timeout=10).json())
     return {f"listVMSnapshot (page of 100 of {total}) req/s": round(api, 1),
             "bare Flask JSON endpoint (100 items) req/s": round(raw, 1),

@@ -24,13 +24,18 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "with these [capabilities]; skipped with the reason")
     config.addinivalue_line("markers", "fails_on(target, reason): a known difference of that "
                                        "target; expected to fail there (strict)")
-    config.stash[PLAN] = load_plan(config.getoption("contract_config"), {
-        "endpoint": config.getoption("endpoint"), "api_key": config.getoption("api_key"),
-        "secret_key": config.getoption("secret_key")})
+    try:
+        config.stash[PLAN] = load_plan(config.getoption("contract_config"), {
+            "endpoint": config.getoption("endpoint"), "api_key": config.getoption("api_key"),
+            "secret_key": config.getoption("secret_key")})
+    except ValueError as exc:  # said once, not as an internal error of every later hook
+        raise pytest.UsageError(f"contract suite: {exc}") from None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    plan = config.stash[PLAN]
+    plan = config.stash.get(PLAN, None)
+    if plan is None:  # the configuration was refused: that error is the one to show
+        return
     for item in items:
         for mark in item.iter_markers("needs"):
             missing = [c for c in mark.args if not plan.capabilities.get(c)]
@@ -49,6 +54,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     plan = pytestconfig.stash[PLAN]
     if plan.target is not None:
+        try:  # an endpoint that does not answer is said once, not by every test
+            requests.get(plan.target.endpoint, timeout=30)
+        except requests.RequestException as exc:
+            pytest.exit(f"contract suite: cannot reach the target at "
+                        f"{plan.target.endpoint}: {type(exc).__name__}",
+                        returncode=pytest.ExitCode.USAGE_ERROR)
         yield plan.target
         return
     sim = SimulatorProcess(plan.simulator_args).start()
@@ -61,8 +72,16 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def api(target: Target) -> Client:
     client = Client(target.endpoint, target.api_key or None, target.secret_key or None)
-    if not target.api_key and target.username:
-        client.login(target.username, target.password, target.domain)
+    try:
+        if not target.api_key and target.username:
+            client.login(target.username, target.password, target.domain)
+        client.call("listCapabilities")
+    except ApiError as exc:
+        if exc.status in (401, 531):
+            pytest.exit(f"contract suite: the target at {target.endpoint} refused the "
+                        f"credentials (HTTP {exc.status}): check api_key and secret_key, or "
+                        "username and password", returncode=pytest.ExitCode.USAGE_ERROR)
+        raise
     return client
 
 

@@ -95,8 +95,12 @@ def load_plan(path: str | None, overrides: dict[str, str | None]) -> Plan:
     caps = dict(CAPABILITIES)
     if path:
         parser = configparser.ConfigParser()
-        if not parser.read(path):
-            raise ValueError(f"cannot read contract configuration {path}")
+        try:
+            if not parser.read(path):
+                raise ValueError(f"cannot read contract configuration {path}")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"{path} is not a valid INI file: {first}") from None
         if parser.has_section("target"):
             values.update(dict(parser.items("target")))
         if parser.has_section("capabilities"):
@@ -114,8 +118,15 @@ def load_plan(path: str | None, overrides: dict[str, str | None]) -> Plan:
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"unknown [target] settings: {', '.join(sorted(unknown))}")
+    if not str(values["endpoint"]).startswith(("http://", "https://")):
+        raise ValueError(f"endpoint {values['endpoint']!r} is not an http:// or https:// URL "
+                         "(e.g. http://127.0.0.1:8080/client/api)")
     if "stale_after" in values:
-        values["stale_after"] = int(values["stale_after"])
+        try:
+            values["stale_after"] = int(values["stale_after"])
+        except ValueError:
+            raise ValueError(f"stale_after {values['stale_after']!r} is not a number of "
+                             "seconds") from None
     return Plan(Target(name=name, capabilities=caps, **values), name, caps)
 
 

@@ -56,7 +56,7 @@ def make_hypervisor(settings: Settings) -> Hypervisor:
         from driver.hypervisors.simulated import SimulatedHost
 
         return SimulatedHost(os.path.join(settings.data_dir, "simhost.sqlite3"))
-    raise ValueError(f"unknown backend {settings.backend!r}")
+    raise AssertionError(settings.backend)  # Settings admits no other
 
 
 def load_secret(settings: Settings) -> str:

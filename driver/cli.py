@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from driver import logs, serving
@@ -28,12 +29,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.with_overrides(**overrides)
 
 
+def _usable_data_dir(settings: Settings) -> None:
+    """The data directory made, and the secret read or made, before anything starts: a
+    directory that cannot be used is a one-line reason, not a worker's traceback."""
+    from driver.app import load_secret
+
+    try:
+        os.makedirs(settings.data_dir, exist_ok=True)
+        load_secret(settings)
+    except OSError as exc:
+        raise serving.StartupError(f"cannot use the data directory {settings.data_dir}: "
+                                   f"{exc.strerror or exc}"
+                                   f"{f' ({exc.filename})' if exc.filename else ''}") from None
+
+
 def serve(settings: Settings) -> None:
     """Run the app under gunicorn on a socket bound before anything else happens."""
     from driver.app import create_app
 
+    _usable_data_dir(settings)
     sock = serving.listen(settings.host, settings.port)
-    log.info("serving on http://%s:%d", settings.host, settings.port)
+    log.info("serving on %s", serving.url(settings.host, sock.getsockname()[1]))
     serving.run_gunicorn(sock, lambda: create_app(settings), threads=settings.threads,
                          log_level=settings.log_level, limit_request_line=8190)
 
@@ -79,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "serve":
             serve(settings)
             return 0
+        _usable_data_dir(settings)
     except (ValueError, serving.StartupError) as exc:
         print(f"vmsnap-driver: {exc}", file=sys.stderr)
         return 2

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
+from driver.settings import LOG_LEVELS
+
 DISTRIBUTION = "cloudstack-vmsnap"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class StartupError(Exception):
@@ -55,8 +56,16 @@ def require_backend(backend: str) -> None:
             "and pkg-config), or choose the simulated backend") from None
 
 
+def url(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def listen(host: str, port: int) -> socket.socket:
-    """Bind and listen now, so that a port in use is reported before any banner."""
+    """Bind and listen now, so that a port in use is reported before any banner. Port 0
+    takes a free one: ``getsockname()`` tells which."""
+    if not 0 <= port <= 65535:
+        raise StartupError(f"cannot listen on port {port}: a port number is 0-65535")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:

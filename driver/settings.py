@@ -23,6 +23,17 @@ def _list(value: str) -> list[str]:
     return [p.strip() for p in value.replace(os.pathsep, ",").split(",") if p.strip()]
 
 
+BACKENDS = ("libvirt", "simulated")
+MEMORY_CAPTURES = ("auto", "precopy", "background-snapshot", "savevm")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """A setting that takes one of a few words, refused in one line naming them."""
+    if value not in choices:
+        raise ValueError(f"setting {name}: {value!r} is not one of {', '.join(choices)}")
+
+
 @dataclass
 class Settings:
     """Everything the driver can be told. Each field is also ``VMSNAP_<NAME>`` in upper case."""
@@ -72,6 +83,14 @@ class Settings:
     threads: int = 8
     log_level: str = "INFO"
     log_json: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("memory_capture", self.memory_capture, MEMORY_CAPTURES)
+        self.log_level = self.log_level.upper()
+        check_choice("log_level", self.log_level, LOG_LEVELS)
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"setting port: {self.port} is not a port number (0-65535)")
 
     @property
     def database(self) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import configparser
 import logging
-import os
+import sqlite3
 import sys
+from dataclasses import replace
 
 from driver import logs, serving
-from simulator.config import SimConfig, load_config
+from simulator import client_ini
+from simulator.config import DRIVER_BACKENDS, SimConfig, load_config
 
 DESCRIPTION = """\
 A CloudStack management server in a box: CloudStack's API and a web UI, reaching its host
@@ -34,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--driver-secret", metavar="SECRET",
                    help="the secret that driver checks signatures with (default: generated "
                         "in DIR/driver for the in-process driver)")
-    p.add_argument("--driver-backend", choices=["simulated", "libvirt"],
+    p.add_argument("--driver-backend", choices=DRIVER_BACKENDS,
                    help="backend of the in-process driver; libvirt drives real QEMU "
                         f"(default: {d.driver_backend})")
     p.add_argument("--demo-instances", action=argparse.BooleanOptionalAction,
@@ -45,21 +46,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def write_client_config(config: SimConfig, endpoint: str, key: str, secret: str) -> str:
-    """``cloudstack.ini`` in the data directory, as the ``cs`` client reads it; only the
-    owner may read it (it holds the admin's secret)."""
-    path = os.path.join(config.data_dir, "cloudstack.ini")
-    ini = configparser.ConfigParser(interpolation=None)
-    ini["cloudstack"] = {"endpoint": endpoint, "key": key, "secret": secret}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        ini.write(fh)
-    return path
-
-
 def banner(config: SimConfig, key: str, secret: str, token: str, ini: str) -> str:
     """What a newcomer needs: where to point a browser and a client, and how to log in."""
-    url = f"http://{config.host}:{config.port}"
+    url = serving.url(config.host, config.port)
     demo = ("on: a fresh start deploys one running instance per account "
             "(--no-demo-instances to start empty)" if config.demo_instances else
             "off (--demo-instances deploys one per account on a fresh start)")
@@ -90,15 +79,23 @@ def main(argv: list[str] | None = None) -> int:
         # CloudStack's integration API port: no credentials, so loopback only.
         integration = (serving.listen("127.0.0.1", config.integration_api_port)
                        if config.integration_api_port else None)
+        # Port 0 takes a free port: the banner and cloudstack.ini name the one taken.
+        config = replace(config, port=sock.getsockname()[1])
+        from simulator.app import prepare
+
+        try:
+            key, secret, token = prepare(config)
+            url = serving.url(config.host, config.port)
+            ini = client_ini.write(config, url + "/client/api", key, secret)
+        except (OSError, sqlite3.Error) as exc:
+            raise serving.StartupError(
+                f"cannot use the data directory {config.data_dir}: "
+                f"{getattr(exc, 'strerror', None) or exc}") from None
     except (ValueError, serving.StartupError) as exc:
         print(f"vmsnap-simulator: {exc}", file=sys.stderr)
         return 2
     logs.configure(args.log_level, as_json=False)
-    from simulator.app import create_app, prepare
-
-    key, secret, token = prepare(config)
-    url = f"http://{config.host}:{config.port}"
-    ini = write_client_config(config, url + "/client/api", key, secret)
+    from simulator.app import create_app
     print(banner(config, key, secret, token, ini), flush=True)
     binds = [f"fd://{sock.fileno()}"]
     if integration is not None:

@@ -50,6 +50,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from driver.core.errors import InvalidRequest
 from driver.settings import did_you_mean, read_ini
@@ -180,6 +181,9 @@ def _default_offerings() -> list[OfferingSpec]:
 def _default_disk_offerings() -> list[DiskOfferingSpec]:
     return [DiskOfferingSpec("Small", 5), DiskOfferingSpec("Medium", 20),
             DiskOfferingSpec("Custom", 0)]
+
+
+DRIVER_BACKENDS = ("simulated", "libvirt")  # the in-process driver's
 
 
 @dataclass
@@ -315,6 +319,8 @@ class SimConfig:
             if not any(p.name == cluster.pod for p in pods):
                 raise ValueError(f"cluster {cluster.name}: no pod {cluster.pod!r}")
         for i, host in enumerate(hosts):
+            if host.url:
+                _check_driver(f"host {host.name}", host.url, host.secret)
             if not host.cluster:
                 if len(clusters) != 1:
                     raise ValueError(f"host {host.name}: name its cluster")
@@ -325,6 +331,26 @@ class SimConfig:
         if len(set(names)) != len(names):
             raise ValueError("two hosts have the same name")
         return Layout(pods, clusters, hosts)
+
+
+def _check_driver(what: str, url: str, secret: str) -> None:
+    """A served driver's address and secret, refused at start-up rather than failing every
+    request to it later."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what}: the driver URL {url!r} is not an http:// or https:// URL")
+    if not secret:
+        raise ValueError(f"{what}: a served driver needs its secret (its data_dir/secret, "
+                         "or the secret setting it was given)")
+
+
+# The keys each kind of world section takes (``[pool:NAME]``'s are in _POOL_KEYS).
+_WORLD_KEYS: dict[str, tuple[str, ...]] = {
+    "zone": (), "template": ("size_gb", "guest_agent", "ostype", "username", "password"),
+    "pod": ("zone",), "cluster": ("pod",), "host": ("cluster", "url", "secret"),
+    "service_offering": ("cpus", "memory", "speed", "tags"),
+    "disk_offering": ("size_gb", "tags"),
+}
 
 
 def _bool(raw: str) -> bool:
@@ -407,6 +433,10 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
                 raise ValueError(f"unknown section [{section}] in {path}"
                                  f"{did_you_mean(section, ['simulator', *world], '[{}]')}")
             try:
+                for key in items if kind != "pool" else ():
+                    if key not in _WORLD_KEYS[kind]:
+                        raise ValueError(f"unknown key {key!r}"
+                                         f"{did_you_mean(key, _WORLD_KEYS[kind])}")
                 if kind == "zone":
                     world[kind].append(name)
                 elif kind == "template":
@@ -448,6 +478,11 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
     for key, value in overrides.items():
         if value is not None:
             setattr(cfg, key, value)
+    if cfg.driver_backend not in DRIVER_BACKENDS:
+        raise ValueError(f"setting driver_backend: {cfg.driver_backend!r} is not one of "
+                         f"{', '.join(DRIVER_BACKENDS)}")
+    if not 0 <= cfg.port <= 65535:
+        raise ValueError(f"setting port: {cfg.port} is not a port number (0-65535)")
     cfg.layout()  # refuses a world whose pods, clusters and hosts do not fit together
     cfg.storage()  # and pools that do not fit
     if not 1 <= cfg.job_threads <= 1024:

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from simulator import client_ini
 from simulator.agents import AgentFaults
 from simulator.config import MAX_JOB_DELAY_MS
 from simulator.errors import ApiError
@@ -65,6 +66,7 @@ def reset() -> Response:
             host.reset()
         manager.accounts.bootstrap()
     key, secret = manager.accounts.admin_keys()
+    client_ini.rekey(manager.config, key, secret)  # the written file keeps working
     return jsonify({"status": "reset", "apikey": key, "secretkey": secret})
 
 

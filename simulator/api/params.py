@@ -81,8 +81,7 @@ class Params:
                 raise ValueError(value)
         except ValueError:
             raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
-                             f"invalid value. Invalid value {value} for parameter {name}: not "
-                             "a number") from None
+                             f"invalid value {value} for parameter {name}") from None
         if minimum is not None and number < minimum:
             raise ParamError(f"Unable to execute API command {self.command.lower()} due to "
                              f"invalid value. Value of {name} must be at least {minimum}")
@@ -98,14 +97,23 @@ class Params:
         return [entries[i] for i in sorted(entries)]
 
     def paging(self) -> tuple[int, int | None]:
-        page = self.number("page", minimum=1)
+        """``page`` and ``pagesize`` held to CloudStack's list rules (``BaseListCmd``): each
+        needs the other, but for the unlimited page size (-1), which takes no page; a page
+        below 1 is the first. Returns the page and its size (None: everything)."""
+        page = self.number("page")
         size = self.number("pagesize", minimum=-1)
         if size is not None and size > MAX_PAGE_SIZE:
             raise ParamError("Page size can't exceed max allowed page size value: "
                              f"{MAX_PAGE_SIZE}")
-        if size is not None and size <= 0:
-            size = None
-        return (page or 1), size
+        if size == -1 and page is not None:
+            raise ParamError("Can't specify page parameter when pagesize is -1 (Unlimited)")
+        if size is not None and size != -1 and page is None:
+            raise ParamError('"page" parameter is required when "pagesize" is specified')
+        if size is None and page is not None:
+            raise ParamError('"pagesize" parameter is required when "page" is specified')
+        if size is None or size == -1:
+            return 1, None
+        return max(page or 1, 1), size
 
     def check(self, declared: Sequence[Any]) -> None:
         """Hold the request to the command's declared parameters (``registry.Param``) before

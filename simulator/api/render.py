@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response
 
-from simulator import __version__
+from simulator import CLOUDSTACK_VERSION
 from simulator.errors import ApiError
 from simulator.models import (
     VM,
@@ -121,11 +121,14 @@ class Renderer:
         parent = self.store.get(VMSnapshot, s.parent_id)
         return _clean({
             "id": s.uuid, "name": s.name, "displayname": s.display_name,
-            "description": s.description, "state": s.state, "type": s.type,
+            "description": s.description or None,  # CloudStack keeps none when none is given
+            "state": s.state, "type": s.type,
             "current": s.current, "parent": parent.uuid if parent else None,
             "parentName": parent.display_name if parent else None,
             "virtualmachineid": vm.uuid if vm else None,
-            "virtualmachinename": vm.name if vm else None, "created": date(s.created),
+            # As CloudStack's response helper: the VM's display name, else its host name.
+            "virtualmachinename": (vm.display_name or vm.name) if vm else None,
+            "created": date(s.created),
             **self._zone(vm.zone_id if vm else 0), **self._owner(s.account_id),
             "hypervisor": "KVM", "quiescevm": s.quiesce,
             "freezewindowms": s.freeze_window_ms, "guestpausems": s.guest_pause_ms,
@@ -362,13 +365,18 @@ class Renderer:
 
     def job(self, j: AsyncJob) -> dict[str, Any]:
         account = self._get(Account, j.account_id)
+        domain = self._get(Domain, account.domain_id) if account else None
         user = self.store.get(User, j.user_id)
         out: dict[str, Any] = {
             "accountid": account.uuid if account else None,
             "account": account.name if account else None,
+            "domainid": domain.uuid if domain else None,
+            "domainpath": domain.path if domain else None,
             "userid": user.uuid if user else None, "cmd": j.cmd, "jobstatus": j.status,
             "jobprocstatus": j.proc_status, "jobresultcode": j.result_code,
-            "jobresulttype": j.result_type, "created": date(j.created),
+            # CloudStack types the result once there is one.
+            "jobresulttype": j.result_type if j.status != 0 else None,
+            "created": date(j.created),
             "completed": date(j.completed), "jobid": j.uuid,
             "jobinstancetype": j.instance_type,
         }
@@ -404,9 +412,9 @@ def respond(command: str, payload: dict[str, Any], *, as_json: bool,
     name = f"{command if _NAME.match(command) else ERROR_ENVELOPE}response"
     if as_json:
         body = json.dumps({name: payload})
-        mimetype = "application/json"
+        mimetype = "application/json; charset=UTF-8"  # CloudStack's json.content.type
     else:
-        root = ET.Element(name, {"cloud-stack-version": __version__})
+        root = ET.Element(name, {"cloud-stack-version": CLOUDSTACK_VERSION})
         for key, value in payload.items():
             _xml(root, key, value)
         body = '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")

@@ -268,6 +268,8 @@ ACCOUNT = (
 JOB = (
     F("accountid", description="the ID of the account that ran the job"),
     F("account", description="the account that ran the job"),
+    F("domainid", description="the ID of the domain of that account"),
+    F("domainpath", description="the path of the domain of that account"),
     F("userid", description="the ID of the user that ran the job"),
     F("cmd", description="the command's class"),
     F("jobstatus", "integer", "0 pending, 1 succeeded, 2 failed"),

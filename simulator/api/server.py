@@ -16,8 +16,15 @@ from simulator.api import render
 from simulator.api.auth import check_expiry, signature_ok
 from simulator.api.params import Params
 from simulator.api.registry import APIS, Api
-from simulator.errors import ApiError, ParamError, PermissionDenied, Unauthorized, Unsupported
-from simulator.models import Account, AsyncJob, Domain, Session
+from simulator.errors import (
+    ApiError,
+    ParamError,
+    PermissionDenied,
+    Unauthorized,
+    Unsupported,
+    invalid_uuid,
+)
+from simulator.models import Account, AsyncJob, Domain, Session, Tag
 from simulator.orchestrator import Manager
 from simulator.orchestrator.core import Caller
 
@@ -77,14 +84,62 @@ class Request:
                                    f"permission to operate within account {found.name}")
         return found
 
+    def listed_account(self) -> Account | None:
+        """The account a list names with ``account`` (in ``domainid``, else the caller's
+        domain), as CloudStack's list commands resolve it: one that does not exist is a
+        431, another account's for a user a 531."""
+        name = self.params.text("account")
+        if not name:
+            return None
+        domain = self.optional(Domain, "domainid", owned=False)
+        domain_id = domain.id if domain else self.caller.account.domain_id
+        found = next((a for a in self.manager.store.find(Account)
+                      if a.name == name and a.domain_id == domain_id), None)
+        if found is None:
+            where = domain or self.manager.store.get(Domain, domain_id)
+            raise ParamError(f"could not find account {name} in domain "
+                             f"{where.uuid if where else domain_id}")
+        if found.id != self.caller.account.id and not self.caller.is_admin:
+            raise PermissionDenied(f"Account '{self.caller.account.name}' does not have "
+                                   f"permission to operate within account {found.name}")
+        return found
+
     def scope(self) -> int | None:
         """The account whose resources a list shows (None: every account's)."""
         return self.manager.scope(self.caller, listall=self.params.flag("listall"),
-                                  account=self.params.text("account"))
+                                  account=self.listed_account())
 
     def visible(self, items: list[T]) -> list[T]:
-        return self.manager.visible(self.caller, items, listall=self.params.flag("listall"),
-                                    account=self.params.text("account"))
+        """What a list shows of ``items``: the scope's (see :meth:`scope`), in the domain
+        ``domainid`` names when it names one."""
+        items = self.manager.visible(self.caller, items, listall=self.params.flag("listall"),
+                                     account=self.listed_account())
+        domain = self.optional(Domain, "domainid", owned=False)
+        if domain is None or self.params.text("account"):
+            return items
+        accounts = {a.id for a in self.manager.store.find(Account) if a.domain_id == domain.id}
+        return [i for i in items if getattr(i, "account_id", None) in accounts]
+
+    def ids(self, cls: type[Any], *names: str) -> set[str]:
+        """The ids a list is filtered by (``id``, ``ids``, ...): each must name a record of
+        ``cls`` that exists or existed, as CloudStack translates every id it is given."""
+        found: set[str] = set()
+        for name in names:
+            for value in self.params.items(name):
+                if self.manager.store.by_uuid(cls, value) is None:
+                    raise invalid_uuid(self.api.name, name, value)
+                found.add(value)
+        return found
+
+    def tagged(self, items: list[T], resource_type: str) -> list[T]:
+        """The items carrying every ``tags[n].key``/``tags[n].value`` pair the list names."""
+        wanted = self.params.mapping("tags")
+        if not wanted:
+            return items
+        tags = [t for t in self.manager.store.find(Tag) if t.resource_type == resource_type]
+        return [i for i in items if all(
+            any(t.resource_id == getattr(i, "id", None) and t.key == w.get("key")
+                and t.value == w.get("value") for t in tags) for w in wanted)]
 
 
 def _pairs() -> list[tuple[str, str]]:
@@ -179,6 +234,9 @@ def login(manager: Manager, params: Params, as_json: bool) -> Response:
     from simulator.models import Account, Domain, User
     from simulator.orchestrator.accounts import check_password
 
+    if request.method != "POST":  # a password in a URL ends up in logs and histories
+        raise ApiError("Please use HTTP POST to authenticate using this API", code=405,
+                       cserrorcode=9999)
     username = params.require("username")
     password = params.require("password")
     domain_name = (params.text("domain") or "ROOT").strip("/") or "ROOT"

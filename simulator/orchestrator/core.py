@@ -181,18 +181,19 @@ class Context:
             self.owned(caller, obj, command)
         return obj
 
-    def scope(self, caller: Caller, *, listall: bool, account: str | None) -> int | None:
-        """The account a list command shows: a user its own; an admin its own, every
-        account's with ``listall`` (None), or the named account's."""
-        if caller.is_admin and account:
-            acct = next((a for a in self.store.find(Account) if a.name == account), None)
-            return acct.id if acct else -1
+    def scope(self, caller: Caller, *, listall: bool, account: Account | None = None
+              ) -> int | None:
+        """The account a list command shows: the one named (already resolved and checked,
+        see ``Request.listed_account``); else a user its own, an admin its own or, with
+        ``listall``, every account's (None)."""
+        if account is not None:
+            return account.id
         if caller.is_admin and listall:
             return None
         return caller.account.id
 
-    def visible(self, caller: Caller, items: list[T], *, listall: bool, account: str | None
-                ) -> list[T]:
+    def visible(self, caller: Caller, items: list[T], *, listall: bool,
+                account: Account | None = None) -> list[T]:
         """The items of ``items`` that a list command shows (see :meth:`scope`)."""
         account_id = self.scope(caller, listall=listall, account=account)
         if account_id is None:

@@ -129,7 +129,8 @@ class Vms:
         with self.lock:
             vm = self.store.load(VM, vm_id)
             if vm.state == "Running":
-                return vm
+                raise ParamError(f"The virtual machine {vm.uuid} "
+                                 f"({vm.display_name or vm.name}) is already running")
             if vm.state not in ("Stopped",):
                 raise ParamError(f"Unable to start VM {vm_str(vm)} in state {vm.state}")
             offering = self.store.load(ServiceOffering, vm.service_offering_id)

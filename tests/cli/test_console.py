@@ -104,6 +104,54 @@ def test_a_mistyped_section_is_refused_with_the_right_name(capsys, tmp_path):
     assert "unknown setting 'prot'" in err and "(did you mean 'port'?)" in err
 
 
+@pytest.mark.parametrize("text,message", [
+    ("backend = qemu", "setting backend: 'qemu' is not one of libvirt, simulated"),
+    ("memory_capture = fast", "setting memory_capture: 'fast' is not one of auto, "),
+    ("log_level = verbose", "setting log_level: 'VERBOSE' is not one of DEBUG, "),
+    ("port = 99999", "setting port: 99999 is not a port number (0-65535)"),
+])
+def test_a_driver_setting_out_of_its_choices_is_one_line(capsys, tmp_path, text, message):
+    ini = tmp_path / "driver.ini"
+    ini.write_text(f"[driver]\n{text}\n")
+    for action in ("check", "serve"):
+        err = one_line_error(capsys, driver_cli.main, ["--config", str(ini), "--data-dir",
+                                                       str(tmp_path / "d"), action])
+        assert message in err
+
+
+def test_an_unusable_data_directory_is_one_line(capsys, tmp_path):
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    for action in ("check", "serve"):
+        err = one_line_error(capsys, driver_cli.main, ["--data-dir", str(taken / "d"),
+                                                       action])
+        assert err.startswith(f"vmsnap-driver: cannot use the data directory {taken / 'd'}")
+    err = one_line_error(capsys, sim_cli.main, ["--data-dir", str(taken), "--port", "0"])
+    assert err.startswith(f"vmsnap-simulator: cannot use the data directory {taken}")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[template:T]\nsizegb = 3\n", "section [template:T]: unknown key 'sizegb' (did you "
+                                    "mean 'size_gb'?)"),
+    ("[service_offering:S]\ncpu = 4\n", "unknown key 'cpu' (did you mean 'cpus'?)"),
+    ("[simulator]\ndriver_backend = qemu\n", "setting driver_backend: 'qemu' is not one"),
+    ("[simulator]\nport = 99998\n", "setting port: 99998 is not a port number"),
+    ("[simulator]\ndriver_url = http://127.0.0.1:9\n",
+     "host kvm-zone1-1: a served driver needs its secret"),
+    ("[simulator]\ndriver_url = not-a-url\ndriver_secret = s\n",
+     "the driver URL 'not-a-url' is not an http:// or https:// URL"),
+    ("[zone:z]\n[host:h]\nurl = http://127.0.0.1:9\n",
+     "host h: a served driver needs its secret"),
+])
+def test_a_simulator_world_that_cannot_work_is_one_line(capsys, tmp_path, text, message):
+    ini = tmp_path / "world.ini"
+    ini.write_text(text)
+    err = one_line_error(capsys, sim_cli.main, ["--config", str(ini), "--data-dir",
+                                                str(tmp_path / "d")])
+    assert message in err
+    assert not (tmp_path / "d").exists()
+
+
 def test_a_missing_libvirt_binding_names_the_extra(capsys, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "libvirt", None)  # what an install without it sees
     for main, argv in [(driver_cli.main, ["--data-dir", str(tmp_path), "serve"]),
@@ -216,6 +264,38 @@ def test_the_port_is_bound_when_the_banner_shows_and_no_control_socket(served):
     resp = requests.get(f"http://127.0.0.1:{served['port']}/client/api", timeout=30)
     assert resp.status_code == 401
     assert not list(served["runtime"].rglob("*.ctl")) and not list(served["home"].rglob("*.ctl"))
+
+
+def test_port_zero_takes_a_free_port_and_the_banner_names_it(tmp_path):
+    proc = subprocess.Popen([os.path.join(BIN, "vmsnap-simulator"), "--port", "0",
+                             "--data-dir", str(tmp_path / "data")], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/client/", first).group(1))
+        assert port != 0
+        assert requests.get(f"http://127.0.0.1:{port}/client/api",
+                            timeout=30).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_a_reset_keeps_the_written_cloudstack_ini_working(tmp_path):
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    env.pop("CLOUDSTACK_CONFIG", None)
+    with served_simulator(os.path.join(BIN, "vmsnap-simulator"), tmp_path, env) as served:
+        mine = {**served, "env": env, "tmp": tmp_path}
+        token = re.search(r"control token:\s+(\S+)", served["banner"]).group(1)
+        ini = re.search(r"CLOUDSTACK_CONFIG=(\S+)\)", served["banner"]).group(1)
+        reset = requests.post(served["url"] + "/_sim/reset", timeout=60,
+                              headers={"X-Vmsnap-Sim-Token": token})
+        assert reset.status_code == 200
+        zones = cs(mine, f"CLOUDSTACK_CONFIG={shlex.quote(ini)} cs listZones")
+        assert [z["name"] for z in zones["zone"]] == ["zone1"]
+        with open(tmp_path / ini) as fh:
+            assert reset.json()["secretkey"] in fh.read()
 
 
 def test_the_first_ten_minutes_with_cs(served):

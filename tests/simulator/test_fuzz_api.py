@@ -21,8 +21,9 @@ from simulator.app import ThreadedServer
 COMMANDS = sorted(api.name for api in APIS.values())
 # The HTTP statuses CloudStack answers a refusal with (its ApiErrorCode values). 530-537 are
 # refusals too (a permission denied is 531, a resource limit 535); a crash is a 500, or a
-# 530 carrying the text the API server puts on an unexpected exception.
-CLOUDSTACK_CODES = {401, 431, 432, 436, 437, 530, 531, 532, 533, 534, 535, 536, 537}
+# 530 carrying the text the API server puts on an unexpected exception. 405: a login by
+# GET (CloudStack's METHOD_NOT_ALLOWED).
+CLOUDSTACK_CODES = {401, 405, 431, 432, 436, 437, 530, 531, 532, 533, 534, 535, 536, 537}
 UNEXPECTED = "Internal error executing command"
 # Values a hostile or unlucky client sends: controls, NUL, non-ASCII, markup, huge numbers.
 NASTY = st.one_of(

@@ -140,7 +140,7 @@ def test_list_scope(manager, admin):
     assert len(manager.visible(user, vms, listall=True, account=None)) == 1
     assert len(manager.visible(admin, vms, listall=False, account=None)) == 1
     assert len(manager.visible(admin, vms, listall=True, account=None)) == 2
-    assert len(manager.visible(admin, vms, listall=False, account="user")) == 1
+    assert len(manager.visible(admin, vms, listall=False, account=user_account)) == 1
 
 
 def test_keys_and_secrets_never_begin_with_a_dash(monkeypatch, tmp_path):

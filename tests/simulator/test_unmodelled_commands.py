@@ -190,4 +190,4 @@ def test_the_simulator_is_one_region(sim, user):
     assert user.list("listRegions", "region", id=1, name="Local") == regions
     assert user.call("listRegions", id=2) == {}
     err = _refused(user, "listRegions", id="one")
-    assert err.status == 431 and "Invalid value one for parameter id" in err.errortext
+    assert err.status == 431 and "invalid value one for parameter id" in err.errortext

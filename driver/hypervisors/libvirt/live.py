@@ -37,13 +37,14 @@ from driver.hypervisors.libvirt import userfault
 from driver.hypervisors.libvirt.hugepages import prepare_guest_ram
 from driver.hypervisors.libvirt.monitor import Monitor
 from driver.hypervisors.libvirt.states import StateSink
+from driver.settings import MEMORY_CAPTURES
 
 log = logging.getLogger(__name__)
 
 PRECOPY = "precopy"
 BACKGROUND = "background-snapshot"
 SAVEVM = "savevm"
-MECHANISMS = ("auto", PRECOPY, BACKGROUND, SAVEVM)
+MECHANISMS = MEMORY_CAPTURES  # "auto", PRECOPY, BACKGROUND, SAVEVM
 
 _FD_NAME = "vmsnap-state"
 _ACTIVE = {"setup", "active", "pre-switchover", "device", "wait-unplug", "cancelling"}

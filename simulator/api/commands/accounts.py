@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator import __version__
+from simulator import CLOUDSTACK_VERSION
 from simulator.api.registry import APIS, P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError, PermissionDenied
@@ -13,7 +13,6 @@ from simulator.orchestrator.accounts import new_api_key
 from simulator.orchestrator.core import SETTINGS
 
 # What listCapabilities and listManagementServers report as the version.
-CLOUDSTACK_VERSION = f"4.22.0.0-vmsnap-{__version__}"
 
 
 def _user(req: Request) -> User:

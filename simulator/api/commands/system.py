@@ -7,7 +7,7 @@ import socket
 import uuid
 from typing import Any
 
-from simulator.api.commands.accounts import CLOUDSTACK_VERSION
+from simulator import CLOUDSTACK_VERSION
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.api.unmodelled import OWNED, PAGED, check, nothing_to_change, nothing_to_list

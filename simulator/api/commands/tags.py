@@ -64,11 +64,26 @@ def delete_tags(req: Request) -> dict[str, Any]:
 
 
 @api("listTags", "List resource tag(s)", package="user.tag", response="tag", params=[
-    P("resourcetype"), P("key"), P("value"), P("listall", "boolean")])
+    P("resourcetype"), P("resourceid"), P("key"), P("value"), P("customer"),
+    P("domainid", "uuid"), P("listall", "boolean"), P("account"), P("keyword"),
+    P("page", "integer"), P("pagesize", "integer")])
 def list_tags(req: Request) -> dict[str, Any]:
+    p = req.params
     items = req.visible(req.manager.store.find(Tag))
-    if rt := req.params.text("resourcetype"):
+    if rt := p.text("resourcetype"):
         items = [t for t in items if t.resource_type.lower() == rt.lower()]
-    if key := req.params.text("key"):
+    if resource := p.text("resourceid"):
+        # The resource's uuid, whatever its type (CloudStack takes its uuid or its id).
+        kinds: dict[str, type[Any]] = {"VMSnapshot": VMSnapshot, "UserVm": VM,
+                                       "Volume": Volume}
+        found = {name: req.manager.store.by_uuid(cls, resource) for name, cls in kinds.items()}
+        matches = {(name, obj.id) for name, obj in found.items() if obj is not None}
+        items = [t for t in items if (t.resource_type, t.resource_id) in matches]
+    if key := p.text("key"):
         items = [t for t in items if t.key == key]
+    if value := p.text("value"):
+        items = [t for t in items if t.value == value]
+    if keyword := p.text("keyword"):
+        k = keyword.lower()
+        items = [t for t in items if k in t.key.lower() or k in t.value.lower()]
     return req.listing("tag", items, req.render.tag)

@@ -7,7 +7,7 @@ from typing import Any
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError
-from simulator.models import VM, DiskOffering, Network, ServiceOffering, Template, Zone
+from simulator.models import VM, DiskOffering, Host, Network, ServiceOffering, Template, Zone
 
 
 def _vm_job(req: Request, vm: VM, work: Any) -> dict[str, Any]:
@@ -139,12 +139,14 @@ def change_offering(req: Request) -> dict[str, Any]:
 @api("listVirtualMachines", "List the virtual machines owned by the account.",
      package="user.vm", response="virtualmachine", params=[
          P("id", "uuid"), P("ids", "list"), P("name"), P("state"), P("zoneid", "uuid"),
-         P("keyword"), P("listall", "boolean"), P("account"), P("page", "integer"),
+         P("hostid", "uuid"), P("domainid", "uuid"), P("templateid", "uuid"),
+         P("serviceofferingid", "uuid"), P("tags", "map"), P("keyword"),
+         P("listall", "boolean"), P("account"), P("page", "integer"),
          P("pagesize", "integer")])
 def list_vms(req: Request) -> dict[str, Any]:
     p = req.params
     items = req.visible(req.manager.store.find(VM))
-    ids = set(p.items("ids")) | ({p.text("id")} if p.text("id") else set())
+    ids = req.ids(VM, "id", "ids")
     if ids:
         items = [v for v in items if v.uuid in ids]
     if name := p.text("name"):
@@ -154,8 +156,15 @@ def list_vms(req: Request) -> dict[str, Any]:
     else:
         items = [v for v in items if v.state != "Destroyed" or req.caller.is_admin]
     if keyword := p.text("keyword"):
-        items = [v for v in items if keyword.lower() in v.name.lower()]
-    if zone := p.text("zoneid"):
-        z = req.manager.store.by_uuid(Zone, zone)
-        items = [v for v in items if z and v.zone_id == z.id]
+        items = [v for v in items if keyword.lower() in v.name.lower()
+                 or keyword.lower() in v.display_name.lower()]
+    refs: tuple[tuple[str, type[Any], str], ...] = (
+        ("zoneid", Zone, "zone_id"), ("hostid", Host, "host_id"),
+        ("templateid", Template, "template_id"),
+        ("serviceofferingid", ServiceOffering, "service_offering_id"))
+    for param, cls, attr in refs:
+        ref = req.optional(cls, param, owned=False)
+        if ref is not None:
+            items = [v for v in items if getattr(v, attr) == ref.id]
+    items = req.tagged(items, "UserVm")
     return req.listing("virtualmachine", items, req.render.vm)

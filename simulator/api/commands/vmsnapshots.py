@@ -8,7 +8,7 @@ from simulator.api import render
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError, invalid_uuid
-from simulator.models import VM, AsyncJob, Tag, VMSnapshot
+from simulator.models import VM, AsyncJob, VMSnapshot
 from simulator.store import Store
 
 DEFAULT_STATES = {"Ready", "Creating", "Allocated", "Error", "Expunging", "Reverting"}
@@ -69,9 +69,9 @@ def create_vm_snapshot(req: Request) -> dict[str, Any]:
          P("page", "integer"), P("pagesize", "integer")])
 def list_vm_snapshots(req: Request) -> dict[str, Any]:
     p = req.params
-    single, many = p.text("vmsnapshotid"), p.items("vmsnapshotids")
-    if single and many:
+    if p.text("vmsnapshotid") and p.items("vmsnapshotids"):
         raise ParamError("Specify either id or ids but not both parameters")
+    ids = req.ids(VMSnapshot, "vmsnapshotid", "vmsnapshotids")
     store = req.manager.store
     vm_id = None
     if vm_uuid := p.text("virtualmachineid"):
@@ -81,17 +81,19 @@ def list_vm_snapshots(req: Request) -> dict[str, Any]:
         vm_id = vm.id
     state = p.text("state")
     states = {state} if state else DEFAULT_STATES
-    ids = {single} if single else set(many)
-    name, keyword, wanted = p.text("name"), p.text("keyword"), p.mapping("tags")
+    name, keyword = p.text("name"), p.text("keyword")
     account = req.scope()
-    if not (ids or name or keyword or wanted):
+    if not (ids or name or keyword or p.mapping("tags") or p.text("domainid")):
         # The common case, paged in SQL: a VM's snapshots, newest first.
         page, size = p.paging()
-        items, total = store.page(VMSnapshot, vm_id=vm_id, account_id=account, states=states,
+        items, total = store.page(VMSnapshot, vm_id=vm_id,
+                                  account_id=account, states=states,
                                   limit=size, offset=(page - 1) * size if size else 0)
         return render.list_payload("vmSnapshot", [req.render.vm_snapshot(s) for s in items],
                                    total)
-    items, _ = store.page(VMSnapshot, vm_id=vm_id, account_id=account, states=states)
+    items, _ = store.page(VMSnapshot, vm_id=vm_id, account_id=account,
+                          states=states)
+    items = req.visible(items)
     if ids:
         items = [s for s in items if s.uuid in ids]
     if name:
@@ -101,12 +103,7 @@ def list_vm_snapshots(req: Request) -> dict[str, Any]:
         items = [s for s in items
                  if k in s.name.lower() or k in s.display_name.lower()
                  or k in s.description.lower()]
-    if wanted:
-        tags = [t for t in store.find(Tag) if t.resource_type == "VMSnapshot"]
-        items = [s for s in items if all(
-            any(t.resource_id == s.id and t.key == w.get("key") and t.value == w.get("value")
-                for t in tags) for w in wanted)]
-    return req.listing("vmSnapshot", items, req.render.vm_snapshot)
+    return req.listing("vmSnapshot", req.tagged(items, "VMSnapshot"), req.render.vm_snapshot)
 
 
 @api("revertToVMSnapshot", "Revert VM from a vmsnapshot.", is_async=True,

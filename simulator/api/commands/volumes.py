@@ -6,7 +6,7 @@ from typing import Any
 
 from simulator.api.registry import P, api
 from simulator.api.server import Request
-from simulator.errors import ParamError, PermissionDenied
+from simulator.errors import ParamError, PermissionDenied, invalid_uuid
 from simulator.models import (
     VM,
     DiskOffering,
@@ -98,23 +98,28 @@ def delete_volume(req: Request) -> dict[str, Any]:
 
 @api("listVolumes", "Lists all volumes.", package="user.volume", response="volume", params=[
     P("id", "uuid"), P("ids", "list"), P("virtualmachineid", "uuid"), P("type"), P("name"),
-    P("keyword"), P("listall", "boolean"), P("account"), P("page", "integer"),
-    P("pagesize", "integer")])
+    P("zoneid", "uuid"), P("domainid", "uuid"), P("tags", "map"), P("keyword"),
+    P("listall", "boolean"), P("account"), P("page", "integer"), P("pagesize", "integer")])
 def list_volumes(req: Request) -> dict[str, Any]:
     p = req.params
     items = req.visible(req.manager.store.find(Volume))
-    ids = set(p.items("ids")) | ({p.text("id")} if p.text("id") else set())
+    ids = req.ids(Volume, "id", "ids")
     if ids:
         items = [v for v in items if v.uuid in ids]
     if vm_uuid := p.text("virtualmachineid"):
         vm = req.manager.store.by_uuid(VM, vm_uuid)
-        items = [v for v in items if vm and v.vm_id == vm.id]
+        if vm is None:
+            raise invalid_uuid(req.api.name, "virtualmachineid", vm_uuid)
+        items = [v for v in items if v.vm_id == vm.id]
+    if zone := req.optional(Zone, "zoneid", owned=False):
+        items = [v for v in items if v.zone_id == zone.id]
     if kind := p.text("type"):
         items = [v for v in items if v.type.lower() == kind.lower()]
     if name := p.text("name"):
         items = [v for v in items if v.name == name]
     if keyword := p.text("keyword"):
         items = [v for v in items if keyword.lower() in v.name.lower()]
+    items = req.tagged(items, "Volume")
     return req.listing("volume", items, req.render.volume)
 
 
