@@ -53,6 +53,13 @@ class ResourceUnavailable(ApiError):
     cserrorcode = 4380
 
 
+class RuleConflict(ApiError):
+    """NetworkRuleConflictException: 537."""
+
+    code = 537
+    cserrorcode = 4390
+
+
 class Unauthorized(ApiError):
     code = 401
     cserrorcode = 9999

@@ -158,6 +158,7 @@ class VM:
     display_name: str = ""  # free text; the host name is ``name``
     keypair: str | None = None
     userdata: str | None = None
+    group: str | None = None  # the free-text group of updateVirtualMachine
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0
@@ -183,6 +184,7 @@ class Volume:
     state: str = "Ready"
     chain_size: int | None = None
     pool_id: int | None = None  # its StoragePool (None in records older than pools)
+    attached: float | None = None  # when it was attached to its VM (None: with the VM)
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0
@@ -343,6 +345,8 @@ class NetworkRule:
     private_end_port: int | None = None
     vm_id: int | None = None
     cidrs: str = ""
+    icmp_type: int | None = None  # ICMP rules only (-1: any)
+    icmp_code: int | None = None
     state: str = "Active"
     id: int = 0
     uuid: str = ""
@@ -357,3 +361,8 @@ class ResourceLimit:
     max: int
     id: int = 0
     uuid: str = ""
+
+
+# What tags may be put on: CloudStack's resource type name -> the record class.
+TAGGABLE: dict[str, type[Any]] = {"VMSnapshot": VMSnapshot, "UserVm": VM, "Volume": Volume,
+                                  "PublicIpAddress": PublicIp}

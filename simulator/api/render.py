@@ -13,6 +13,7 @@ from flask import Response
 from simulator import CLOUDSTACK_VERSION
 from simulator.errors import ApiError
 from simulator.models import (
+    TAGGABLE,
     VM,
     Account,
     AsyncJob,
@@ -111,8 +112,7 @@ class Renderer:
                 if t.resource_type == resource_type and t.resource_id == resource_id]
 
     def tag(self, t: Tag) -> dict[str, Any]:
-        resource = {"VMSnapshot": VMSnapshot, "UserVm": VM, "Volume": Volume}[t.resource_type]
-        obj = self.store.get(resource, t.resource_id)  # type: ignore[type-var]
+        obj = self.store.get(TAGGABLE[t.resource_type], t.resource_id)
         return {"key": t.key, "value": t.value, "resourcetype": t.resource_type,
                 "resourceid": obj.uuid if obj else None, **self._owner(t.account_id)}
 
@@ -160,6 +160,10 @@ class Renderer:
             "vmsnapshotcount": snapshot_count,
             "nic": [self.nic(n) for n in self.store.find(Nic, vm_id=vm.id)],
             "tags": self.tags("UserVm", vm.id),
+            "templatedisplaytext": template.name if template else None,
+            "group": vm.group,
+            # Not modelled, and empty as in a zone without them (clients read the keys).
+            "securitygroup": [], "affinitygroup": [],
         })
 
     def nic(self, n: Nic) -> dict[str, Any]:
@@ -211,6 +215,7 @@ class Renderer:
             "associatednetworkid": network.uuid if network else None,
             "associatednetworkname": network.name if network else None,
             **self._zone(ip.zone_id), **self._owner(ip.account_id),
+            "tags": self.tags("PublicIpAddress", ip.id),
         })
 
     def firewall_rule(self, r: NetworkRule) -> dict[str, Any]:
@@ -218,7 +223,8 @@ class Renderer:
         network = self._get(Network, r.network_id)
         return _clean({
             "id": r.uuid, "protocol": r.protocol, "startport": r.start_port,
-            "endport": r.end_port, "cidrlist": r.cidrs,
+            "endport": r.end_port, "icmptype": r.icmp_type, "icmpcode": r.icmp_code,
+            "cidrlist": r.cidrs,
             "ipaddressid": ip.uuid if ip else None, "ipaddress": ip.address if ip else None,
             "networkid": network.uuid if network else None,
             "traffictype": "Egress" if r.purpose == "EgressFirewall" else "Ingress",
@@ -267,7 +273,11 @@ class Renderer:
         return _clean({
             "id": v.uuid, "name": v.name, "type": v.type, "size": v.size, "state": v.state,
             "virtualmachineid": vm.uuid if vm else None, "vmname": vm.name if vm else None,
+            "vmdisplayname": (vm.display_name or vm.name) if vm else None,
             "vmstate": vm.state if vm else None, "deviceid": v.device_id,
+            # CloudStack's clients tell an attached volume by this field being there.
+            "attached": date(v.attached or v.created) if vm else None,
+            "destroyed": v.state == "Destroy",
             "diskofferingid": offering.uuid if offering else None,
             "diskofferingname": offering.name if offering else None,
             "created": date(v.created), **self._pool(v), "storagetype": "shared",

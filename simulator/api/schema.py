@@ -119,6 +119,10 @@ VIRTUAL_MACHINE = (
     F("diskofferingid", description="the ID of the disk offering of the data disk"),
     F("diskofferingname", description="the name of the disk offering of the data disk"),
     F("nic", "set", "the NICs of the VM", NIC), _TAGS,
+    F("templatedisplaytext", description="the display text of the VM's template"),
+    F("group", description="the group of the VM"),
+    F("securitygroup", "set", "the security groups of the VM (none here)"),
+    F("affinitygroup", "set", "the affinity groups of the VM (none here)"),
 )
 
 VOLUME = (
@@ -127,8 +131,11 @@ VOLUME = (
     F("state", description="the state of the volume"),
     F("virtualmachineid", description="the ID of the VM it is attached to"),
     F("vmname", description="the name of the VM it is attached to"),
+    F("vmdisplayname", description="the display name of the VM it is attached to"),
     F("vmstate", description="the state of the VM it is attached to"),
     F("deviceid", "long", "the device number in the VM"),
+    F("attached", "date", "when it was attached to its VM (absent when it is not)"),
+    F("destroyed", "boolean", "whether the volume is destroyed"),
     F("diskofferingid", description="the ID of the disk offering"),
     F("diskofferingname", description="the name of the disk offering"),
     F("created", "date", "when the volume was created"),
@@ -329,12 +336,14 @@ PUBLIC_IP = (
     F("associatednetworkid", description="the ID of the network it serves"),
     F("associatednetworkname", description="the name of the network it serves"),
     F("forvirtualnetwork", "boolean", "true for a virtual network"),
-    *zone_fields("address"), *owner_fields("address"),
+    *zone_fields("address"), *owner_fields("address"), _TAGS,
 )
 
 FIREWALL_RULE = (
     F("id", description="the ID of the rule"), F("protocol", description="tcp, udp, icmp or all"),
     F("startport", "integer", "the first port"), F("endport", "integer", "the last port"),
+    F("icmptype", "integer", "the ICMP type (ICMP rules; -1: any)"),
+    F("icmpcode", "integer", "the ICMP code (ICMP rules; -1: any)"),
     F("cidrlist", description="the source CIDRs, comma-separated"),
     F("destcidrlist", description="the destination CIDRs, comma-separated"),
     F("ipaddressid", description="the ID of the public address"),

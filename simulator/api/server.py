@@ -104,15 +104,21 @@ class Request:
                                    f"permission to operate within account {found.name}")
         return found
 
+    def _wide(self) -> bool:
+        """Whether a list reaches past the caller's own account (for an admin): with
+        ``listall``, and, as in CloudStack, when it names ids or a domain."""
+        return self.params.flag("listall") or any(
+            self.params.text(name) for name in _WIDE_FILTERS)
+
     def scope(self) -> int | None:
         """The account whose resources a list shows (None: every account's)."""
-        return self.manager.scope(self.caller, listall=self.params.flag("listall"),
+        return self.manager.scope(self.caller, listall=self._wide(),
                                   account=self.listed_account())
 
     def visible(self, items: list[T]) -> list[T]:
         """What a list shows of ``items``: the scope's (see :meth:`scope`), in the domain
         ``domainid`` names when it names one."""
-        items = self.manager.visible(self.caller, items, listall=self.params.flag("listall"),
+        items = self.manager.visible(self.caller, items, listall=self._wide(),
                                      account=self.listed_account())
         domain = self.optional(Domain, "domainid", owned=False)
         if domain is None or self.params.text("account"):
@@ -140,6 +146,10 @@ class Request:
         return [i for i in items if all(
             any(t.resource_id == getattr(i, "id", None) and t.key == w.get("key")
                 and t.value == w.get("value") for t in tags) for w in wanted)]
+
+
+# Filters with which an admin's list is not limited to the admin's own account.
+_WIDE_FILTERS = ("id", "ids", "vmsnapshotid", "vmsnapshotids", "domainid")
 
 
 def _pairs() -> list[tuple[str, str]]:

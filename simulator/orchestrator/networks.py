@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from simulator.errors import ParamError
+from simulator.errors import ParamError, RuleConflict
 from simulator.models import VM, Account, Network, NetworkRule, Nic, PublicIp
 from simulator.orchestrator.core import Context
 
@@ -31,6 +31,21 @@ def _address(cidr: ipaddress.IPv4Network | ipaddress.IPv6Network, n: int) -> str
     if n + 2 >= cidr.num_addresses:
         raise ParamError(f"Insufficient capacity: no free address left in {cidr}")
     return str(cidr.network_address + 1 + n)
+
+
+def _cidrs_overlap(a: str, b: str) -> bool:
+    """Whether two comma-separated CIDR lists share any address."""
+    def nets(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        out = []
+        for item in (text or "0.0.0.0/0").split(","):
+            try:
+                out.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                continue
+        return out
+
+    return any(x.version == y.version and x.overlaps(y)  # type: ignore[arg-type]
+               for x in nets(a) for y in nets(b))
 
 
 class Networks:
@@ -91,19 +106,31 @@ class Networks:
             self.store.delete(ip)
 
     def add_rule(self, rule: NetworkRule) -> NetworkRule:
-        """Record a rule unless one of the same purpose already covers the same ports."""
+        """Record a rule unless it conflicts with one of the same purpose on the same address
+        (or network, for egress) as CloudStack's rule check has it: same protocol, source
+        CIDRs that overlap, and port ranges that overlap (no ports on either: the same
+        rule); for ICMP, the same type and code."""
         with self.lock:
             for other in self.store.find(NetworkRule, account_id=rule.account_id):
-                if (other.purpose == rule.purpose and other.ip_id == rule.ip_id
-                        and other.network_id == rule.network_id
-                        and other.protocol == rule.protocol
-                        and other.start_port == rule.start_port
-                        and other.end_port == rule.end_port
-                        and other.private_port == rule.private_port
-                        and other.cidrs == rule.cidrs):
-                    raise ParamError(
-                        f"There is already a firewall rule specified with protocol = "
-                        f"{rule.protocol} and ports {rule.start_port}-{rule.end_port}")
+                if (other.purpose != rule.purpose or other.ip_id != rule.ip_id
+                        or other.network_id != rule.network_id
+                        or other.protocol != rule.protocol
+                        or not _cidrs_overlap(other.cidrs, rule.cidrs)):
+                    continue
+                if rule.protocol == "icmp":
+                    if (other.icmp_type, other.icmp_code) == (rule.icmp_type, rule.icmp_code):
+                        raise ParamError(f"New rule conflicts with existing rule: {other.uuid}")
+                    continue
+                if rule.start_port is None and other.start_port is None:
+                    raise RuleConflict("There is already a firewall rule specified with "
+                                       f"protocol = {rule.protocol} and no ports")
+                if None in (rule.start_port, rule.end_port, other.start_port, other.end_port):
+                    continue
+                if (rule.start_port <= other.end_port  # type: ignore[operator]
+                        and other.start_port <= rule.end_port):  # type: ignore[operator]
+                    raise RuleConflict(
+                        f"The range specified, {rule.start_port}-{rule.end_port}, conflicts "
+                        f"with rule {other.uuid} which has {other.start_port}-{other.end_port}")
             return self.store.add(rule)
 
     def delete_rule(self, rule: NetworkRule) -> None:

@@ -176,7 +176,8 @@ class Vms:
     def reboot_vm(self, vm_id: int) -> VM:
         vm = self.store.load(VM, vm_id)
         if vm.state != "Running":
-            raise ParamError(f"Unable to reboot VM {vm_str(vm)}: it is not running")
+            raise ParamError(f"The VM {vm.uuid} ({vm.display_name or vm.name}) is not "
+                             "running, unable to reboot it")
         self.ctx.pause("rebootVirtualMachine")
         if self.ctx.has_active_tasks(vm):
             raise CloudRuntime(f"Unable to reboot VM {vm_str(vm)} due to: {vm.instance_name} "
@@ -218,7 +219,7 @@ class Vms:
                     if not deleted.result:
                         raise CloudRuntime(f"Unable to expunge VM {vm.name}: {deleted.details}")
                     volume.state, volume.removed = "Expunged", time.time()
-                volume.vm_id = volume.device_id = None
+                volume.vm_id = volume.device_id = volume.attached = None
                 self.store.save(volume)
         except Exception:
             # Back to Destroyed, where an expunge can be asked for again: every step above
@@ -234,10 +235,27 @@ class Vms:
             self.store.save(vm)
         return vm
 
+    def update_vm(self, vm: VM, *, display_name: str | None = None, group: str | None = None,
+                  userdata: str | None = None) -> VM:
+        """Change what updateVirtualMachine changes here: the display name, the group and
+        the user data (each only when given)."""
+        with self.lock:
+            vm = self.store.load(VM, vm.id)
+            if vm.state in ("Destroyed", "Expunging") or vm.removed:
+                raise ParamError(f"Vm with id {vm.uuid} is not in the right state")
+            if display_name is not None:
+                vm.display_name = display_name
+            if group is not None:
+                vm.group = group
+            if userdata is not None:
+                vm.userdata = userdata
+            self.store.save(vm)
+            return vm
+
     def recover_vm(self, vm: VM) -> VM:
         with self.lock:
             if vm.state != "Destroyed":
-                raise ParamError(f"Unable to recover VM {vm_str(vm)}: it is not destroyed")
+                raise ParamError(f"Vm with id {vm.uuid} is not in the right state")
             vm.state = "Stopped"
             self.store.save(vm)
             return vm

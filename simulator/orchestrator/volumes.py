@@ -14,6 +14,7 @@ from simulator.models import (
     VMSnapshot,
     Volume,
     VolumeSnapshot,
+    now,
 )
 from simulator.orchestrator import wire
 from simulator.orchestrator.core import Caller, Context
@@ -85,14 +86,14 @@ class Volumes:
             if device is None:
                 raise ParamError("The specified VM already has the maximum number of data "
                                  "disks. Please specify another VM.")
-            volume.vm_id, volume.device_id = vm.id, device
+            volume.vm_id, volume.device_id, volume.attached = vm.id, device, now()
             self.store.save(volume)  # the device is taken until the host answers
         answer = self.ctx.send(wire.disk_command("AttachCommand", vm, volume,
                                                    self.ctx.pool_of(volume)))
         with self.lock:
             volume = self.store.load(Volume, volume.id)
             if not answer.result:
-                volume.vm_id = volume.device_id = None
+                volume.vm_id = volume.device_id = volume.attached = None
                 self.store.save(volume)
                 raise CloudRuntime(f"Failed to attach volume {volume.name} to VM {vm.name}; "
                                    f"{answer.details}")
@@ -116,11 +117,14 @@ class Volumes:
                                f"{answer.details}")
         with self.lock:
             volume = self.store.load(Volume, volume.id)
-            volume.vm_id = volume.device_id = None
+            volume.vm_id = volume.device_id = volume.attached = None
             self.store.save(volume)
             return volume
 
-    def resize_volume(self, volume: Volume, new_size: int, shrink_ok: bool) -> Volume:
+    def resize_volume(self, volume: Volume, new_size: int, shrink_ok: bool,
+                      offering_id: int | None = None) -> Volume:
+        """Resize to ``new_size`` bytes; with ``offering_id``, the volume's disk offering
+        becomes that one, as a resize to an offering does in CloudStack."""
         with self.lock:
             volume = self.store.load(Volume, volume.id)
             vm = self.store.get(VM, volume.vm_id) if volume.vm_id else None
@@ -143,6 +147,8 @@ class Volumes:
         with self.lock:
             volume = self.store.load(Volume, volume.id)
             volume.size = new_size
+            if offering_id is not None:
+                volume.disk_offering_id = offering_id
             self.store.save(volume)
             return volume
 

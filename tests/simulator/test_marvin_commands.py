@@ -297,7 +297,8 @@ def test_public_addresses_and_rules_are_kept_with_cloudstack_shapes(admin, world
     with pytest.raises(ApiError) as err:
         client.call("createFirewallRule", ipaddressid=ip["id"], protocol="TCP",
                     cidrlist="0.0.0.0/0", startport=22, endport=22)
-    assert err.value.status == 431 and "already a firewall rule" in err.value.errortext
+    assert err.value.status == 537  # CloudStack's NetworkRuleConflictException
+    assert err.value.errortext.startswith("The range specified, 22-22, conflicts with rule ")
     pf = client.run("createPortForwardingRule", ipaddressid=ip["id"], privateport=22,
                     publicport=2222, protocol="TCP",
                     virtualmachineid=vm["id"])["portforwardingrule"]
@@ -488,6 +489,8 @@ class _Scenario:
         vm = call("deployVirtualMachine", zoneid=zone, templateid=w.template,
                   serviceofferingid=w.offering, diskofferingid=disk["id"])["virtualmachine"]
         call("listVirtualMachines")
+        call("updateVirtualMachine", id=vm["id"], displayname="Scenario VM", group="g")
+        call("listNics", virtualmachineid=vm["id"])
         call("listNetworks")
         snap = call("createVMSnapshot", virtualmachineid=vm["id"],
                     snapshotmemory=True)["vmsnapshot"]

@@ -47,27 +47,36 @@ def get_user_keys(req: Request) -> dict[str, Any]:
 
 
 @api("listUsers", "Lists user accounts", package="admin.user", response="user", params=[
-    P("id", "uuid"), P("username"), P("listall", "boolean"), P("account")])
+    P("id", "uuid"), P("username"), P("domainid", "uuid"), P("listall", "boolean"),
+    P("account"), P("keyword"), P("page", "integer"), P("pagesize", "integer")])
 def list_users(req: Request) -> dict[str, Any]:
     items = req.visible(req.manager.store.find(User))
-    if uid := req.params.text("id"):
-        items = [u for u in items if u.uuid == uid]
+    if ids := req.ids(User, "id"):
+        items = [u for u in items if u.uuid in ids]
     if name := req.params.text("username"):
         items = [u for u in items if u.username == name]
+    if keyword := req.params.text("keyword"):
+        items = [u for u in items if keyword.lower() in u.username.lower()]
     return req.listing("user", items, req.render.user)
 
 
 @api("listAccounts", "Lists accounts and provides detailed account information for listed "
      "accounts", package="user.account", response="account", params=[
-         P("id", "uuid"), P("name"), P("listall", "boolean")])
+         P("id", "uuid"), P("name"), P("domainid", "uuid"), P("listall", "boolean"),
+         P("keyword"), P("page", "integer"), P("pagesize", "integer")])
 def list_accounts(req: Request) -> dict[str, Any]:
     items = req.manager.store.find(Account)
-    if not (req.caller.is_admin and req.params.flag("listall")):
-        items = [a for a in items if a.id == req.caller.account.id]
-    if aid := req.params.text("id"):
-        items = [a for a in items if a.uuid == aid]
+    scope = req.scope()
+    if scope is not None:
+        items = [a for a in items if a.id == scope]
+    if domain := req.optional(Domain, "domainid", owned=False):
+        items = [a for a in items if a.domain_id == domain.id]
+    if ids := req.ids(Account, "id"):
+        items = [a for a in items if a.uuid in ids]
     if name := req.params.text("name"):
         items = [a for a in items if a.name == name]
+    if keyword := req.params.text("keyword"):
+        items = [a for a in items if keyword.lower() in a.name.lower()]
     return req.listing("account", items, req.render.account)
 
 

@@ -82,11 +82,16 @@ def _rules(req: Request, purpose: str) -> list[NetworkRule]:
                                  P("traffictype"), P("isdefault", "boolean")])
 def list_networks(req: Request) -> dict[str, Any]:
     items = req.visible(req.manager.store.find(Network))
-    if nid := req.params.text("id"):
-        items = [n for n in items if n.uuid == nid]
-    if zid := req.params.text("zoneid"):
-        zone = req.manager.store.by_uuid(Zone, zid)
-        items = [n for n in items if zone is not None and n.zone_id == zone.id]
+    if ids := req.ids(Network, "id"):
+        items = [n for n in items if n.uuid in ids]
+    if zone := req.optional(Zone, "zoneid", owned=False):
+        items = [n for n in items if n.zone_id == zone.id]
+    # Every network here is an account's isolated guest network, its NICs' default one.
+    for param, value in (("type", "isolated"), ("traffictype", "guest")):
+        if (wanted := req.params.text(param)) and wanted.lower() != value:
+            items = []
+    if req.params.text("isdefault") is not None and not req.params.flag("isdefault"):
+        items = []
     return req.listing("network", items, req.render.network)
 
 
@@ -147,17 +152,33 @@ _FIREWALL = [P("protocol", required=True, description="TCP, UDP, ICMP or ALL"),
              P("icmptype", "integer"), P("icmpcode", "integer"), P("type")]
 
 
+def _firewall_rule(req: Request, purpose: str, account_id: int, network_id: int | None,
+                   ip_id: int | None, default_cidrs: str) -> NetworkRule:
+    """A firewall or egress firewall rule from the request, held to CloudStack's rules on
+    ports and ICMP types (ICMP: type and code, -1 for any, and no ports; others: ports and
+    no ICMP fields)."""
+    protocol = _protocol(req)
+    first, last = _ports(req, "startport", "endport")
+    icmp = (req.params.number("icmptype"), req.params.number("icmpcode"))
+    if protocol == "icmp":
+        if first is not None or last is not None:
+            raise ParamError("Can't specify start/end port when protocol is ICMP")
+        icmp = (-1 if icmp[0] is None else icmp[0], -1 if icmp[1] is None else icmp[1])
+    elif icmp != (None, None):
+        raise ParamError("Can specify icmpCode and icmpType for ICMP protocol only")
+    return req.manager.networks.add_rule(NetworkRule(
+        purpose, account_id, network_id, protocol, ip_id=ip_id, start_port=first,
+        end_port=last, cidrs=",".join(req.params.items("cidrlist")) or default_cidrs,
+        icmp_type=icmp[0], icmp_code=icmp[1]))
+
+
 @api("createFirewallRule", "Creates a firewall rule for a given IP address", is_async=True,
      package="user.firewall", response="firewallrule", params=[
          P("ipaddressid", "uuid", True, "the IP address id of the port forwarding rule"),
          *_FIREWALL])
 def create_firewall_rule(req: Request) -> dict[str, Any]:
     ip = req.lookup(PublicIp, "ipaddressid")
-    first, last = _ports(req, "startport", "endport")
-    rule = req.manager.networks.add_rule(NetworkRule(
-        "Firewall", ip.account_id, ip.network_id, _protocol(req), ip_id=ip.id,
-        start_port=first, end_port=last,
-        cidrs=",".join(req.params.items("cidrlist")) or "0.0.0.0/0"))
+    rule = _firewall_rule(req, "Firewall", ip.account_id, ip.network_id, ip.id, "0.0.0.0/0")
     return _job(req, "firewallrule", lambda: rule, req.render.firewall_rule, rule)
 
 
@@ -167,11 +188,8 @@ def create_firewall_rule(req: Request) -> dict[str, Any]:
          *_FIREWALL, P("destcidrlist", "list")])
 def create_egress_rule(req: Request) -> dict[str, Any]:
     network = req.lookup(Network, "networkid")
-    first, last = _ports(req, "startport", "endport")
-    rule = req.manager.networks.add_rule(NetworkRule(
-        "EgressFirewall", network.account_id, network.id, _protocol(req),
-        start_port=first, end_port=last,
-        cidrs=",".join(req.params.items("cidrlist")) or network.cidr))
+    rule = _firewall_rule(req, "EgressFirewall", network.account_id, network.id, None,
+                          network.cidr)
     return _job(req, "firewallrule", lambda: rule, req.render.firewall_rule, rule)
 
 
@@ -192,6 +210,9 @@ def create_port_forwarding_rule(req: Request) -> dict[str, Any]:
     protocol = _protocol(req)
     if protocol not in ("tcp", "udp"):
         raise ParamError(f"Invalid protocol {protocol} for port forwarding; tcp or udp only")
+    if None not in (*public, *private) and (
+            public[1] - public[0] != private[1] - private[0]):  # type: ignore[operator]
+        raise ParamError("Source port and destination port ranges should be of equal sizes.")
     nics = req.manager.store.find(Nic, vm_id=vm.id)
     if ip.network_id is not None and not any(n.network_id == ip.network_id for n in nics):
         raise ParamError(f"Unable to create port forwarding rule: VM {vm.uuid} is not in the "

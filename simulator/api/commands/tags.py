@@ -1,4 +1,4 @@
-"""createTags, deleteTags, listTags (for VM snapshots, VMs and volumes)."""
+"""createTags, deleteTags, listTags (for VM snapshots, VMs, volumes and public addresses)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Any
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError
-from simulator.models import VM, Tag, VMSnapshot, Volume
+from simulator.models import TAGGABLE, Tag
 
-RESOURCES = {"vmsnapshot": ("VMSnapshot", VMSnapshot), "uservm": ("UserVm", VM),
-             "volume": ("Volume", Volume)}
+RESOURCES = {name.lower(): (name, cls) for name, cls in TAGGABLE.items()}
 
 
 def _resources(req: Request) -> list[tuple[str, Any]]:
@@ -74,9 +73,8 @@ def list_tags(req: Request) -> dict[str, Any]:
         items = [t for t in items if t.resource_type.lower() == rt.lower()]
     if resource := p.text("resourceid"):
         # The resource's uuid, whatever its type (CloudStack takes its uuid or its id).
-        kinds: dict[str, type[Any]] = {"VMSnapshot": VMSnapshot, "UserVm": VM,
-                                       "Volume": Volume}
-        found = {name: req.manager.store.by_uuid(cls, resource) for name, cls in kinds.items()}
+        found = {name: req.manager.store.by_uuid(cls, resource)
+                 for name, cls in TAGGABLE.items()}
         matches = {(name, obj.id) for name, obj in found.items() if obj is not None}
         items = [t for t in items if (t.resource_type, t.resource_id) in matches]
     if key := p.text("key"):

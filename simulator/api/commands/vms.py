@@ -7,7 +7,17 @@ from typing import Any
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError
-from simulator.models import VM, DiskOffering, Host, Network, ServiceOffering, Template, Zone
+from simulator.models import (
+    VM,
+    DiskOffering,
+    Host,
+    Network,
+    Nic,
+    OsType,
+    ServiceOffering,
+    Template,
+    Zone,
+)
 
 
 def _vm_job(req: Request, vm: VM, work: Any) -> dict[str, Any]:
@@ -117,6 +127,36 @@ _simple("rebootVirtualMachine", "Reboots a virtual machine.", "reboot_vm")
 _simple("destroyVirtualMachine", "Destroys a virtual machine. Its VM snapshots are deleted.",
         "destroy_vm", extra=[P("expunge", "boolean")])
 _simple("expungeVirtualMachine", "Expunge a virtual Machine.", "expunge_vm")
+
+
+@api("updateVirtualMachine", "Updates properties of a virtual machine.", package="user.vm",
+     response="virtualmachine", params=[
+         P("id", "uuid", True), P("displayname", length=255), P("group", length=255),
+         P("userdata", description="base64 user data", length=1048576),
+         P("ostypeid", "uuid"), P("haenable", "boolean"), P("displayvm", "boolean"),
+         P("name"), P("details", "map")])
+def update_vm(req: Request) -> dict[str, Any]:
+    vm = req.lookup(VM, "id")
+    req.optional(OsType, "ostypeid", owned=False)  # one that names nothing is a 431
+    if (name := req.params.text("name")) and name != vm.name:
+        raise ParamError("Changing the host name of a VM is not supported here")
+    updated = req.manager.vms.update_vm(vm, display_name=req.params.text("displayname"),
+                                        group=req.params.text("group"),
+                                        userdata=req.params.text("userdata"))
+    return {"virtualmachine": req.render.vm(updated)}
+
+
+@api("listNics", "Lists the NICs of a VM.", package="user.vm", response="nic", params=[
+    P("virtualmachineid", "uuid", True), P("nicid", "uuid"), P("networkid", "uuid"),
+    P("keyword"), P("page", "integer"), P("pagesize", "integer")])
+def list_nics(req: Request) -> dict[str, Any]:
+    vm = req.lookup(VM, "virtualmachineid")
+    items = req.manager.networks.nics(vm)
+    if nic := req.optional(Nic, "nicid", owned=False):
+        items = [n for n in items if n.id == nic.id]
+    if network := req.optional(Network, "networkid", owned=False):
+        items = [n for n in items if n.network_id == network.id]
+    return req.listing("nic", items, req.render.nic)
 
 
 @api("recoverVirtualMachine", "Recovers a virtual machine.", package="user.vm",

@@ -44,6 +44,8 @@ def create_volume(req: Request) -> dict[str, Any]:
     size_gb = req.params.size_gb("size")
     if offering.customized and size_gb is None:
         raise ParamError("This disk offering requires a custom size specified")
+    if not offering.customized and size_gb is not None:
+        raise ParamError("This disk offering does not allow custom size")
     name = req.params.text("name", max_len=255) or "volume"
     volume = req.manager.volumes.allocate_volume(req.caller, name, zone.id,
                                                  (size_gb or offering.disksize) << 30,
@@ -84,8 +86,8 @@ def resize_volume(req: Request) -> dict[str, Any]:
     new_size = (size_gb if size_gb is not None else offering.disksize) << 30  # type: ignore
     manager = req.manager
     shrink = req.params.flag("shrinkok")
-    return _volume_job(req, volume, lambda: manager.volumes.resize_volume(volume, new_size, shrink),
-                       volume.vm_id)
+    return _volume_job(req, volume, lambda: manager.volumes.resize_volume(
+        volume, new_size, shrink, offering.id if offering else None), volume.vm_id)
 
 
 @api("deleteVolume", "Deletes a detached disk volume.", package="user.volume",

@@ -1,0 +1,142 @@
+"""What CloudStack's clients read off volumes, accounts, users and network rules, and the
+checks CloudStack makes on them (found running Ansible's modules and CloudStack's own
+code against the simulator)."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract_tests.client import ApiError, Client, JobFailed
+from tests.support.simulator import World
+
+
+def _refused(client: Client, command: str, **params) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        client.call(command, **params)
+    return info.value
+
+
+def test_an_attached_volume_says_so_and_a_detached_one_does_not(admin: Client, world: World):
+    vm = world.deploy(running=False)
+    volume = admin.run("createVolume", name="data", zoneid=world.zone,
+                       diskofferingid=world.disk_offering)["volume"]
+    assert "attached" not in volume and "virtualmachineid" not in volume
+    attached = admin.run("attachVolume", id=volume["id"], virtualmachineid=vm["id"])["volume"]
+    assert attached["attached"] and attached["vmdisplayname"] == vm["displayname"]
+    root = admin.list("listVolumes", "volume", virtualmachineid=vm["id"], type="ROOT")[0]
+    assert root["attached"] and root["destroyed"] is False
+    detached = admin.run("detachVolume", id=volume["id"])["volume"]
+    assert "attached" not in detached
+
+
+def test_a_fixed_size_offering_takes_no_size_and_a_resize_to_an_offering_takes_it(
+        admin: Client, world: World):
+    offerings = {d["name"]: d for d in admin.list("listDiskOfferings", "diskoffering")}
+    small, medium = offerings["Small"], offerings["Medium"]
+    err = _refused(admin, "createVolume", name="v", zoneid=world.zone,
+                   diskofferingid=small["id"], size=10)
+    assert err.status == 431 and err.errortext == "This disk offering does not allow custom size"
+    volume = admin.run("createVolume", name="v", zoneid=world.zone,
+                       diskofferingid=small["id"])["volume"]
+    resized = admin.run("resizeVolume", id=volume["id"], diskofferingid=medium["id"])["volume"]
+    assert resized["size"] == medium["disksize"] << 30
+    assert (resized["diskofferingid"], resized["diskofferingname"]) == (medium["id"], "Medium")
+
+
+def test_an_admin_finds_any_account_and_user_by_id_or_domain(admin: Client, user: Client):
+    me = user.list("listAccounts", "account")[0]
+    assert [a["name"] for a in admin.list("listAccounts", "account", id=me["id"])] == ["user"]
+    root = admin.list("listDomains", "domain", name="ROOT")[0]["id"]
+    names = {a["name"] for a in admin.list("listAccounts", "account", domainid=root)}
+    assert {"admin", "user"} <= names
+    users = {u["username"] for u in admin.list("listUsers", "user", domainid=root)}
+    assert {"admin", "user"} <= users
+    theirs = admin.list("listUsers", "user", username="user", listall=True)[0]
+    assert [u["username"] for u in admin.list("listUsers", "user", id=theirs["id"])] == ["user"]
+    # An ordinary user still sees only its own.
+    assert user.call("listAccounts", id=admin.list("listAccounts", "account")[0]["id"]) == {}
+
+
+def test_reboot_and_recover_in_the_wrong_state_say_so_as_cloudstack_does(admin: Client,
+                                                                        world: World):
+    vm = world.deploy(running=False)
+    with pytest.raises(JobFailed) as info:
+        admin.run("rebootVirtualMachine", id=vm["id"])
+    assert info.value.errortext == (f"The VM {vm['id']} ({vm['displayname']}) is not running, "
+                                    "unable to reboot it")
+    err = _refused(admin, "recoverVirtualMachine", id=vm["id"])
+    assert err.status == 431 and err.errortext == f"Vm with id {vm['id']} is not in the right state"
+
+
+def test_firewall_rules_hold_to_cloudstacks_rules(admin: Client, world: World):
+    vm = world.deploy(running=False)
+    ip = admin.run("associateIpAddress", zoneid=world.zone)["ipaddress"]
+    icmp = admin.run("createFirewallRule", ipaddressid=ip["id"], protocol="icmp",
+                     cidrlist="10.0.0.0/8")["firewallrule"]
+    assert (icmp["icmptype"], icmp["icmpcode"]) == (-1, -1)
+    assert "startport" not in icmp
+    for params, text in (
+            ({"protocol": "tcp", "startport": 80, "endport": 80, "icmptype": 8},
+             "Can specify icmpCode and icmpType for ICMP protocol only"),
+            ({"protocol": "icmp", "startport": 80},
+             "Can't specify start/end port when protocol is ICMP")):
+        err = _refused(admin, "createFirewallRule", ipaddressid=ip["id"], **params)
+        assert err.status == 431 and err.errortext == text
+    admin.run("createFirewallRule", ipaddressid=ip["id"], protocol="tcp", startport=80,
+              endport=90, cidrlist="10.0.0.0/16")
+    err = _refused(admin, "createFirewallRule", ipaddressid=ip["id"], protocol="tcp",
+                   startport=85, endport=100, cidrlist="10.0.5.0/24")
+    assert err.status == 537 and "conflicts with rule" in err.errortext
+    # Another protocol, ports apart, or CIDRs that do not overlap: another rule.
+    admin.run("createFirewallRule", ipaddressid=ip["id"], protocol="udp", startport=85,
+              endport=100, cidrlist="10.0.0.0/16")
+    admin.run("createFirewallRule", ipaddressid=ip["id"], protocol="tcp", startport=91,
+              endport=100, cidrlist="10.0.0.0/16")
+    admin.run("createFirewallRule", ipaddressid=ip["id"], protocol="tcp", startport=85,
+              endport=100, cidrlist="192.168.0.0/16")
+    err = _refused(admin, "createPortForwardingRule", ipaddressid=ip["id"], protocol="tcp",
+                   publicport=3000, publicendport=3010, privateport=22, privateendport=23,
+                   virtualmachineid=vm["id"])
+    assert err.status == 431 and err.errortext == (
+        "Source port and destination port ranges should be of equal sizes.")
+
+
+def test_list_networks_filters_by_type(admin: Client, world: World):
+    world.deploy(running=False)
+    assert admin.list("listNetworks", "network", type="Isolated")
+    assert admin.call("listNetworks", type="Shared") == {}
+    assert admin.call("listNetworks", traffictype="Public") == {}
+    assert admin.list("listNetworks", "network", isdefault=True)
+
+
+def test_update_virtual_machine_changes_what_it_names(admin: Client, world: World):
+    vm = world.deploy(running=True)
+    updated = admin.call("updateVirtualMachine", id=vm["id"], displayname="Web front",
+                         group="web")["virtualmachine"]
+    assert (updated["displayname"], updated["group"], updated["name"]) == (
+        "Web front", "web", vm["name"])
+    listed = admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])[0]
+    assert listed["displayname"] == "Web front" and listed["state"] == "Running"
+    assert listed["securitygroup"] == [] and listed["affinitygroup"] == []
+    assert listed["templatedisplaytext"]
+    err = _refused(admin, "updateVirtualMachine", id=vm["id"],
+                   ostypeid="00000000-0000-4000-8000-000000000000")
+    assert err.status == 431
+
+
+def test_list_nics_gives_a_vms_nics(admin: Client, world: World):
+    vm = world.deploy(running=False)
+    nics = admin.list("listNics", "nic", virtualmachineid=vm["id"])
+    assert [n["ipaddress"] for n in nics] == [vm["nic"][0]["ipaddress"]]
+    assert nics[0]["id"] == vm["nic"][0]["id"] and nics[0]["isdefault"] is True
+
+
+def test_a_public_address_carries_its_tags(admin: Client, world: World):
+    world.deploy(running=False)
+    ip = admin.run("associateIpAddress", zoneid=world.zone)["ipaddress"]
+    assert ip["tags"] == []
+    admin.run("createTags", resourcetype="PublicIpAddress", resourceids=ip["id"],
+              **{"tags[0].key": "purpose", "tags[0].value": "web"})
+    listed = admin.list("listPublicIpAddresses", "publicipaddress", id=ip["id"])[0]
+    assert [(t["key"], t["value"], t["resourcetype"]) for t in listed["tags"]] == [
+        ("purpose", "web", "PublicIpAddress")]
