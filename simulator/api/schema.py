@@ -21,6 +21,7 @@ class Field:
     type: str = "string"
     description: str = ""
     fields: tuple[Field, ...] = ()
+    admin: bool = False  # shown to admins only (CloudStack's ResponseView.Full)
 
     def describe(self) -> dict[str, object]:
         """This field as ``listApis`` lists it (nested fields under ``response``)."""
@@ -32,8 +33,8 @@ class Field:
 
 
 def F(name: str, type: str = "string", description: str = "",  # noqa: N802
-      fields: tuple[Field, ...] = ()) -> Field:
-    return Field(name, type, description, fields)
+      fields: tuple[Field, ...] = (), *, admin: bool = False) -> Field:
+    return Field(name, type, description, fields, admin)
 
 
 def owner_fields(what: str) -> tuple[Field, ...]:
@@ -98,7 +99,7 @@ VM_SNAPSHOT = (
 VIRTUAL_MACHINE = (
     F("id", description="the ID of the VM"), F("name", description="the name of the VM"),
     F("displayname", description="the display name of the VM"),
-    F("instancename", description="the hypervisor's name of the VM"),
+    F("instancename", description="the hypervisor's name of the VM", admin=True),
     F("state", description="the state of the VM"),
     F("templateid", description="the ID of the VM's template"),
     F("templatename", description="the name of the VM's template"),
@@ -107,8 +108,8 @@ VIRTUAL_MACHINE = (
     F("serviceofferingname", description="the name of the service offering"),
     F("cpunumber", "integer", "the number of CPUs"), F("cpuspeed", "integer", "CPU MHz"),
     F("memory", "integer", "memory in MiB"),
-    F("hostid", description="the ID of the host running the VM"),
-    F("hostname", description="the name of the host running the VM"),
+    F("hostid", description="the ID of the host running the VM", admin=True),
+    F("hostname", description="the name of the host running the VM", admin=True),
     F("hypervisor", description="the hypervisor of the VM"),
     F("created", "date", "when the VM was created"), *zone_fields("VM"), *owner_fields("VM"),
     F("guestagent", "boolean", "true if the template ships a guest agent"),
@@ -139,12 +140,12 @@ VOLUME = (
     F("diskofferingid", description="the ID of the disk offering"),
     F("diskofferingname", description="the name of the disk offering"),
     F("created", "date", "when the volume was created"),
-    F("storage", description="the name of the storage pool"),
-    F("storageid", description="the ID of the storage pool"),
-    F("storagetype", description="shared or local"),
-    F("hypervisor", description="the hypervisor"),
+    F("storage", description="the name of the storage pool", admin=True),
+    F("storageid", description="the ID of the storage pool", admin=True),
+    F("storagetype", description="shared or local", admin=True),
+    F("hypervisor", description="the hypervisor", admin=True),
     F("provisioningtype", description="thin, sparse or fat"),
-    F("path", description="the path of the volume on its pool"),
+    F("path", description="the path of the volume on its pool", admin=True),
     F("vmsnapshotchainsize", "long", "the bytes its VM snapshots use"),
     *zone_fields("volume"), *owner_fields("volume"), _TAGS,
 )
@@ -466,4 +467,27 @@ def undeclared(value: object, fields: tuple[Field, ...], path: str = "") -> list
             out.append(path + key)
         elif field.fields:
             out += undeclared(inner, field.fields, f"{path}{key}.")
+    return out
+
+
+def for_user(value: object, fields: tuple[Field, ...] = ()) -> object:
+    """``value`` as an ordinary user sees it: the admin-only fields of every declared
+    object in it dropped, wherever it appears (under its object name, nested in another,
+    or in a job's result)."""
+    if isinstance(value, list):
+        return [for_user(item, fields) for item in value]
+    if not isinstance(value, dict):
+        return value
+    by_name = {f.name: f for f in fields}
+    out = {}
+    for key, inner in value.items():
+        field = by_name.get(key)
+        if field is not None and field.admin:
+            continue
+        if not isinstance(inner, (dict, list)):
+            out[key] = inner
+        elif field is not None and field.fields:
+            out[key] = for_user(inner, field.fields)
+        else:
+            out[key] = for_user(inner, OBJECTS.get(key, ()))
     return out

@@ -16,6 +16,7 @@ from simulator.api import render
 from simulator.api.auth import check_expiry, signature_ok
 from simulator.api.params import Params
 from simulator.api.registry import APIS, Api
+from simulator.api.schema import for_user
 from simulator.errors import (
     ApiError,
     ParamError,
@@ -217,6 +218,8 @@ def handle() -> Response:
         params.check(api.params)
         req = Request(manager, caller, params, api, current_app.extensions["sim.renderer"])
         payload = api.handler(req)
+        if not caller.is_admin:
+            payload = for_user(payload)  # type: ignore[assignment]
         return render.respond(api.name, payload, as_json=as_json)
     except ApiError as exc:
         return render.error(envelope, exc, as_json=as_json)

@@ -140,3 +140,25 @@ def test_a_public_address_carries_its_tags(admin: Client, world: World):
     listed = admin.list("listPublicIpAddresses", "publicipaddress", id=ip["id"])[0]
     assert [(t["key"], t["value"], t["resourcetype"]) for t in listed["tags"]] == [
         ("purpose", "web", "PublicIpAddress")]
+
+
+def test_an_ordinary_user_is_not_shown_what_only_admins_see(admin: Client, user: Client,
+                                                            world: World):
+    started = user.call("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                        serviceofferingid=world.offering)
+    job = user.job(started["jobid"])
+    vm = job["jobresult"]["virtualmachine"]
+    hidden_vm = {"instancename", "hostid", "hostname"}
+    assert hidden_vm.isdisjoint(vm) and vm["state"] == "Running"
+    assert hidden_vm.isdisjoint(user.list("listVirtualMachines", "virtualmachine",
+                                          id=vm["id"])[0])
+    seen_by_admin = admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])[0]
+    assert hidden_vm <= set(seen_by_admin)
+    hidden_volume = {"path", "storage", "storageid", "storagetype", "hypervisor"}
+    volume = user.list("listVolumes", "volume", virtualmachineid=vm["id"])[0]
+    assert hidden_volume.isdisjoint(volume) and volume["attached"]
+    assert hidden_volume <= set(admin.list("listVolumes", "volume", id=volume["id"])[0])
+    snap = user.run("createVMSnapshot", virtualmachineid=vm["id"],
+                    snapshotmemory=True)["vmsnapshot"]
+    reverted = user.run("revertToVMSnapshot", vmsnapshotid=snap["id"])["virtualmachine"]
+    assert hidden_vm.isdisjoint(reverted)

@@ -174,8 +174,11 @@ def test_delete_account_leaves_nothing_behind(sim, admin, world):
     ip = client.run("associateIpAddress", zoneid=world.zone)["ipaddress"]
     client.run("createFirewallRule", ipaddressid=ip["id"], protocol="tcp", startport=22,
                endport=22)
-    paths = [v["path"] for v in client.list("listVolumes", "volume")]
-    assert loose["path"] in paths
+    # What only an admin is shown: the volumes' paths and the VM's name on the host.
+    paths = [v["path"] for v in admin.list("listVolumes", "volume", account="doomed",
+                                            domainid=account["domainid"])]
+    assert admin.list("listVolumes", "volume", id=loose["id"])[0]["path"] in paths
+    vm = admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])[0]
     account_id = sim.manager.store.by_uuid(Account, account["id"]).id
     session = Client(admin.endpoint, poll=0.01)
     with pytest.raises(ApiError) as err:
@@ -208,6 +211,7 @@ def test_delete_account_waits_for_the_accounts_jobs_and_lets_it_start_nothing(si
     account, client = _new_account(admin, "busy")
     vm = client.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
                     serviceofferingid=world.offering)["virtualmachine"]
+    vm = admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])[0]  # instancename
     control(sim, "POST", "/jobs", {"delay_ms": 1500})
     try:
         taking = client.call("createVMSnapshot", virtualmachineid=vm["id"])
