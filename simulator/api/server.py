@@ -71,35 +71,30 @@ class Request:
     def owner(self) -> Account:
         """The account a new resource is for: the caller's, or for an admin the one named by
         ``account`` (with ``domainid``), as CloudStack resolves it."""
-        name = self.params.text("account")
-        if not name:
-            return self.caller.account
-        domain = self.optional(Domain, "domainid", owned=False)
-        found = next((a for a in self.manager.store.find(Account) if a.name == name
-                      and (domain is None or a.domain_id == domain.id)), None)
-        if found is None:
-            raise ParamError(f"Unable to find account {name} in domain "
-                             f"{domain.uuid if domain else self.caller.account.domain_id}")
-        if found.id != self.caller.account.id and not self.caller.is_admin:
-            raise PermissionDenied(f"Account '{self.caller.account.name}' does not have "
-                                   f"permission to operate within account {found.name}")
-        return found
+        return self._named_account(in_callers_domain=False,
+                                   not_found="Unable to find account") or self.caller.account
 
     def listed_account(self) -> Account | None:
         """The account a list names with ``account`` (in ``domainid``, else the caller's
-        domain), as CloudStack's list commands resolve it: one that does not exist is a
-        431, another account's for a user a 531."""
+        domain), as CloudStack's list commands resolve it."""
+        return self._named_account(in_callers_domain=True, not_found="could not find account")
+
+    def _named_account(self, *, in_callers_domain: bool, not_found: str) -> Account | None:
+        """The account ``account`` names (None when it names none), in ``domainid`` if
+        given, else in the caller's domain or (``in_callers_domain`` false) any: one that
+        does not exist is a 431, another's for an ordinary user a 531."""
         name = self.params.text("account")
         if not name:
             return None
         domain = self.optional(Domain, "domainid", owned=False)
-        domain_id = domain.id if domain else self.caller.account.domain_id
+        domain_id = domain.id if domain else (
+            self.caller.account.domain_id if in_callers_domain else None)
         found = next((a for a in self.manager.store.find(Account)
-                      if a.name == name and a.domain_id == domain_id), None)
+                      if a.name == name and domain_id in (None, a.domain_id)), None)
         if found is None:
-            where = domain or self.manager.store.get(Domain, domain_id)
-            raise ParamError(f"could not find account {name} in domain "
-                             f"{where.uuid if where else domain_id}")
+            where = domain or self.manager.store.get(Domain, self.caller.account.domain_id)
+            raise ParamError(f"{not_found} {name} in domain "
+                             f"{where.uuid if where else self.caller.account.domain_id}")
         if found.id != self.caller.account.id and not self.caller.is_admin:
             raise PermissionDenied(f"Account '{self.caller.account.name}' does not have "
                                    f"permission to operate within account {found.name}")
