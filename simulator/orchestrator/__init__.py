@@ -64,6 +64,15 @@ class Manager(Context):
         self.limits.remove_account(account)
         self.accounts.remove(account)
 
+    def disable_account(self, account: Account) -> Account:
+        """disableAccount's work, the account already marked disabled (its users refused):
+        its running VMs stopped, each in its turn among that VM's jobs."""
+        for vm in self.store.find(VM, account_id=account.id):
+            with self.jobs.vm_lock(vm.id):
+                if self.store.load(VM, vm.id).state == "Running":
+                    self.vms.stop_vm(vm.id)
+        return self.store.load(Account, account.id)
+
     def recover(self, job_result: JobResult | None = None) -> list[str]:
         """After a restart: ask the host what happened to the commands it was carrying out
         (resend them, apply the answers), end interrupted jobs — with their result when the

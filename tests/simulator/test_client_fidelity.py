@@ -162,3 +162,33 @@ def test_an_ordinary_user_is_not_shown_what_only_admins_see(admin: Client, user:
                     snapshotmemory=True)["vmsnapshot"]
     reverted = user.run("revertToVMSnapshot", vmsnapshotid=snap["id"])["virtualmachine"]
     assert hidden_vm.isdisjoint(reverted)
+
+
+def test_an_account_can_be_locked_disabled_and_enabled_again(admin: Client, world: World):
+    account = admin.call("createAccount", username="shy", password="pw", email="a@b.c",
+                         firstname="F", lastname="L", accounttype=0)["account"]
+    keys = admin.call("registerUserKeys", id=account["user"][0]["id"])["userkeys"]
+    client = Client(admin.endpoint, keys["apikey"], keys["secretkey"], poll=0.01)
+    vm = client.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                    serviceofferingid=world.offering)["virtualmachine"]
+
+    locked = admin.run("disableAccount", id=account["id"], lock=True)["account"]
+    assert locked["state"] == "locked"
+    assert _refused(client, "listVirtualMachines").status == 401
+    assert admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])[0][
+        "state"] == "Running"  # locking stops nothing
+    assert admin.call("enableAccount", id=account["id"])["account"]["state"] == "enabled"
+    assert client.list("listVirtualMachines", "virtualmachine")[0]["id"] == vm["id"]
+
+    disabled = admin.run("disableAccount", account="shy", domainid=account["domainid"],
+                         lock=False)["account"]
+    assert disabled["state"] == "disabled"
+    assert admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])[0][
+        "state"] == "Stopped"
+    assert _refused(client, "listVirtualMachines").status == 401
+    admin.call("enableAccount", account="shy", domainid=account["domainid"])
+    assert client.call("listVirtualMachines")["count"] == 1
+
+    me = admin.list("listAccounts", "account")[0]
+    assert _refused(admin, "disableAccount", id=me["id"], lock=True).status == 531
+    assert _refused(admin, "enableAccount").status == 431

@@ -482,6 +482,8 @@ class _Scenario:
         call("registerUserKeys", id=user_id)
         call("getUserKeys", id=user_id)
         call("listUsers")
+        call("disableAccount", id=account["id"], lock=True)
+        call("enableAccount", id=account["id"])
         call("listAccounts")
         owner = {"account": "drift", "domainid": account["domainid"]}
         call("updateResourceLimit", resourcetype=0, max=5, **owner)

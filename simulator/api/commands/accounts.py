@@ -131,6 +131,57 @@ def delete_account(req: Request) -> dict[str, Any]:
     return {"jobid": job.uuid}
 
 
+def _managed_account(req: Request, doing: str) -> Account:
+    """The account ``id`` names, or ``account`` in ``domainid``, that an admin may change
+    the state of (not the caller's own, not the system admin)."""
+    if req.params.text("id"):
+        account = req.lookup(Account, "id", owned=False)
+    elif req.params.text("account"):
+        account = req.owner()
+    else:
+        raise ParamError("Either accountId or accountName and domainId must be specified")
+    if account.id == req.caller.account.id:
+        raise PermissionDenied(f"Account {account.name} is the caller's account and can't be "
+                               f"{doing}")
+    if account.is_admin and account.name == "admin":
+        raise PermissionDenied(f"The system admin account can't be {doing}")
+    return account
+
+
+_ACCOUNT_REF = [P("id", "uuid", description="the account's ID"),
+                P("account", description="the account's name (with domainid)"),
+                P("domainid", "uuid", description="the account's domain")]
+
+
+@api("disableAccount", "Disables an account: with lock=true its users can no longer log in "
+     "or call the API; with lock=false its running VMs are stopped too.", is_async=True,
+     admin=True, package="admin.account", response="account",
+     params=[*_ACCOUNT_REF, P("lock", "boolean", True, "lock (true) or disable (false)")])
+def disable_account(req: Request) -> dict[str, Any]:
+    account = _managed_account(req, "disabled")
+    lock = req.params.flag("lock")
+    manager, render = req.manager, req.render
+    with manager.lock:  # from now on its users' requests are refused
+        account = manager.store.load(Account, account.id)
+        account.state = "locked" if lock else "disabled"
+        manager.store.save(account)
+    work = (lambda: account) if lock else (lambda: manager.disable_account(account))
+    job = req.submit(lambda: {"account": render.account(work())}, instance_type="Account",
+                     instance_uuid=account.uuid)
+    return {"jobid": job.uuid}
+
+
+@api("enableAccount", "Enables a disabled or locked account.", admin=True,
+     package="admin.account", response="account", params=_ACCOUNT_REF)
+def enable_account(req: Request) -> dict[str, Any]:
+    account = _managed_account(req, "enabled")
+    with req.manager.lock:
+        account = req.manager.store.load(Account, account.id)
+        account.state = "enabled"
+        req.manager.store.save(account)
+    return {"account": req.render.account(account)}
+
+
 @api("listDomains", "Lists domains and provides detailed information for listed domains",
      package="admin.domain", response="domain", params=[P("id", "uuid"), P("name")])
 def list_domains(req: Request) -> dict[str, Any]:
