@@ -213,6 +213,8 @@ class SimConfig:
     session_timeout: int = 1800
     # On a fresh start, one running instance per account (scripts/run.sh turns it on).
     demo_instances: bool = False
+    # Whether ordinary users may expunge and recover their VMs (CloudStack's setting).
+    allow_user_expunge_recover_vm: bool = False
     # Jobs running at once (each VM's jobs still run one at a time). Jobs spend most of
     # their time waiting on the host and on SQLite, so more than the cores pay off.
     job_threads: int = 32
@@ -353,7 +355,8 @@ _WORLD_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _bool(raw: str) -> bool:
+def parse_bool(raw: str) -> bool:
+    """A boolean setting: true/false, yes/no, on/off, 1/0."""
     v = raw.strip().lower()
     if v in ("1", "true", "yes", "on"):
         return True
@@ -367,8 +370,8 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "user_username": str, "user_password": str, "driver_url": str, "driver_secret": str,
     "driver_backend": str, "libvirt_uri": str, "libvirt_domain_type": str, "vmsnapshot.max": int,
     "vmsnapshot.offering.change": str, "vmsnapshot.create.wait": int, "job_delay_ms": int,
-    "max_body_bytes": int, "session_timeout": int, "demo_instances": _bool,
-    "ssh_port": int, "job_threads": int,
+    "max_body_bytes": int, "session_timeout": int, "demo_instances": parse_bool,
+    "ssh_port": int, "job_threads": int, "allow.user.expunge.recover.vm": parse_bool,
     "integration.api.port": int,
     "power_sync_interval": float,
     "rbd_memory_dir": str,
@@ -393,7 +396,7 @@ def _pool(name: str, items: dict[str, str]) -> PoolSpec:
                     _tags(items.get("tags", "")), items.get("user", ""),
                     items.get("keyring", ""), items.get("conf", ""),
                     items.get("libvirt_secret", ""),
-                    _bool(items.get("memory_states", "false")))
+                    parse_bool(items.get("memory_states", "false")))
 
 
 def env_name(key: str) -> str:
@@ -442,7 +445,7 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
                 elif kind == "template":
                     world[kind].append(TemplateSpec(
                         name, int(items.get("size_gb", 2)),
-                        _bool(items.get("guest_agent", "true")),
+                        parse_bool(items.get("guest_agent", "true")),
                         items.get("ostype", "Debian GNU/Linux 12 (64-bit)"),
                         items.get("username", "root"), items.get("password", "password")))
                 elif kind == "pod":

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from driver.core.model import ACTIVE_STATES
 from driver.wire.commands import Answer
 from simulator.agents import Agent, AgentUnreachable
-from simulator.config import OFFERING_CHANGE_POLICIES, SETTING_BOUNDS, SimConfig
+from simulator.config import OFFERING_CHANGE_POLICIES, SETTING_BOUNDS, SimConfig, parse_bool
 from simulator.errors import ParamError, PermissionDenied, invalid_uuid
 from simulator.models import (
     VM,
@@ -61,6 +61,9 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
                                "In second, timeout for create vm snapshot"),
     "job.delay.ms": ("job_delay_ms", integer,
                      "Simulator: milliseconds every job waits in its transitional state"),
+    "allow.user.expunge.recover.vm": (
+        "allow_user_expunge_recover_vm", parse_bool,
+        "Determines whether users can expunge or recover their vm"),
 }
 
 

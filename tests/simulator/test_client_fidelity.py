@@ -192,3 +192,31 @@ def test_an_account_can_be_locked_disabled_and_enabled_again(admin: Client, worl
     me = admin.list("listAccounts", "account")[0]
     assert _refused(admin, "disableAccount", id=me["id"], lock=True).status == 531
     assert _refused(admin, "enableAccount").status == 431
+
+
+def test_ordinary_users_expunge_and_recover_only_when_the_setting_lets_them(
+        admin: Client, user: Client, world: World):
+    def deploy() -> dict:
+        return user.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                        serviceofferingid=world.offering, startvm=False)["virtualmachine"]
+
+    vm = deploy()
+    err = _refused(user, "destroyVirtualMachine", id=vm["id"], expunge=True)
+    assert err.status == 531 and err.errortext == "Account does not have permission for expunging."
+    user.run("destroyVirtualMachine", id=vm["id"])  # destroying without expunge is theirs
+    for command in ("recoverVirtualMachine", "expungeVirtualMachine"):
+        err = _refused(user, command, id=vm["id"])
+        assert err.status == 531 and "allow.user.expunge.recover.vm" in err.errortext
+    assert admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])[0][
+        "state"] == "Destroyed"  # nothing was done
+    admin.call("updateConfiguration", name="allow.user.expunge.recover.vm", value="true")
+    try:
+        listed = admin.list("listConfigurations", "configuration",
+                            name="allow.user.expunge.recover.vm")
+        assert listed[0]["value"] == "true"
+        assert user.call("recoverVirtualMachine", id=vm["id"])["virtualmachine"][
+            "state"] == "Stopped"
+        user.run("destroyVirtualMachine", id=vm["id"], expunge=True)
+        assert admin.call("listVirtualMachines", id=vm["id"]) == {}
+    finally:
+        admin.call("updateConfiguration", name="allow.user.expunge.recover.vm", value="false")

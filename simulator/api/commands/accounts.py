@@ -203,11 +203,16 @@ def list_capabilities(req: Request) -> dict[str, Any]:
         "vmsnapshotofferingchange": req.manager.setting("vmsnapshot.offering.change")}}
 
 
+def _setting_text(value: Any) -> str:
+    """A setting's value as CloudStack shows it (``true``/``false`` for booleans)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 @api("listConfigurations", "Lists all configurations.", admin=True, package="admin.config",
      response="configuration", params=[P("name"), P("category"), P("keyword")])
 def list_configurations(req: Request) -> dict[str, Any]:
     name = req.params.text("name")
-    items = [{"name": n, "value": str(req.manager.setting(n)), "category": "Advanced",
+    items = [{"name": n, "value": _setting_text(req.manager.setting(n)), "category": "Advanced",
               "description": d, "isdynamic": True}
              for n, (_, _, d) in SETTINGS.items() if not name or n == name]
     return req.listing("configuration", items, lambda x: x)
@@ -218,7 +223,7 @@ def list_configurations(req: Request) -> dict[str, Any]:
 def update_configuration(req: Request) -> dict[str, Any]:
     name = req.params.require("name")
     req.manager.set_setting(name, req.params.text("value") or "")
-    return {"configuration": {"name": name, "value": str(req.manager.setting(name)),
+    return {"configuration": {"name": name, "value": _setting_text(req.manager.setting(name)),
                               "category": "Advanced", "isdynamic": True}}
 
 
