@@ -65,9 +65,7 @@ def resolve_volume(volume: VolumeObjectTO, pools: list[str],
     label = volume.name or volume.uuid or "volume"
     if not volume.path:
         raise InvalidRequest(f"Volume {label} has no path")
-    store = volume.dataStore if isinstance(volume.dataStore, PrimaryDataStoreTO) else None
-    pool_dir = store and pool_directory(store.poolType, store.uuid, store.path, mount_parent)
-    if "\x00" in volume.path or (pool_dir and "\x00" in pool_dir):
+    if "\x00" in volume.path:
         raise InvalidRequest(f"Volume {label} has an invalid path")
     rbd_pool = _rbd_pool(volume)
     if rbd_pool is not None:
@@ -77,8 +75,13 @@ def resolve_volume(volume: VolumeObjectTO, pools: list[str],
         return RbdImage(check_name(rbd_pool, "pool"), check_name(volume.path, "image")).path
     path = volume.path
     if not os.path.isabs(path):
+        store = volume.dataStore if isinstance(volume.dataStore, PrimaryDataStoreTO) else None
+        pool_dir = store and pool_directory(store.poolType, store.uuid, store.path,
+                                            mount_parent)
         if not pool_dir:
             raise InvalidRequest(f"Volume {label} has a relative path and no storage pool path")
+        if "\x00" in pool_dir:
+            raise InvalidRequest(f"Volume {label} has an invalid path")
         path = os.path.join(pool_dir, path)
     if not inside(path, pools):
         raise InvalidRequest(f"Volume {label} is outside the configured storage pools")

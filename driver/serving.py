@@ -63,9 +63,7 @@ def url(host: str, port: int) -> str:
 
 def listen(host: str, port: int) -> socket.socket:
     """Bind and listen now, so that a port in use is reported before any banner. Port 0
-    takes a free one: ``getsockname()`` tells which."""
-    if not 0 <= port <= 65535:
-        raise StartupError(f"cannot listen on port {port}: a port number is 0-65535")
+    takes a free one: ``getsockname()`` tells which. (The settings hold ports in range.)"""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:

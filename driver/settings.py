@@ -34,6 +34,12 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"setting {name}: {value!r} is not one of {', '.join(choices)}")
 
 
+def check_port(name: str, value: int) -> None:
+    """A TCP port setting (0: any free port)."""
+    if not 0 <= value <= 65535:
+        raise ValueError(f"setting {name}: {value} is not a port number (0-65535)")
+
+
 @dataclass
 class Settings:
     """Everything the driver can be told. Each field is also ``VMSNAP_<NAME>`` in upper case."""
@@ -89,8 +95,7 @@ class Settings:
         check_choice("memory_capture", self.memory_capture, MEMORY_CAPTURES)
         self.log_level = self.log_level.upper()
         check_choice("log_level", self.log_level, LOG_LEVELS)
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"setting port: {self.port} is not a port number (0-65535)")
+        check_port("port", self.port)
 
     @property
     def database(self) -> str:

@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from driver.core.errors import InvalidRequest
-from driver.settings import did_you_mean, read_ini
+from driver.settings import check_choice, check_port, did_you_mean, read_ini
 from driver.storage.rbd import check_name
 
 #: ``VMSNAP_SIM_<SETTING>`` (upper case, dots as underscores) sets a ``[simulator]`` setting;
@@ -481,11 +481,8 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
     for key, value in overrides.items():
         if value is not None:
             setattr(cfg, key, value)
-    if cfg.driver_backend not in DRIVER_BACKENDS:
-        raise ValueError(f"setting driver_backend: {cfg.driver_backend!r} is not one of "
-                         f"{', '.join(DRIVER_BACKENDS)}")
-    if not 0 <= cfg.port <= 65535:
-        raise ValueError(f"setting port: {cfg.port} is not a port number (0-65535)")
+    check_choice("driver_backend", cfg.driver_backend, DRIVER_BACKENDS)
+    check_port("port", cfg.port)
     cfg.layout()  # refuses a world whose pods, clusters and hosts do not fit together
     cfg.storage()  # and pools that do not fit
     if not 1 <= cfg.job_threads <= 1024:

@@ -123,14 +123,21 @@ class Request:
         return [i for i in items if getattr(i, "account_id", None) in accounts]
 
     def ids(self, cls: type[Any], *names: str) -> set[str]:
-        """The ids a list is filtered by (``id``, ``ids``, ...): each must name a record of
-        ``cls`` that exists or existed, as CloudStack translates every id it is given."""
-        found: set[str] = set()
-        for name in names:
-            for value in self.params.items(name):
-                if self.manager.store.by_uuid(cls, value) is None:
-                    raise invalid_uuid(self.api.name, name, value)
-                found.add(value)
+        """The ids a list is filtered by (``id``, ``ids``, ...), each checked by
+        :meth:`existing`."""
+        return {value for name in names for value in self.params.items(name)
+                if self.existing(cls, name, value) is not None}
+
+    def existing(self, cls: type[T], name: str, value: str | None = None) -> T | None:
+        """The record of ``cls`` the parameter ``name`` (or ``value`` given for it) names,
+        removed ones included: one that never existed is a 431, as CloudStack translates
+        every id it is given. None when the parameter is absent."""
+        value = self.params.text(name) if value is None else value
+        if value is None:
+            return None
+        found = self.manager.store.by_uuid(cls, value)
+        if found is None:
+            raise invalid_uuid(self.api.name, name, value)
         return found
 
     def tagged(self, items: list[T], resource_type: str) -> list[T]:

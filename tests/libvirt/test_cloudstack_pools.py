@@ -77,8 +77,7 @@ def test_an_nfs_pool_uuid_that_is_not_a_plain_name_is_refused(nfs_agent, mounts,
     volume = _on_nfs(aj.volume(str(mounts / POOL_UUID / "v"), str(mounts / POOL_UUID),
                                vm="i-2-1-VM"), uuid)
     answer = nfs_agent.one(aj.create_volume(volume))
-    assert answer["result"] is False
-    assert "no valid uuid" in answer["details"] or "outside" in answer["details"]
+    assert answer["result"] is False and "no valid uuid" in answer["details"]
     assert sorted(os.listdir(tmp_path / "mnt")) == [POOL_UUID]
     assert os.listdir(mounts / POOL_UUID) == []
 

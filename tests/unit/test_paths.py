@@ -64,3 +64,21 @@ def test_a_resize_names_its_volume_within_its_pool(tmp_path):
     files = {"type": "Filesystem", "path": str(tmp_path)}
     assert filer_volume_path("root", files) == f"{tmp_path}/root"
     assert not inside(filer_volume_path("../root", files), [str(tmp_path)])
+
+
+def test_an_nfs_volume_is_under_the_agents_mount_of_its_pool(tmp_path):
+    mounts = tmp_path / "mnt"
+    (mounts / "pool-a").mkdir(parents=True)
+    volume = _volume("root", "/export/primary", "NetworkFilesystem")
+    volume.dataStore.uuid = "pool-a"
+    assert resolve_volume(volume, [str(mounts)], mount_parent=str(mounts)) == str(
+        mounts / "pool-a" / "root")
+    volume.dataStore.uuid = "../pool-a"
+    with pytest.raises(InvalidRequest, match="no valid uuid"):
+        resolve_volume(volume, [str(mounts)], mount_parent=str(mounts))
+    # An absolute path names the file itself: the pool's directory is not needed.
+    absolute = _volume(str(mounts / "pool-a" / "root"), "/export/primary", "NetworkFilesystem")
+    assert resolve_volume(absolute, [str(mounts)], mount_parent=str(mounts)) == str(
+        mounts / "pool-a" / "root")
+    nfs = {"type": "NetworkFilesystem", "path": "/export/primary", "uuid": "pool-a"}
+    assert filer_volume_path("root", nfs, str(mounts)) == f"{mounts}/pool-a/root"

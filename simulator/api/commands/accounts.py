@@ -12,8 +12,6 @@ from simulator.models import Account, Domain, User
 from simulator.orchestrator.accounts import new_api_key
 from simulator.orchestrator.core import SETTINGS
 
-# What listCapabilities and listManagementServers report as the version.
-
 
 def _user(req: Request) -> User:
     user = req.lookup(User, "id", owned=False)

@@ -7,7 +7,7 @@ from typing import Any
 from simulator.api import render
 from simulator.api.registry import P, api
 from simulator.api.server import Request
-from simulator.errors import ParamError, invalid_uuid
+from simulator.errors import ParamError
 from simulator.models import VM, AsyncJob, VMSnapshot
 from simulator.store import Store
 
@@ -73,12 +73,8 @@ def list_vm_snapshots(req: Request) -> dict[str, Any]:
         raise ParamError("Specify either id or ids but not both parameters")
     ids = req.ids(VMSnapshot, "vmsnapshotid", "vmsnapshotids")
     store = req.manager.store
-    vm_id = None
-    if vm_uuid := p.text("virtualmachineid"):
-        vm = store.by_uuid(VM, vm_uuid)
-        if vm is None:
-            raise invalid_uuid(req.api.name, "virtualmachineid", vm_uuid)
-        vm_id = vm.id
+    vm = req.existing(VM, "virtualmachineid")
+    vm_id = vm.id if vm is not None else None
     state = p.text("state")
     states = {state} if state else DEFAULT_STATES
     name, keyword = p.text("name"), p.text("keyword")
@@ -86,13 +82,11 @@ def list_vm_snapshots(req: Request) -> dict[str, Any]:
     if not (ids or name or keyword or p.mapping("tags") or p.text("domainid")):
         # The common case, paged in SQL: a VM's snapshots, newest first.
         page, size = p.paging()
-        items, total = store.page(VMSnapshot, vm_id=vm_id,
-                                  account_id=account, states=states,
+        items, total = store.page(VMSnapshot, vm_id=vm_id, account_id=account, states=states,
                                   limit=size, offset=(page - 1) * size if size else 0)
         return render.list_payload("vmSnapshot", [req.render.vm_snapshot(s) for s in items],
                                    total)
-    items, _ = store.page(VMSnapshot, vm_id=vm_id, account_id=account,
-                          states=states)
+    items, _ = store.page(VMSnapshot, vm_id=vm_id, account_id=account, states=states)
     items = req.visible(items)
     if ids:
         items = [s for s in items if s.uuid in ids]

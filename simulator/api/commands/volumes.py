@@ -6,7 +6,7 @@ from typing import Any
 
 from simulator.api.registry import P, api
 from simulator.api.server import Request
-from simulator.errors import ParamError, PermissionDenied, invalid_uuid
+from simulator.errors import ParamError, PermissionDenied
 from simulator.models import (
     VM,
     DiskOffering,
@@ -108,10 +108,7 @@ def list_volumes(req: Request) -> dict[str, Any]:
     ids = req.ids(Volume, "id", "ids")
     if ids:
         items = [v for v in items if v.uuid in ids]
-    if vm_uuid := p.text("virtualmachineid"):
-        vm = req.manager.store.by_uuid(VM, vm_uuid)
-        if vm is None:
-            raise invalid_uuid(req.api.name, "virtualmachineid", vm_uuid)
+    if vm := req.existing(VM, "virtualmachineid"):
         items = [v for v in items if v.vm_id == vm.id]
     if zone := req.optional(Zone, "zoneid", owned=False):
         items = [v for v in items if v.zone_id == zone.id]
