@@ -156,7 +156,7 @@ class VM:
     state: str = "Stopped"
     guest_agent: bool = True
     display_name: str = ""  # free text; the host name is ``name``
-    keypair: str | None = None
+    keypair: str | None = None  # the names of its SSH key pairs, comma-separated
     userdata: str | None = None
     group: str | None = None  # the free-text group of updateVirtualMachine
     created: float = field(default_factory=now)
@@ -298,6 +298,35 @@ class Network:
     gateway: str
     netmask: str
     state: str = "Implemented"
+    created: float = field(default_factory=now)
+    removed: float | None = None
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class SSHKeyPair:
+    """An account's SSH key pair: the public half (the private one, when CloudStack made the
+    pair, is handed out once and not kept)."""
+
+    name: str
+    account_id: int
+    domain_id: int
+    public_key: str  # OpenSSH form: "<type> <base64>"
+    fingerprint: str  # MD5 of the key blob, colon-separated hex, as CloudStack's
+    created: float = field(default_factory=now)
+    removed: float | None = None
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
+class NetworkOffering:
+    """A guest network offering; every account's network is of the one the world starts with
+    (CloudStack's default isolated offering with source NAT)."""
+
+    name: str
+    display_text: str
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0

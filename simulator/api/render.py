@@ -22,12 +22,14 @@ from simulator.models import (
     Domain,
     Host,
     Network,
+    NetworkOffering,
     NetworkRule,
     Nic,
     OsType,
     Pod,
     PublicIp,
     ServiceOffering,
+    SSHKeyPair,
     StoragePool,
     Tag,
     Template,
@@ -37,6 +39,7 @@ from simulator.models import (
     VolumeSnapshot,
     Zone,
 )
+from simulator.orchestrator.networks import OFFERING_SERVICES
 from simulator.orchestrator.storage import pool_for
 from simulator.store import Store
 
@@ -156,7 +159,8 @@ class Renderer:
             "hypervisor": "KVM", "created": date(vm.created), **self._zone(vm.zone_id),
             **self._owner(vm.account_id), "guestagent": vm.guest_agent,
             "ostypeid": self._ostype_id(template.ostype) if template else None,
-            "passwordenabled": False, "keypair": vm.keypair, "userdata": vm.userdata,
+            "passwordenabled": False, "keypair": vm.keypair, "keypairs": vm.keypair,
+            "userdata": vm.userdata,
             "vmsnapshotcount": snapshot_count,
             "nic": [self.nic(n) for n in self.store.find(Nic, vm_id=vm.id)],
             "tags": self.tags("UserVm", vm.id),
@@ -201,10 +205,31 @@ class Renderer:
         return _clean({
             "id": n.uuid, "name": n.name, "displaytext": n.name, "state": n.state,
             "type": "Isolated", "traffictype": "Guest", "cidr": n.cidr, "gateway": n.gateway,
-            "netmask": n.netmask, "isdefault": True,
-            "networkofferingname": "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            "netmask": n.netmask, "isdefault": True, **self._network_offering(),
             "created": date(n.created), **self._zone(n.zone_id), **self._owner(n.account_id),
         })
+
+    def key_pair(self, k: SSHKeyPair) -> dict[str, Any]:
+        return {"id": k.uuid, "name": k.name, "fingerprint": k.fingerprint,
+                **self._owner(k.account_id)}
+
+    def _network_offering(self) -> dict[str, Any]:
+        offering = next(iter(self.store.find(NetworkOffering)), None)
+        if offering is None:
+            return {}
+        return {"networkofferingid": offering.uuid, "networkofferingname": offering.name,
+                "networkofferingdisplaytext": offering.display_text,
+                "networkofferingavailability": "Required"}
+
+    def network_offering(self, o: NetworkOffering) -> dict[str, Any]:
+        return {"id": o.uuid, "name": o.name, "displaytext": o.display_text,
+                "state": "Enabled", "traffictype": "Guest", "guestiptype": "Isolated",
+                "isdefault": True, "specifyvlan": False, "specifyipranges": False,
+                "conservemode": True, "availability": "Required", "networkrate": 200,
+                "forvpc": False, "ispersistent": False, "egressdefaultpolicy": True,
+                "created": date(o.created),
+                "service": [{"name": name, "provider": [{"name": "VirtualRouter"}]}
+                            for name in OFFERING_SERVICES]}
 
     def public_ip(self, ip: PublicIp) -> dict[str, Any]:
         network = self._get(Network, ip.network_id)

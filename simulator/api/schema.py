@@ -115,7 +115,9 @@ VIRTUAL_MACHINE = (
     F("guestagent", "boolean", "true if the template ships a guest agent"),
     F("vmsnapshotcount", "integer", "the number of the VM's VM snapshots"),
     F("passwordenabled", "boolean", "true if the template resets passwords"),
-    F("keypair", description="the SSH key pair of the VM"),
+    F("keypair", description="the SSH key pairs of the VM, comma-separated (CloudStack "
+      "before 4.17)"),
+    F("keypairs", description="the SSH key pairs of the VM, comma-separated"),
     F("userdata", description="the base64 user data of the VM"),
     F("diskofferingid", description="the ID of the disk offering of the data disk"),
     F("diskofferingname", description="the name of the disk offering of the data disk"),
@@ -323,7 +325,10 @@ NETWORK = (
     F("cidr", description="the guest CIDR"), F("gateway", description="the gateway"),
     F("netmask", description="the netmask"),
     F("isdefault", "boolean", "true if it is the account's default network"),
+    F("networkofferingid", description="the ID of the network offering"),
     F("networkofferingname", description="the name of the network offering"),
+    F("networkofferingdisplaytext", description="the description of the network offering"),
+    F("networkofferingavailability", description="the availability of the network offering"),
     F("created", "date", "when it was created"), *zone_fields("network"), *owner_fields("network"),
 )
 
@@ -433,7 +438,16 @@ RECONCILIATION = (
     F("repaired", "boolean", "true if repair=true fixed it"))
 
 # Response object name (as a command declares it, case-insensitive) -> its fields.
+SSH_KEY_PAIR = (
+    F("id", description="the ID of the key pair"), F("name", description="its name"),
+    F("fingerprint", description="the MD5 fingerprint of its public key"),
+    *owner_fields("key pair"),
+)
+
 OBJECTS: dict[str, tuple[Field, ...]] = {
+    "sshkeypair": SSH_KEY_PAIR,
+    "keypair": (*SSH_KEY_PAIR, F("privatekey", description="the private key (only when the "
+                                   "simulator made the pair; not kept)")),
     "vmsnapshot": VM_SNAPSHOT, "virtualmachine": VIRTUAL_MACHINE, "volume": VOLUME,
     "snapshot": SNAPSHOT, "zone": ZONE, "host": HOST, "cluster": CLUSTER, "pod": POD,
     "template": TEMPLATE, "ostype": OS_TYPE,

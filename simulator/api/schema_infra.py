@@ -1,7 +1,8 @@
 """Response objects of the cloud around the feature: the management server and region the
-simulator is, and what it does not model (system VMs, virtual routers, physical networks and
-their service providers, VLAN ranges, network and VPC offerings, load balancer rules, ISOs,
-events, usage records, snapshot policies).
+simulator is, its one guest network offering, and what it does not model (system VMs,
+virtual routers, physical networks and their service providers, VLAN ranges, VPC offerings,
+load balancer rules, static NAT rules, security and affinity groups, projects, ISOs, events,
+usage records, snapshot policies).
 
 Declared like ``schema.py``'s objects and added to the same ``OBJECTS``, so ``listApis`` lists
 their fields and Marvin's generated classes carry them. Importing this module registers them;
@@ -248,7 +249,52 @@ USAGE_RECORD = (
     *owner_fields("usage"),
 )
 
+IP_FORWARDING_RULE = (
+    F("id", description="the ID of the rule"),
+    F("protocol", description="the protocol of the rule"),
+    F("startport", "integer", "the first port"), F("endport", "integer", "the last port"),
+    F("ipaddressid", description="the ID of the public address"),
+    F("ipaddress", description="the public address"),
+    F("virtualmachineid", description="the ID of the VM"),
+    F("virtualmachinename", description="the name of the VM"),
+    F("virtualmachinedisplayname", description="the display name of the VM"),
+    F("vmguestip", description="the VM's address the traffic goes to"),
+    F("networkid", description="the ID of the network"),
+    F("cidrlist", description="the source CIDRs, comma-separated"),
+    F("state", description="its state"),
+)
+
+SECURITY_GROUP = (
+    F("id", description="the ID of the security group"),
+    F("name", description="the name of the security group"),
+    F("description", description="its description"),
+    F("virtualmachinecount", "integer", "the number of VMs in it"),
+    F("virtualmachineids", "set", "the IDs of the VMs in it"),
+    *owner_fields("security group"),
+)
+
+AFFINITY_GROUP = (
+    F("id", description="the ID of the affinity group"),
+    F("name", description="the name of the affinity group"),
+    F("description", description="its description"),
+    F("type", description="host affinity or host anti-affinity"),
+    F("virtualmachineIds", "list", "the IDs of the VMs in it"),
+    *owner_fields("affinity group"),
+)
+
+PROJECT = (
+    F("id", description="the ID of the project"),
+    F("name", description="the name of the project"),
+    F("displaytext", description="its description"),
+    F("state", description="Active, Disabled or Suspended"),
+    F("created", "date", "when it was created"),
+    F("domainid", description="the ID of the domain of the project"),
+    F("domain", description="the name of the domain of the project"),
+)
+
 OBJECTS.update({
+    "ipforwardingrule": IP_FORWARDING_RULE, "securitygroup": SECURITY_GROUP,
+    "affinitygroup": AFFINITY_GROUP, "project": PROJECT,
     "systemvm": SYSTEM_VM, "router": ROUTER, "managementserver": MANAGEMENT_SERVER,
     "region": REGION, "physicalnetwork": PHYSICAL_NETWORK,
     "networkserviceprovider": NETWORK_SERVICE_PROVIDER,

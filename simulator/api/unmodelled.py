@@ -74,10 +74,13 @@ def date(req: Request, name: str) -> datetime | None:
                      "please pass dates in the format mentioned in the api documentation")
 
 
-def check(req: Request, unmodelled: Iterable[str] = ()) -> None:
-    """Hold every declared parameter to its type; ``uuid`` ones to what they name (those in
-    ``unmodelled``, or of a kind not in :data:`MODELLED`, name nothing)."""
-    absent = {"id", *unmodelled}
+def check(req: Request, unmodelled: Iterable[str] = (), *,
+          modelled: dict[str, type] | None = None) -> None:
+    """Hold every declared parameter to its type; ``uuid`` ones to what they name (by
+    ``modelled``, else :data:`MODELLED`; those in ``unmodelled``, ``id`` unless ``modelled``
+    names its kind, and those of a kind in neither name nothing)."""
+    kinds = {**MODELLED, **(modelled or {})}
+    absent = {"id", *unmodelled} - set(modelled or {})
     for param in req.api.params:
         if param.type == "boolean":
             req.params.flag(param.name)
@@ -88,7 +91,7 @@ def check(req: Request, unmodelled: Iterable[str] = ()) -> None:
         elif param.type == "date":
             date(req, param.name)
         elif param.type == "uuid" and (value := req.params.text(param.name)) is not None:
-            kind = None if param.name in absent else MODELLED.get(param.name)
+            kind = None if param.name in absent else kinds.get(param.name)
             if kind is None:
                 raise invalid_uuid(req.api.name, param.name, value)
             req.manager.lookup(kind, value, req.caller, req.api.name, param.name)

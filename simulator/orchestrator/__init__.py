@@ -16,6 +16,7 @@ from simulator.config import SimConfig
 from simulator.models import VM, Account, AsyncJob, Volume, VolumeSnapshot
 from simulator.orchestrator.accounts import Accounts
 from simulator.orchestrator.core import Context
+from simulator.orchestrator.keypairs import KeyPairs
 from simulator.orchestrator.limits import Limits
 from simulator.orchestrator.networks import Networks
 from simulator.orchestrator.resync import PowerSync, resend_interrupted, sync_power
@@ -37,6 +38,7 @@ class Manager(Context):
         self.accounts = Accounts(self)
         self.vm_snapshots = VmSnapshots(self)
         self.networks = Networks(self)
+        self.keypairs = KeyPairs(self)
         self.limits = Limits(self)
         self.vms = Vms(self, self.vm_snapshots, self.networks, self.limits)
         self.volumes = Volumes(self, self.limits)

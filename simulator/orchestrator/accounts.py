@@ -15,16 +15,19 @@ from simulator.models import (
     DiskOffering,
     Domain,
     Host,
+    NetworkOffering,
     OsType,
     Pod,
     ServiceOffering,
     Session,
+    SSHKeyPair,
     Tag,
     Template,
     User,
     Zone,
 )
 from simulator.orchestrator.core import Caller, Context
+from simulator.orchestrator.networks import OFFERING
 from simulator.orchestrator.storage import new_pool
 
 # OS types offered besides the templates' own (CloudStack ships hundreds; tests name these).
@@ -63,7 +66,10 @@ class Accounts:
         self.config = ctx.config
 
     def bootstrap(self) -> None:
-        """Create the ROOT domain, the admin and user accounts and the world, once."""
+        """Create the ROOT domain, the admin and user accounts and the world, once (and the
+        guest network offering, which a store made by an older version lacks)."""
+        if not self.store.find(NetworkOffering):
+            self.store.add(NetworkOffering(*OFFERING))
         if self.store.find(Domain):
             return
         with self.store.tx():
@@ -107,7 +113,8 @@ class Accounts:
                                    firstname=firstname, lastname=lastname, email=email))
 
     def remove(self, account: Account) -> None:
-        """The last step of deleting an account: its users, keys and sessions go."""
+        """The last step of deleting an account: its users, keys, sessions, tags and SSH key
+        pairs go."""
         with self.ctx.lock:
             for user in self.store.find(User, account_id=account.id):
                 for session in self.store.find(Session):
@@ -116,6 +123,8 @@ class Accounts:
                 self.store.delete(user)
             for tag in self.store.find(Tag, account_id=account.id):
                 self.store.delete(tag)
+            for pair in self.store.find(SSHKeyPair, account_id=account.id):
+                self.store.delete(pair)
             self.store.delete(account)
 
     def admin_keys(self) -> tuple[str, str]:

@@ -11,11 +11,17 @@ from __future__ import annotations
 import ipaddress
 
 from simulator.errors import ParamError, RuleConflict
-from simulator.models import VM, Account, Network, NetworkRule, Nic, PublicIp
+from simulator.models import VM, Account, Network, NetworkOffering, NetworkRule, Nic, PublicIp
 from simulator.orchestrator.core import Context
 
 GUEST_CIDR = ipaddress.ip_network("127.10.0.0/16")
 PUBLIC_CIDR = ipaddress.ip_network("127.11.0.0/16")
+# The one guest network offering: CloudStack's default isolated offering, and the services
+# its virtual router provides.
+OFFERING = ("DefaultIsolatedNetworkOfferingWithSourceNatService",
+            "Offering for Isolated networks with Source Nat service enabled")
+OFFERING_SERVICES = ("Dhcp", "Dns", "Firewall", "Gateway", "Lb", "PortForwarding", "SourceNat",
+                     "StaticNat", "UserData", "Vpn")
 
 
 def guest_address(vm_id: int) -> str:
@@ -55,6 +61,11 @@ class Networks:
         self.ctx = ctx
         self.store = ctx.store
         self.lock = ctx.lock
+
+    def offering(self) -> NetworkOffering | None:
+        """The guest network offering every network is of."""
+        found = self.store.find(NetworkOffering)
+        return found[0] if found else None
 
     def default_network(self, account: Account, zone_id: int) -> Network:
         """The account's guest network in the zone, created with its first VM."""

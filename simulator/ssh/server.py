@@ -22,7 +22,15 @@ from typing import Any
 import asyncssh
 
 from simulator.config import SimConfig, TemplateSpec
-from simulator.models import VM, Host, NetworkRule, PublicIp, ServiceOffering, Template
+from simulator.models import (
+    VM,
+    Host,
+    NetworkRule,
+    PublicIp,
+    ServiceOffering,
+    SSHKeyPair,
+    Template,
+)
 from simulator.orchestrator import networks, wire
 from simulator.ssh.files import MAX_FILE, GuestFiles
 from simulator.ssh.shell import Machine, Result, Shell
@@ -57,12 +65,15 @@ class _Listener:
 
 
 class _Auth(asyncssh.SSHServer):
-    """Password authentication against the VM's template login, in constant time; keeps
-    the listener's set of open connections (closed with it when the VM stops)."""
+    """Authentication as the VM's template user: by its password, in constant time, or by
+    one of the VM's SSH key pairs; keeps the listener's set of open connections (closed with
+    it when the VM stops)."""
 
-    def __init__(self, username: str, password: str, connections: set[Any]) -> None:
+    def __init__(self, username: str, password: str, keys: tuple[str, ...],
+                 connections: set[Any]) -> None:
         self._username = username.encode()
         self._password = password.encode()
+        self._keys = [asyncssh.import_public_key(k) for k in keys]
         self._connections = connections
         self._conn: Any = None
 
@@ -82,6 +93,15 @@ class _Auth(asyncssh.SSHServer):
     def validate_password(self, username: str, password: str) -> bool:
         user_ok = hmac.compare_digest(username.encode(), self._username)
         return hmac.compare_digest(password.encode(), self._password) and user_ok
+
+    def public_key_auth_supported(self) -> bool:
+        return bool(self._keys)
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        # asyncssh then checks that the client holds the key's private half.
+        blob = key.public_data
+        return hmac.compare_digest(username.encode(), self._username) and any(
+            k.public_data == blob for k in self._keys)
 
 
 class SshGateway:
@@ -181,16 +201,22 @@ class SshGateway:
 
     # --- following the VM records -----------------------------------------------------------
 
-    def _wanted(self) -> dict[tuple[str, int], tuple[int, str, str]]:
-        """Where running VMs answer: (address, port) -> (VM id, user, password)."""
+    def _wanted(self) -> dict[tuple[str, int], tuple[int, str, str, tuple[str, ...]]]:
+        """Where running VMs answer: (address, port) -> (VM id, user, password, the public
+        keys of the VM's SSH key pairs)."""
         out = {}
         down = {h.id for h in self.manager.store.find(Host) if h.status != "Up"}
         logins = {}
+        pairs = {(k.account_id, k.name): k.public_key
+                 for k in self.manager.store.find(SSHKeyPair)}
         for vm in self.manager.store.find(VM, state="Running"):
             if vm.host_id in down:  # its host does not answer, nor does the guest
                 continue
             template = self.manager.store.get(Template, vm.template_id)
-            logins[vm.id] = template_login(self.config, template.name if template else "")
+            keys = tuple(pairs[vm.account_id, name] for name in (vm.keypair or "").split(",")
+                         if (vm.account_id, name) in pairs)
+            logins[vm.id] = (*template_login(self.config, template.name if template else ""),
+                             keys)
             out[(guest_address(vm), self.port)] = (vm.id, *logins[vm.id])
         # A port forwarding rule to the guest's SSH port makes it answer on the public
         # address too, as CloudStack's virtual router forwards it.
@@ -217,13 +243,13 @@ class SshGateway:
         for gone in [k for k, v in self._listeners.items()
                      if wanted.get(k, (None,))[0] != v.vm_id]:
             await self._close(gone)
-        for (address, port), (vm_id, user, password) in wanted.items():
+        for (address, port), (vm_id, user, password, keys) in wanted.items():
             if (address, port) in self._listeners:
                 continue
             connections: set[Any] = set()
             try:
                 server = await asyncssh.create_server(
-                    partial(_Auth, user, password, connections), address, port,
+                    partial(_Auth, user, password, keys, connections), address, port,
                     server_host_keys=[key], process_factory=partial(self._session, vm_id),
                     encoding="utf-8", errors="surrogateescape", login_timeout=30,
                     reuse_address=True)

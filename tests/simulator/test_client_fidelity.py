@@ -1,6 +1,6 @@
 """What CloudStack's clients read off volumes, accounts, users and network rules, and the
-checks CloudStack makes on them (found running Ansible's modules and CloudStack's own
-code against the simulator)."""
+checks CloudStack makes on them (found running Ansible's modules, Apache Libcloud's
+CloudStack driver and CloudStack's own code against the simulator)."""
 
 from __future__ import annotations
 
@@ -107,6 +107,41 @@ def test_list_networks_filters_by_type(admin: Client, world: World):
     assert admin.call("listNetworks", type="Shared") == {}
     assert admin.call("listNetworks", traffictype="Public") == {}
     assert admin.list("listNetworks", "network", isdefault=True)
+
+
+def test_a_network_names_its_offering_and_the_offering_is_listed(admin: Client, user: Client,
+                                                                 world: World):
+    world.deploy(running=False)
+    network = admin.list("listNetworks", "network")[0]
+    offerings = user.list("listNetworkOfferings", "networkoffering")
+    assert [o["id"] for o in offerings] == [network["networkofferingid"]]
+    offering = offerings[0]
+    assert offering["name"] == network["networkofferingname"] == \
+        "DefaultIsolatedNetworkOfferingWithSourceNatService"
+    assert (offering["guestiptype"], offering["traffictype"], offering["state"]) == (
+        "Isolated", "Guest", "Enabled")
+    assert "SourceNat" in {s["name"] for s in offering["service"]}
+    for matching in ({"id": offering["id"]}, {"guestiptype": "isolated"},
+                     {"isdefault": True}, {"supportedservices": "SourceNat,Dhcp"},
+                     {"keyword": "isolated"}, {"forvpc": False}):
+        assert user.list("listNetworkOfferings", "networkoffering", **matching), matching
+    for other in ({"guestiptype": "Shared"}, {"forvpc": True}, {"traffictype": "Public"},
+                  {"supportedservices": "Connectivity"}, {"name": "another"},
+                  {"networkid": network["id"]}):
+        assert admin.call("listNetworkOfferings", **other) == {}, other
+    assert _refused(user, "listNetworkOfferings", id="00000000-0000-4000-8000-000000000000"
+                    ).status == 431
+
+
+def test_listing_instances_as_libcloud_does_finds_no_static_nat(admin: Client, world: World):
+    # Libcloud's CloudStack driver lists VMs, public addresses, port forwarding and static
+    # NAT rules together for every list_nodes.
+    vm = world.deploy(running=False)
+    assert admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])
+    admin.call("listPublicIpAddresses")
+    admin.call("listPortForwardingRules")
+    assert admin.call("listIpForwardingRules") == {}
+    assert admin.call("listIpForwardingRules", virtualmachineid=vm["id"]) == {}
 
 
 def test_update_virtual_machine_changes_what_it_names(admin: Client, world: World):

@@ -90,13 +90,15 @@ def test_deploy_honours_account_startvm_data_disk_and_root_size(admin, world):
     account, client = _new_account(admin, "deployer")
     networks = client.list("listNetworks", "network")
     assert networks == []  # the account's network comes with its first VM
+    admin.call("createSSHKeyPair", name="mykey", account=account["name"],
+               domainid=account["domainid"])
     vm = admin.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
                    serviceofferingid=world.offering, account=account["name"],
                    domainid=account["domainid"], startvm=False, hypervisor="KVM",
                    diskofferingid=world.disk_offering, details=[{"rootdisksize": "3"}],
                    keypair="mykey", notaparameter="ignored")["virtualmachine"]
     assert vm["account"] == "deployer" and vm["state"] == "Stopped"
-    assert vm["keypair"] == "mykey"
+    assert vm["keypair"] == vm["keypairs"] == "mykey"
     volumes = {v["type"]: v for v in client.list("listVolumes", "volume",
                                                  virtualmachineid=vm["id"])}
     assert volumes["ROOT"]["size"] == 3 << 30 and "DATADISK" in volumes
@@ -469,7 +471,9 @@ class _Scenario:
         for listed in ("listSystemVms", "listRouters", "listPhysicalNetworks",
                        "listNetworkServiceProviders", "listVirtualRouterElements",
                        "listVlanIpRanges", "listEvents", "listIsos", "listLoadBalancerRules",
-                       "listNetworkOfferings", "listVPCOfferings", "listSnapshotPolicies"):
+                       "listNetworkOfferings", "listVPCOfferings", "listSnapshotPolicies",
+                       "listIpForwardingRules", "listSecurityGroups", "listAffinityGroups",
+                       "listProjects"):
             call(listed)
         call("listUsageRecords", startdate="2026-11-01", enddate="2026-11-25")
         self.refused("listLoadBalancerRuleInstances", id="none")
@@ -488,6 +492,11 @@ class _Scenario:
         owner = {"account": "drift", "domainid": account["domainid"]}
         call("updateResourceLimit", resourcetype=0, max=5, **owner)
         call("listResourceLimits", **owner)
+        call("createSSHKeyPair", name="made", **owner)
+        public = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHs0OwkXg1bWcp8f9rYx7oGJW4HYbKJTtYrVvZ1g3n8B"
+        call("registerSSHKeyPair", name="given", publickey=public, **owner)
+        call("listSSHKeyPairs", **owner)
+        call("deleteSSHKeyPair", name="given", **owner)
         offering = call("createServiceOffering", name="S", displaytext="S", cpunumber=1,
                         cpuspeed=100, memory=128)["serviceoffering"]
         call("updateServiceOffering", id=offering["id"], displaytext="T")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import socket
 import time
 from collections.abc import Iterator
@@ -253,3 +254,25 @@ def test_a_command_gets_what_the_client_sends(ssh_sim: ThreadedServer, world: Wo
         # A command that reads no input runs at once, without waiting for the client's end.
         assert run(ssh, "echo ignored") == ("ignored\n", "", 0)
         assert run(ssh, "md5sum /tmp/up")[0].split()[0] == hashlib.md5(data).hexdigest()  # noqa: S324
+
+
+def test_a_vms_key_pair_logs_in_and_another_key_does_not(ssh_sim: ThreadedServer,
+                                                         world: World) -> None:
+    made = world.client.call("createSSHKeyPair", name="login-key")["keypair"]
+    vm = world.client.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                          serviceofferingid=world.offering,
+                          keypair="login-key")["virtualmachine"]
+    found = endpoint(ssh_sim, vm)
+    assert found is not None
+
+    def login(key: paramiko.PKey) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a test guest
+        client.connect(found[0], port=found[1], username="root", pkey=key,
+                       allow_agent=False, look_for_keys=False, timeout=20)
+        return client
+
+    with login(paramiko.RSAKey.from_private_key(io.StringIO(made["privatekey"]))) as ssh:
+        assert run(ssh, "echo in") == ("in\n", "", 0)
+    with pytest.raises(paramiko.AuthenticationException):
+        login(paramiko.RSAKey.generate(2048))

@@ -23,8 +23,9 @@ LISTS: dict[str, tuple[dict[str, Any], bool]] = {
     "listVirtualRouterElements": ({}, True), "listVlanIpRanges": ({}, True),
     "listUsageRecords": (USAGE_PERIOD, True), "listEvents": ({}, False),
     "listIsos": ({"isofilter": "featured"}, False), "listLoadBalancerRules": ({}, False),
-    "listNetworkOfferings": ({}, False), "listVPCOfferings": ({}, False),
-    "listSnapshotPolicies": ({}, False),
+    "listVPCOfferings": ({}, False), "listSnapshotPolicies": ({}, False),
+    "listIpForwardingRules": ({}, False), "listSecurityGroups": ({}, False),
+    "listAffinityGroups": ({}, False), "listProjects": ({}, False),
 }
 # Each command that changes such a thing, with the ID parameter naming it.
 CHANGES: dict[str, tuple[str, dict[str, Any]]] = {

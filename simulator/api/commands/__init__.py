@@ -4,6 +4,7 @@ from simulator.api.commands import (  # noqa: F401
     accounts,
     infra,
     jobs,
+    keypairs,
     limits,
     network_infra,
     networks,

@@ -1,7 +1,7 @@
 """The networking the simulator does not model: physical networks and their service
-providers, virtual router elements, VLAN ranges, network and VPC offerings, load balancer
-rules (see ``api/unmodelled.py``). Guest networks, public addresses and their rules are in
-``networks.py``."""
+providers, virtual router elements, VLAN ranges, VPC offerings, load balancer rules, static
+NAT rules and security groups (see ``api/unmodelled.py``). Guest networks, their offering,
+public addresses and their rules are in ``networks.py``."""
 
 from __future__ import annotations
 
@@ -64,31 +64,6 @@ nothing_to_list(
         P("forvirtualnetwork", "boolean", description="true for public ranges"), *PAGED])
 
 nothing_to_list(
-    "listNetworkOfferings", "Lists the network offerings (the simulator models none).",
-    package="user.network", response="networkoffering", params=[
-        P("id", "uuid", description="the ID of the offering"),
-        P("name", description="the name of the offering"),
-        P("displaytext", description="the description of the offering"),
-        P("traffictype", description="the traffic type of the offerings"),
-        P("guestiptype", description="Isolated, Shared or L2"),
-        P("isdefault", "boolean", description="only default offerings"),
-        P("specifyvlan", "boolean", description="only offerings whose networks name a VLAN"),
-        P("availability", description="Required, Optional or Unavailable"),
-        P("zoneid", "uuid", description="the zone the offerings are for"),
-        P("domainid", "uuid", description="the domain the offerings are for", since="4.13"),
-        P("state", description="Enabled or Disabled"),
-        P("networkid", "uuid", description="offerings the network can change to"),
-        P("supportedservices", "list", description="only offerings with these services"),
-        P("sourcenatsupported", "boolean", description="only offerings with source NAT"),
-        P("specifyipranges", "boolean", description="only offerings whose networks name "
-          "their ranges"),
-        P("tags", description="only offerings with these tags"),
-        P("istagged", "boolean", description="only tagged offerings"),
-        P("forvpc", "boolean", description="only offerings for VPC tiers"),
-        P("routingmode", description="the routing mode of the offerings", since="4.20.0"),
-        *PAGED])
-
-nothing_to_list(
     "listVPCOfferings", "Lists the VPC offerings (the simulator models none).",
     package="user.vpc", response="vpcoffering", params=[
         P("id", "uuid", description="the ID of the offering"),
@@ -120,3 +95,18 @@ nothing_to_list(
             P("applied", "boolean", description="only the VMs the rule is applied to"),
             P("lbvmips", "boolean", description="with each VM's addresses in the rule"),
             *PAGED])
+
+nothing_to_list(
+    "listIpForwardingRules", "Lists the static NAT (IP forwarding) rules (the simulator "
+    "models no static NAT).", package="user.nat", response="ipforwardingrule", params=[
+        P("ipaddressid", "uuid", description="the public address of the rules"),
+        P("id", "uuid", description="the ID of the rule"),
+        P("virtualmachineid", "uuid", description="the VM of the rules"), *OWNED, *PAGED])
+
+nothing_to_list(
+    "listSecurityGroups", "Lists the security groups (the simulator's zones use none).",
+    package="user.securitygroup", response="securitygroup", params=[
+        P("securitygroupname", description="the name of the security group"),
+        P("virtualmachineid", "uuid", description="the security groups of this VM"),
+        P("id", "uuid", description="the ID of the security group"), *_TAGGED, *OWNED,
+        *PAGED])

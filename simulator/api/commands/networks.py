@@ -1,5 +1,5 @@
-"""Guest networks, public addresses, firewall, egress firewall and port forwarding rules,
-kept as records with CloudStack's responses and async behaviour."""
+"""Guest networks and their offering, public addresses, firewall, egress firewall and port
+forwarding rules, kept as records with CloudStack's responses and async behaviour."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 
 from simulator.api.registry import P, api
 from simulator.api.server import Request
+from simulator.api.unmodelled import PAGED, check
 from simulator.errors import ParamError
-from simulator.models import VM, Network, NetworkRule, Nic, PublicIp, Zone
+from simulator.models import VM, Network, NetworkOffering, NetworkRule, Nic, PublicIp, Zone
+from simulator.orchestrator.networks import OFFERING_SERVICES
 
 PROTOCOLS = {"tcp", "udp", "icmp", "all"}
 _LIST = [P("id", "uuid"), P("account"), P("domainid", "uuid"), P("listall", "boolean"),
@@ -93,6 +95,63 @@ def list_networks(req: Request) -> dict[str, Any]:
     if req.params.text("isdefault") is not None and not req.params.flag("isdefault"):
         items = []
     return req.listing("network", items, req.render.network)
+
+
+@api("listNetworkOfferings", "Lists all available network offerings.", package="user.network",
+     response="networkoffering", params=[
+        P("id", "uuid", description="the ID of the offering"),
+        P("name", description="the name of the offering"),
+        P("displaytext", description="the description of the offering"),
+        P("traffictype", description="the traffic type of the offerings"),
+        P("guestiptype", description="Isolated, Shared or L2"),
+        P("isdefault", "boolean", description="only default offerings"),
+        P("specifyvlan", "boolean", description="only offerings whose networks name a VLAN"),
+        P("availability", description="Required, Optional or Unavailable"),
+        P("zoneid", "uuid", description="the zone the offerings are for"),
+        P("domainid", "uuid", description="the domain the offerings are for", since="4.13"),
+        P("state", description="Enabled or Disabled"),
+        P("networkid", "uuid", description="offerings the network can change to"),
+        P("supportedservices", "list", description="only offerings with these services"),
+        P("sourcenatsupported", "boolean", description="only offerings with source NAT"),
+        P("specifyipranges", "boolean", description="only offerings whose networks name "
+          "their ranges"),
+        P("tags", description="only offerings with these tags"),
+        P("istagged", "boolean", description="only tagged offerings"),
+        P("forvpc", "boolean", description="only offerings for VPC tiers"),
+        P("routingmode", description="the routing mode of the offerings", since="4.20.0"),
+         *PAGED])
+def list_network_offerings(req: Request) -> dict[str, Any]:
+    """The one guest network offering, unless a filter leaves it out."""
+    check(req, modelled={"id": NetworkOffering})
+    offering = req.manager.networks.offering()
+    items = [offering] if offering is not None else []
+    if req.params.text("networkid") is not None:
+        items = []  # the offerings a network can change to: none but its own
+    wanted = {"traffictype": "guest", "guestiptype": "isolated", "availability": "required",
+              "state": "enabled"}
+    for param, value in wanted.items():
+        if (given := req.params.text(param)) is not None and given.lower() != value:
+            items = []
+    flags = {"isdefault": True, "sourcenatsupported": True, "specifyvlan": False,
+             "specifyipranges": False, "istagged": False, "forvpc": False}
+    for param, flag in flags.items():
+        if req.params.text(param) is not None and req.params.flag(param) != flag:
+            items = []
+    services = {s.lower() for s in OFFERING_SERVICES}
+    if not {s.lower() for s in req.params.items("supportedservices")} <= services:
+        items = []
+    if req.params.text("tags") or req.params.text("routingmode"):
+        items = []
+    if rid := req.params.text("id"):
+        items = [o for o in items if o.uuid == rid]
+    if name := req.params.text("name"):
+        items = [o for o in items if o.name.lower() == name.lower()]
+    if text := req.params.text("displaytext"):
+        items = [o for o in items if text.lower() in o.display_text.lower()]
+    if word := req.params.text("keyword"):
+        items = [o for o in items
+                 if word.lower() in o.name.lower() or word.lower() in o.display_text.lower()]
+    return req.listing("networkoffering", items, req.render.network_offering)
 
 
 @api("associateIpAddress", "Acquires and associates a public IP to an account.",

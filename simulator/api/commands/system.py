@@ -1,5 +1,6 @@
 """The cloud's own machines: the management server and region the simulator is, and the
-system VMs and virtual routers it does not run (see ``api/unmodelled.py``)."""
+system VMs and virtual routers it does not run; the affinity groups and projects it does not
+model (see ``api/unmodelled.py``)."""
 
 from __future__ import annotations
 
@@ -98,3 +99,21 @@ def list_regions(req: Request) -> dict[str, Any]:
     wanted_id, wanted_name = req.params.number("id"), req.params.text("name")
     keep = wanted_id in (None, REGION_ID) and wanted_name in (None, region["name"])
     return req.listing("region", [region] if keep else [], dict)
+
+nothing_to_list(
+    "listAffinityGroups", "Lists the affinity groups (the simulator models none).",
+    package="user.affinitygroup", response="affinitygroup", params=[
+        P("name", description="the name of the affinity group"),
+        P("virtualmachineid", "uuid", description="the affinity groups of this VM"),
+        P("id", "uuid", description="the ID of the affinity group"),
+        P("type", description="the type of the affinity groups"), *OWNED, *PAGED])
+
+nothing_to_list(
+    "listProjects", "Lists the projects (the simulator models none).", package="user.project",
+    response="project", params=[
+        P("id", "uuid", description="the ID of the project"),
+        P("name", description="the name of the project"),
+        P("displaytext", description="the description of the project"),
+        P("state", description="the state of the projects"),
+        P("tags", "map", description="only the projects with these tags"),
+        P("username", description="the projects of this user"), *OWNED, *PAGED])

@@ -96,12 +96,14 @@ def deploy(req: Request) -> dict[str, Any]:
             raise ParamError("Disk offering is customized: specify the size in GB")
         data = (disk_offering.id, (size or disk_offering.disksize) << 30)
     p = req.params
+    names = [*p.items("keypairs"), *filter(None, [p.text("keypair")])]
+    pairs = req.manager.keypairs.named(owner, names)
     root_size = _root_size(req)
     start = p.flag("startvm", True)  # every value is read before anything is made
     vm = req.manager.vms.allocate_vm(
         req.caller, zone.id, template, offering, p.text("name"), data, owner=owner,
         display_name=p.text("displayname"), network=network, root_size=root_size,
-        keypair=p.text("keypair"), userdata=p.text("userdata"))
+        keypair=",".join(k.name for k in pairs) or None, userdata=p.text("userdata"))
     manager = req.manager
     result = _vm_job(req, vm, lambda: manager.vms.deploy_vm(vm.id, start))
     return {"id": vm.uuid, **result}
