@@ -312,7 +312,9 @@ CAPABILITY = (
 CONFIGURATION = (F("name", description="the setting"), F("value", description="its value"),
                  F("category", description="its category"),
                  F("description", description="what it does"),
-                 F("isdynamic", "boolean", "true if it applies without a restart"))
+                 F("isdynamic", "boolean", "true if it applies without a restart"),
+                 F("scope", description="global, or account if an account may have its own"),
+                 F("accountid", description="the account whose own value this is"))
 
 SUCCESS = (F("success", "boolean", "true if the operation succeeded"),
            F("displaytext", description="any text about the result"))

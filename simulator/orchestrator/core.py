@@ -65,7 +65,19 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
         "allow_user_expunge_recover_vm", parse_bool,
         "Determines whether users can expunge or recover their vm"),
 }
+# The settings CloudStack also keeps per account (every setting has its global value).
+ACCOUNT_SETTINGS = frozenset({"allow.user.expunge.recover.vm"})
 
+
+
+def _scoped(name: str, account_id: int) -> str:
+    """Where an account's own value of setting ``name`` is kept."""
+    return f"{name}@account:{account_id}"
+
+
+def setting_text(value: Any) -> str:
+    """A setting's value as CloudStack shows it (``true``/``false`` for booleans)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @dataclass
@@ -205,14 +217,24 @@ class Context:
 
     # --- settings ---------------------------------------------------------------------------
 
-    def setting(self, name: str) -> Any:
+    def setting(self, name: str, account_id: int | None = None) -> Any:
+        """A setting's value: the account's own (settings CloudStack keeps per account),
+        else the global one, else the configured default."""
         attr, parse, _ = SETTINGS[name]
-        stored = self.store.setting(name)
+        stored = None
+        if account_id is not None and name in ACCOUNT_SETTINGS:
+            stored = self.store.setting(_scoped(name, account_id))
+        if stored is None:
+            stored = self.store.setting(name)
         return parse(stored) if stored is not None else getattr(self.config, attr)
 
-    def set_setting(self, name: str, value: str) -> None:
+    def set_setting(self, name: str, value: str, account_id: int | None = None) -> None:
+        """Change a setting globally, or (``account_id``) for one account where CloudStack
+        keeps it per account."""
         if name not in SETTINGS:
-            raise ParamError(f"Configuration {name} not found")
+            raise ParamError(f"Config parameter with name {name} doesn't exist")
+        if account_id is not None and name not in ACCOUNT_SETTINGS:
+            raise ParamError(f"Invalid scope id provided for the parameter {name}")
         _, parse, _ = SETTINGS[name]
         try:
             parsed = parse(value)
@@ -225,7 +247,8 @@ class Context:
             if not low <= parsed <= high:
                 raise ParamError(f"Invalid value {value} for configuration {name}: it must be "
                                  f"between {low} and {high}")
-        self.store.set_setting(name, str(parsed))
+        key = name if account_id is None else _scoped(name, account_id)
+        self.store.set_setting(key, setting_text(parsed))
 
     def job_delay_ms(self, command: str) -> int:
         """The delay a job of ``command`` waits now: its own setting, else ``job.delay.ms``."""

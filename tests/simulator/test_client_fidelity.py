@@ -255,3 +255,44 @@ def test_ordinary_users_expunge_and_recover_only_when_the_setting_lets_them(
         assert admin.call("listVirtualMachines", id=vm["id"]) == {}
     finally:
         admin.call("updateConfiguration", name="allow.user.expunge.recover.vm", value="false")
+
+
+def test_a_setting_is_changed_in_the_scope_cloudstack_keeps_it(admin: Client, user: Client,
+                                                               world: World):
+    name = "allow.user.expunge.recover.vm"
+    users_account = admin.list("listAccounts", "account", name="user", listall=True)[0]
+    before = admin.list("listConfigurations", "configuration", name="vmsnapshot.max")
+    # vmsnapshot.max is global only: another scope is refused and nothing changes.
+    for scope in ({"accountid": users_account["id"]}, {"zoneid": world.zone}):
+        err = _refused(admin, "updateConfiguration", name="vmsnapshot.max", value="3",
+                       **scope)
+        assert err.status == 431 and err.errortext == \
+            "Invalid scope id provided for the parameter vmsnapshot.max"
+    err = _refused(admin, "updateConfiguration", name="vmsnapshot.max", value="3",
+                   zoneid=world.zone, accountid=users_account["id"])
+    assert "cannot handle multiple IDs" in err.errortext
+    assert admin.list("listConfigurations", "configuration", name="vmsnapshot.max") == before
+    unknown = _refused(admin, "updateConfiguration", name="no.such.setting", value="1")
+    assert unknown.errortext == "Config parameter with name no.such.setting doesn't exist"
+    # Without a value the setting is answered unchanged.
+    assert admin.call("updateConfiguration", name="vmsnapshot.max")["configuration"][
+        "value"] == before[0]["value"]
+    # allow.user.expunge.recover.vm is kept per account too: one account's own value.
+    vm = user.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                  serviceofferingid=world.offering, startvm=False)["virtualmachine"]
+    user.run("destroyVirtualMachine", id=vm["id"])
+    changed = admin.call("updateConfiguration", name=name, value="true",
+                         accountid=users_account["id"])["configuration"]
+    try:
+        assert (changed["value"], changed["accountid"]) == ("true", users_account["id"])
+        assert admin.list("listConfigurations", "configuration", name=name)[0][
+            "value"] == "false"  # the global value is untouched
+        assert admin.list("listConfigurations", "configuration", name=name,
+                          accountid=users_account["id"])[0]["value"] == "true"
+        assert user.call("recoverVirtualMachine", id=vm["id"])["virtualmachine"][
+            "state"] == "Stopped"
+    finally:
+        admin.call("updateConfiguration", name=name, value="false",
+                   accountid=users_account["id"])
+    user.run("destroyVirtualMachine", id=vm["id"])
+    assert _refused(user, "recoverVirtualMachine", id=vm["id"]).status == 531

@@ -7,10 +7,10 @@ from typing import Any
 from simulator import CLOUDSTACK_VERSION
 from simulator.api.registry import APIS, P, api
 from simulator.api.server import Request
-from simulator.errors import ParamError, PermissionDenied
-from simulator.models import Account, Domain, User
+from simulator.errors import ParamError, PermissionDenied, invalid_uuid
+from simulator.models import Account, Cluster, Domain, StoragePool, User, Zone
 from simulator.orchestrator.accounts import new_api_key
-from simulator.orchestrator.core import SETTINGS
+from simulator.orchestrator.core import ACCOUNT_SETTINGS, SETTINGS, setting_text
 
 
 def _user(req: Request) -> User:
@@ -201,28 +201,85 @@ def list_capabilities(req: Request) -> dict[str, Any]:
         "vmsnapshotofferingchange": req.manager.setting("vmsnapshot.offering.change")}}
 
 
-def _setting_text(value: Any) -> str:
-    """A setting's value as CloudStack shows it (``true``/``false`` for booleans)."""
-    return str(value).lower() if isinstance(value, bool) else str(value)
+_SCOPES = [P("zoneid", "uuid", description="the ID of the Zone to update the parameter value "
+              "for corresponding zone"),
+           P("clusterid", "uuid", description="the ID of the Cluster to update the parameter "
+             "value for corresponding cluster"),
+           P("storageid", "uuid", description="the ID of the Storage pool to update the "
+             "parameter value for corresponding storage pool"),
+           P("accountid", "uuid", description="the ID of the Account to update the parameter "
+             "value for corresponding account"),
+           P("domainid", "uuid", description="the ID of the Domain to update the parameter "
+             "value for corresponding domain"),
+           P("imagestoreuuid", "uuid", description="the ID of the Image Store to update the "
+             "parameter value for corresponding image store")]
+_SCOPE_KINDS = {"zoneid": Zone, "clusterid": Cluster, "storageid": StoragePool,
+                "accountid": Account, "domainid": Domain}
+
+
+def _scope(req: Request, name: str) -> Account | None:
+    """The account a setting is read or changed for (``accountid``), None for the global
+    value; any other scope, or more than one, is refused as CloudStack refuses it for the
+    settings the simulator has (global ones, and per account)."""
+    given = [p for p in ("zoneid", "clusterid", "storageid", "accountid", "domainid",
+                         "imagestoreuuid") if req.params.text(p) is not None]
+    if len(given) > 1:
+        raise ParamError("cannot handle multiple IDs, provide only one ID corresponding to "
+                         "the scope")
+    if not given:
+        return None
+    param = given[0]
+    kind = _SCOPE_KINDS.get(param)
+    value = req.params.text(param) or ""
+    if kind is None:
+        raise invalid_uuid(req.api.name, param, value)
+    found: Any = req.lookup(kind, param, owned=False)
+    if not isinstance(found, Account) or name not in ACCOUNT_SETTINGS:
+        raise ParamError(f"Invalid scope id provided for the parameter {name}")
+    return found
+
+
+def _configuration(req: Request, name: str, account: Account | None) -> dict[str, Any]:
+    value = req.manager.setting(name, account.id if account else None)
+    out = {"name": name, "value": setting_text(value), "category": "Advanced",
+           "description": SETTINGS[name][2], "isdynamic": True,
+           "scope": "account" if name in ACCOUNT_SETTINGS else "global"}
+    if account is not None:
+        out["accountid"] = account.uuid
+    return out
 
 
 @api("listConfigurations", "Lists all configurations.", admin=True, package="admin.config",
-     response="configuration", params=[P("name"), P("category"), P("keyword")])
+     response="configuration", params=[P("name"), P("category"), P("keyword"), *_SCOPES,
+                                       P("page", "integer"), P("pagesize", "integer")])
 def list_configurations(req: Request) -> dict[str, Any]:
     name = req.params.text("name")
-    items = [{"name": n, "value": _setting_text(req.manager.setting(n)), "category": "Advanced",
-              "description": d, "isdynamic": True}
-             for n, (_, _, d) in SETTINGS.items() if not name or n == name]
-    return req.listing("configuration", items, lambda x: x)
+    account = None
+    if req.params.text("accountid") is not None:
+        account = req.lookup(Account, "accountid", owned=False)
+    names = [n for n in SETTINGS if (not name or n == name)
+             and (account is None or n in ACCOUNT_SETTINGS)]
+    if (category := req.params.text("category")) and category.lower() != "advanced":
+        names = []
+    if word := req.params.text("keyword"):
+        names = [n for n in names if word.lower() in n.lower()]
+    return req.listing("configuration", names, lambda n: _configuration(req, n, account))
 
 
 @api("updateConfiguration", "Updates a configuration.", admin=True, package="admin.config",
-     response="configuration", params=[P("name", required=True), P("value")])
+     response="configuration", params=[
+         P("name", required=True, description="the name of the configuration"),
+         P("value", description="the value of the configuration", length=4096), *_SCOPES])
 def update_configuration(req: Request) -> dict[str, Any]:
     name = req.params.require("name")
-    req.manager.set_setting(name, req.params.text("value") or "")
-    return {"configuration": {"name": name, "value": _setting_text(req.manager.setting(name)),
-                              "category": "Advanced", "isdynamic": True}}
+    if name not in SETTINGS:
+        raise ParamError(f"Config parameter with name {name} doesn't exist")
+    value = req.params.text("value")
+    if value is None:  # CloudStack answers the setting unchanged
+        return {"configuration": _configuration(req, name, None)}
+    account = _scope(req, name)
+    req.manager.set_setting(name, value, account.id if account else None)
+    return {"configuration": _configuration(req, name, account)}
 
 
 @api("listApis", "lists all available apis on the server, provided by the Api Discovery "

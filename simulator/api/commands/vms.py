@@ -112,7 +112,8 @@ def deploy(req: Request) -> dict[str, Any]:
 def _user_may(req: Request, denied: str) -> None:
     """Expunging and recovering are an admin's, unless ``allow.user.expunge.recover.vm``
     (CloudStack's setting, off by default) lets users do them."""
-    if not req.caller.is_admin and not req.manager.setting("allow.user.expunge.recover.vm"):
+    if not req.caller.is_admin and not req.manager.setting("allow.user.expunge.recover.vm",
+                                                           req.caller.account.id):
         raise PermissionDenied(denied)
 
 
