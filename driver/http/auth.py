@@ -69,10 +69,11 @@ class Verifier:
         """None if the request is authentic, else the reason it is not."""
         if not timestamp or not signature or not nonce or len(nonce) > 64:
             return "missing signature headers"
-        try:
-            ts = int(timestamp)
-        except ValueError:
+        # Seconds since the epoch in ASCII digits (``int`` would also take signs,
+        # underscores, other scripts' digits and numbers too large for a float).
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             return "bad timestamp"
+        ts = int(timestamp)
         now = time.time()
         if abs(now - ts) > self.window:
             return "timestamp outside the allowed window"

@@ -43,6 +43,7 @@ class Request:
     params: Params
     api: Api
     render: render.Renderer
+    method: str = "GET"  # the HTTP method the command came by
 
     def lookup(self, cls: type[T], param: str, *, owned: bool = True) -> T:
         return self.manager.lookup(cls, self.params.require(param), self.caller, self.api.name,
@@ -218,7 +219,8 @@ def handle() -> Response:
         _refuse_unwritable(api.name, pairs)
         params = Params(api.name, pairs)
         params.check(api.params)
-        req = Request(manager, caller, params, api, current_app.extensions["sim.renderer"])
+        req = Request(manager, caller, params, api, current_app.extensions["sim.renderer"],
+                      request.method)
         payload = api.handler(req)
         if not caller.is_admin:
             payload = for_user(payload)  # type: ignore[assignment]

@@ -296,3 +296,46 @@ def test_a_setting_is_changed_in_the_scope_cloudstack_keeps_it(admin: Client, us
                    accountid=users_account["id"])
     user.run("destroyVirtualMachine", id=vm["id"])
     assert _refused(user, "recoverVirtualMachine", id=vm["id"]).status == 531
+
+
+def test_tags_are_checked_within_one_request_too(user: Client, world: World):
+    vm = user.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                  serviceofferingid=world.offering, startvm=False)["virtualmachine"]
+    # The same resource named twice is tagged once.
+    user.run("createTags", resourcetype="UserVm", resourceids=f"{vm['id']},{vm['id']}",
+             tags=[{"key": "once", "value": "v"}])
+    assert len(user.list("listTags", "tag", resourceid=vm["id"], key="once")) == 1
+    for tags, text in (([{"key": "k" * 256, "value": "v"}], "at most 255"),
+                       ([{"key": "k", "value": "v" * 256}], "at most 255"),
+                       ([{"key": " ", "value": "v"}], "Tag key cannot be empty"),
+                       ([{"key": "twice", "value": "a"}, {"key": "twice", "value": "b"}],
+                        "given twice")):
+        err = _refused(user, "createTags", resourcetype="UserVm", resourceids=vm["id"],
+                       tags=tags)
+        assert err.status == 431 and text in err.errortext
+    assert [t["key"] for t in user.list("listTags", "tag", resourceid=vm["id"])] == ["once"]
+
+
+def test_user_data_is_checked_as_cloudstack_checks_it(user: Client, world: World):
+    deploy = {"zoneid": world.zone, "templateid": world.template,
+              "serviceofferingid": world.offering, "startvm": False}
+    before = user.call("listVirtualMachines")
+    for value, text in (("!!!not base64!!!", "User data is not base64 encoded."),
+                        ("====", "User data is too short."),
+                        ("QUJD" * 8193, "User data is too long for http GET request")):
+        err = _refused(user, "deployVirtualMachine", userdata=value, **deploy)
+        assert err.status == 431 and text in err.errortext
+    assert user.call("listVirtualMachines") == before
+    vm = user.run("deployVirtualMachine", userdata="aGVsbG8", **deploy)["virtualmachine"]
+    assert vm["userdata"] == "aGVsbG8="  # padded, as CloudStack stores it
+    err = _refused(user, "updateVirtualMachine", id=vm["id"], userdata="%%%")
+    assert "User data is not base64 encoded." in err.errortext
+
+
+def test_list_domains_filters_by_id_and_name(admin: Client):
+    root = admin.list("listDomains", "domain")[0]
+    assert [d["id"] for d in admin.list("listDomains", "domain", id=root["id"])] == [root["id"]]
+    assert [d["id"] for d in admin.list("listDomains", "domain", name="root")] == [root["id"]]
+    assert admin.call("listDomains", name="nosuchdomain") == {}
+    err = _refused(admin, "listDomains", id="00000000-0000-4000-8000-000000000000")
+    assert err.status == 431

@@ -53,6 +53,11 @@ def test_signed_request_passes_once_and_a_replay_is_refused():
     (lambda h: h.pop(SIGNATURE), "missing signature headers"),
     (lambda h: h.update({SIGNATURE: "0" * 64}), "bad signature"),
     (lambda h: h.update({TIMESTAMP: "yesterday"}), "bad timestamp"),
+    # Too large for a float once parsed: refused as a bad timestamp, not an internal error.
+    (lambda h: h.update({TIMESTAMP: "9" * 400}), "bad timestamp"),
+    (lambda h: h.update({TIMESTAMP: "+" + h[TIMESTAMP]}), "bad timestamp"),
+    (lambda h: h.update({TIMESTAMP: h[TIMESTAMP][:5] + "_" + h[TIMESTAMP][5:]}),
+     "bad timestamp"),
 ])
 def test_tampered_requests_are_refused(mutate, reason):
     headers = signed_headers("s3cret", "POST", "/v1/commands", b"{}")

@@ -181,11 +181,20 @@ def enable_account(req: Request) -> dict[str, Any]:
 
 
 @api("listDomains", "Lists domains and provides detailed information for listed domains",
-     package="admin.domain", response="domain", params=[P("id", "uuid"), P("name")])
+     package="admin.domain", response="domain", params=[
+         P("id", "uuid", description="List domain by domain ID."),
+         P("name", description="List domain by domain name."), P("keyword"),
+         P("page", "integer"), P("pagesize", "integer")])
 def list_domains(req: Request) -> dict[str, Any]:
     items = req.manager.store.find(Domain)
     if not req.caller.is_admin:
         items = [d for d in items if d.id == req.caller.account.domain_id]
+    if ids := req.ids(Domain, "id"):
+        items = [d for d in items if d.uuid in ids]
+    if (name := req.params.text("name")) is not None:
+        items = [d for d in items if d.name.lower() == name.lower()]
+    if word := req.params.text("keyword"):
+        items = [d for d in items if word.lower() in d.name.lower()]
     return req.listing("domain", items, req.render.domain)
 
 

@@ -10,6 +10,7 @@ from simulator.errors import ParamError
 from simulator.models import TAGGABLE, Tag
 
 RESOURCES = {name.lower(): (name, cls) for name, cls in TAGGABLE.items()}
+TAG_TEXT_MAX = 255  # CloudStack's columns for a tag's key and value
 
 
 def _resources(req: Request) -> list[tuple[str, Any]]:
@@ -21,7 +22,7 @@ def _resources(req: Request) -> list[tuple[str, Any]]:
     if not ids:
         raise ParamError("Unable to execute API command due to missing parameter resourceids")
     return [(type_name, req.manager.lookup(cls, i, req.caller, req.api.name, "resourceids"))
-            for i in ids]
+            for i in dict.fromkeys(ids)]
 
 
 @api("createTags", "Creates resource tag(s)", is_async=True, package="user.tag", params=[
@@ -32,17 +33,27 @@ def create_tags(req: Request) -> dict[str, Any]:
     if not tags or any("key" not in t for t in tags):
         raise ParamError("Unable to execute API command createtags due to missing parameter "
                          "tags")
+    wanted: dict[str, str] = {}
+    for t in tags:
+        key, value = t["key"], t.get("value", "")
+        if not key.strip():
+            raise ParamError("Tag key cannot be empty")
+        if len(key) > TAG_TEXT_MAX or len(value) > TAG_TEXT_MAX:
+            raise ParamError(f"A tag's key and value are at most {TAG_TEXT_MAX} characters")
+        if key in wanted:
+            raise ParamError(f"tag {key} given twice")
+        wanted[key] = value
     store = req.manager.store
     with req.manager.lock:
+        existing = {(x.resource_type, x.resource_id, x.key) for x in store.find(Tag)}
         for type_name, obj in resources:
-            for t in tags:
-                if any(x.resource_type == type_name and x.resource_id == obj.id
-                       and x.key == t["key"] for x in store.find(Tag)):
-                    raise ParamError(f"tag {t['key']} already on this resource")
-        for type_name, obj in resources:
-            for t in tags:
-                store.add(Tag(t["key"], t.get("value", ""), type_name, obj.id,
-                              obj.account_id))
+            for key in wanted:
+                if (type_name, obj.id, key) in existing:
+                    raise ParamError(f"tag {key} already on this resource")
+        with store.tx():
+            for type_name, obj in resources:
+                for key, value in wanted.items():
+                    store.add(Tag(key, value, type_name, obj.id, obj.account_id))
     job = req.submit(lambda: {"success": True})
     return {"jobid": job.uuid}
 

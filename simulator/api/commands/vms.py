@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+import urllib.parse
 from typing import Any
 
 from simulator.api.registry import P, api
@@ -56,6 +60,36 @@ _DEPLOY = [
 ]
 
 
+USERDATA_MAX = 32768  # CloudStack's vm.userdata.max.length default, base64 characters
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=\s_-]*$")
+
+
+def _userdata(req: Request) -> str | None:
+    """``userdata`` checked as CloudStack checks it: base64 (URL-decoded first if it holds
+    ``%``), not empty once decoded, within the request method's and the configured length;
+    re-encoded with its padding."""
+    value = req.params.text("userdata")
+    if value is None or not value.strip():
+        return None
+    if "%" in value:
+        value = urllib.parse.unquote(value)
+    if not _BASE64.match(value):
+        raise ParamError("User data is not base64 encoded.")
+    compact = re.sub(r"\s", "", value).replace("-", "+").replace("_", "/").rstrip("=")
+    try:
+        decoded = base64.b64decode(compact + "=" * (-len(compact) % 4))
+    except (binascii.Error, ValueError):
+        raise ParamError("User data is not base64 encoded.") from None
+    if not decoded:
+        raise ParamError("User data is too short.")
+    method = "POST" if req.method == "POST" else "GET"
+    if len(value) > (1048576 if method == "POST" else 4096):
+        raise ParamError(f"User data is too long for http {method} request")
+    if len(value) > USERDATA_MAX:
+        raise ParamError(f"User data has exceeded configurable max length: {USERDATA_MAX}")
+    return base64.b64encode(decoded).decode()
+
+
 def _root_size(req: Request) -> int | None:
     """``rootdisksize`` as a parameter or in ``details``, in bytes."""
     size = req.params.size_gb("rootdisksize")
@@ -103,7 +137,7 @@ def deploy(req: Request) -> dict[str, Any]:
     vm = req.manager.vms.allocate_vm(
         req.caller, zone.id, template, offering, p.text("name"), data, owner=owner,
         display_name=p.text("displayname"), network=network, root_size=root_size,
-        keypair=",".join(k.name for k in pairs) or None, userdata=p.text("userdata"))
+        keypair=",".join(k.name for k in pairs) or None, userdata=_userdata(req))
     manager = req.manager
     result = _vm_job(req, vm, lambda: manager.vms.deploy_vm(vm.id, start))
     return {"id": vm.uuid, **result}
@@ -157,7 +191,7 @@ def update_vm(req: Request) -> dict[str, Any]:
         raise ParamError("Changing the host name of a VM is not supported here")
     updated = req.manager.vms.update_vm(vm, display_name=req.params.text("displayname"),
                                         group=req.params.text("group"),
-                                        userdata=req.params.text("userdata"))
+                                        userdata=_userdata(req))
     return {"virtualmachine": req.render.vm(updated)}
 
 
