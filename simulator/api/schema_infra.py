@@ -14,6 +14,7 @@ from __future__ import annotations
 from simulator.api.schema import (
     NIC,
     OBJECTS,
+    PORT_FORWARDING_RULE,
     TAG,
     TEMPLATE,
     VIRTUAL_MACHINE,
@@ -249,19 +250,14 @@ USAGE_RECORD = (
     *owner_fields("usage"),
 )
 
+# A static NAT rule: a port forwarding rule's address, VM and network fields, with its own
+# port range.
 IP_FORWARDING_RULE = (
     F("id", description="the ID of the rule"),
     F("protocol", description="the protocol of the rule"),
     F("startport", "integer", "the first port"), F("endport", "integer", "the last port"),
-    F("ipaddressid", description="the ID of the public address"),
-    F("ipaddress", description="the public address"),
-    F("virtualmachineid", description="the ID of the VM"),
-    F("virtualmachinename", description="the name of the VM"),
-    F("virtualmachinedisplayname", description="the display name of the VM"),
-    F("vmguestip", description="the VM's address the traffic goes to"),
-    F("networkid", description="the ID of the network"),
-    F("cidrlist", description="the source CIDRs, comma-separated"),
-    F("state", description="its state"),
+    *(f for f in PORT_FORWARDING_RULE if f.name not in {
+        "id", "protocol", "publicport", "publicendport", "privateport", "privateendport"}),
 )
 
 SECURITY_GROUP = (
