@@ -202,6 +202,7 @@ class VolumeSnapshot:
     vm_snapshot_id: int | None = None  # taken from a VM snapshot's copy of the volume
     state: str = "Allocated"
     physical_size: int = 0
+    path: str | None = None  # what the host named its copy (the answer's path)
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0

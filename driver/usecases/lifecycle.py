@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from typing import Any
 
 from driver.core.errors import InvalidRequest, NotFound
@@ -130,16 +131,18 @@ class Lifecycle:
             self.hv.create_volume(self._path(data), data.size)
             return Answer(data={VOLUME_OBJECT: VolumeObjectSchema().dump(data)})
         if isinstance(data, SnapshotObjectTO):
-            if data.volume is None or not data.name:
-                raise InvalidRequest("a volume snapshot needs its volume and a name")
-            check_snapshot_name(data.name)
+            if data.volume is None:
+                raise InvalidRequest("a volume snapshot needs its volume")
             # As in CloudStack, a path that is a bare name (not the snapshot's own) names the
             # VM snapshot of the volume to take the snapshot from.
             source = data.path if data.path and data.path != data.name else None
             if source is not None:
                 check_snapshot_name(source)
-            size = self.hv.snapshot_volume(self._path(data.volume), data.name, source=source)
-            data.path, data.physicalSize = data.name, size
+            # As CloudStack's agent does, the copy is named afresh whatever the snapshot's
+            # (free text, and not unique), and the answer's path names it from then on.
+            key = str(uuid.uuid4())
+            size = self.hv.snapshot_volume(self._path(data.volume), key, source=source)
+            data.path, data.physicalSize = key, size
             return Answer(data={SNAPSHOT_OBJECT: SnapshotObjectSchema().dump(data)})
         raise InvalidRequest("CreateObjectCommand needs a VolumeObjectTO or SnapshotObjectTO")
 

@@ -292,6 +292,30 @@ class Vms:
             self.store.save(vm)
             return vm
 
+    def scale_vm(self, vm_id: int, offering: ServiceOffering) -> VM:
+        """scaleVirtualMachine: a stopped VM changes offering as changeServiceForVirtualMachine
+        does (the same VM-snapshot policy); a running one would be scaled live, which KVM does
+        only for VMs of custom offerings with dynamic scaling, and the simulator's offerings
+        are fixed: refused in CloudStack's words."""
+        vm = self.store.load(VM, vm_id)
+        if vm.state == "Running":
+            now = self.store.load(ServiceOffering, vm.service_offering_id)
+            new = (offering.memory, offering.cpuspeed, offering.cpunumber)
+            old = (now.memory, now.cpuspeed, now.cpunumber)
+            if any(n < o for n, o in zip(new, old, strict=True)) or new == old:
+                raise ParamError(
+                    "While the VM is running, only scalling up it is supported. New service "
+                    f'offering {{"memory": {new[0]}, "speed": {new[1]}, "cpu": {new[2]}}} '
+                    "should have at least one value (ram, speed or cpu) greater than the "
+                    f'current values {{"memory": {old[0]}, "speed": {old[1]}, "cpu": '
+                    f"{old[2]}}}.")
+            raise ParamError(
+                "Unable to live scale VM on KVM when current service offering is a \"Fixed "
+                "Offering\". KVM needs the tag \"maxMemory\" to live scale and it is only "
+                "configured when VM is deployed with a custom service offering and \"Dynamic "
+                "Scalable\" is enabled.")
+        return self.change_offering(vm, offering)
+
     def recover_vms(self) -> None:
         for vm in self.store.find(VM):
             if vm.state == "Starting":

@@ -163,9 +163,23 @@ class VmSnapshots:
         with self.lock.vm(vm_id):
             found = self.store.get(VMSnapshot, snap_id)
             vm = self.store.get(VM, found.vm_id) if found else None
-            if found is None or vm is None:
+            if found is None or vm is None or found.removed \
+                    or found.state != State.ALLOCATED.value:
+                # Removed meanwhile: a destroy of the VM queued before this job took it.
                 raise CloudRuntime(f"VM snapshot id: {snap_id} can not be found")
             snap = found
+            # The VM may have changed since the request (jobs queued before this one stopped
+            # or destroyed it): then the snapshot never reaches the host.
+            refusal = None
+            if vm.state not in ("Running", "Stopped"):
+                refusal = (f"Creating vm snapshot failed due to VM:{vm.id} is not in the "
+                           "running or Stopped state")
+            elif snap.type == "DiskAndMemory" and vm.state != "Running":
+                refusal = "Can not snapshot memory when VM is not in Running state"
+            if refusal is not None:
+                snap.removed = time.time()
+                self.store.save(snap)
+                raise CloudRuntime(refusal)
             tree = self.tree(vm, without=snap.id)
             snap.parent_id = tree.add(snap.id)  # under the current snapshot
             self._move(snap, Event.CREATE_REQUESTED)

@@ -241,6 +241,7 @@ class Volumes:
                                    f"{answer.details}")
             data: dict[str, Any] = next(iter((answer.data or {}).values()), {})
             snap.physical_size = int(data.get("physicalSize") or 0)
+            snap.path = data.get("path") or None
             snap.state = "BackedUp"
             self.store.save(snap)
             return snap

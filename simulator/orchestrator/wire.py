@@ -144,9 +144,11 @@ def resize_volume(volume: Volume, vm: VM | None, pool: StoragePool, new_size: in
 def volume_snapshot(kind: str, snap: VolumeSnapshot, volume: Volume, pool: StoragePool,
                     source: str | None = None) -> dict[str, Any]:
     """CreateObjectCommand or DeleteCommand of a volume snapshot; ``source`` names the VM
-    snapshot to take it from (CloudStack puts that name in the snapshot's path)."""
+    snapshot to take it from (CloudStack puts that name in the snapshot's path). Once made,
+    the snapshot's path is the one the host answered with."""
     return _encode(STORAGE + kind, DataCommand(data=SnapshotObjectTO(
-        path=source or snap.name, name=snap.name, id=snap.id, volume=volume_to(volume, None, pool),
+        path=source or snap.path or (snap.name if kind == "DeleteCommand" else None),
+        name=snap.name, id=snap.id, volume=volume_to(volume, None, pool),
         dataStore=datastore(pool))))
 
 

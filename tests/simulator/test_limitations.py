@@ -7,6 +7,7 @@ import pytest
 
 from contract_tests.client import ApiError, JobFailed
 from contract_tests.waiting import wait_until
+from simulator.models import VM, VolumeSnapshot
 from tests.support.simulator import control
 
 
@@ -59,6 +60,31 @@ def test_offering_change_discards_memory_snapshots_by_default(admin, world):
     tree = {s["displayname"]: s.get("parentName") for s in world.snapshots(vm)}
     assert tree == {"disk": None, "child": "disk"}
     assert {s["id"] for s in world.snapshots(vm)} == {disk["id"], child["id"]}
+
+
+def test_scaling_a_stopped_vm_is_an_offering_change_and_a_running_one_is_refused(admin,
+                                                                                  world):
+    vm = world.deploy()
+    disk = world.snapshot(vm, name="disk")
+    world.snapshot(vm, name="mem", snapshotmemory=True)
+    offerings = {o["id"]: o for o in admin.list("listServiceOfferings", "serviceoffering")}
+    # Running: KVM scales live only VMs of custom offerings; the simulator's are fixed.
+    with pytest.raises(JobFailed) as err:
+        admin.run("scaleVirtualMachine", id=vm["id"], serviceofferingid=world.offering)
+    assert err.value.errorcode == 431 and "only scalling up it is supported" in \
+        err.value.errortext
+    current = offerings[world.offering]
+    bigger = next(o for o in offerings.values() if o["memory"] > current["memory"])
+    with pytest.raises(JobFailed) as err:
+        admin.run("scaleVirtualMachine", id=vm["id"], serviceofferingid=bigger["id"])
+    assert "Unable to live scale VM on KVM" in err.value.errortext
+    assert len(world.snapshots(vm)) == 2  # refused: nothing changed
+    # Stopped: the same rule as changeServiceForVirtualMachine (memory snapshots discarded).
+    admin.run("stopVirtualMachine", id=vm["id"])
+    scaled = admin.run("scaleVirtualMachine", id=vm["id"],
+                       serviceofferingid=world.offering2)["virtualmachine"]
+    assert scaled["serviceofferingid"] == world.offering2
+    assert [s["id"] for s in world.snapshots(vm)] == [disk["id"]]
 
 
 def test_offering_change_block_and_restore_policies(admin, world):
@@ -126,3 +152,75 @@ def test_reboot_refused_while_a_snapshot_task_runs(sim, admin, world):
     # with no snapshot task active the reboot goes through
     assert admin.run("rebootVirtualMachine", id=vm["id"])["virtualmachine"]["state"] == \
         "Running"
+
+
+def _host_copies(sim, path: str) -> int:
+    """How many volume snapshot copies named ``path`` the simulated host holds."""
+    host = sim.app.extensions["sim.hosts"].local.simulated
+    return int(host.store.query("SELECT COUNT(*) FROM volume_snapshots WHERE name=?",
+                                (path,))[0][0])
+
+
+def test_a_vm_snapshot_queued_behind_a_destroy_never_reaches_the_host(sim, admin, world):
+    vm = world.deploy()
+    # Jobs on one VM run one at a time: the destroy, then the snapshot asked for while the
+    # VM was still running.
+    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 1000})
+    reboot = admin.call("rebootVirtualMachine", id=vm["id"])
+    destroy = admin.call("destroyVirtualMachine", id=vm["id"])
+    created = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
+    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 0})
+    with pytest.raises(JobFailed):
+        admin.job(reboot["jobid"])  # a snapshot task was waiting
+    admin.job(destroy["jobid"])
+    with pytest.raises(JobFailed) as err:
+        admin.job(created["jobid"])
+    assert err.value.errorcode == 530 and "can not be found" in err.value.errortext
+    assert admin.call("listVMSnapshot", virtualmachineid=vm["id"]) == {}
+    admin.call("recoverVirtualMachine", id=vm["id"])
+    record = sim.manager.store.by_uuid(VM, vm["id"])
+    assert sim.manager.agent.view(f"/v1/vms/{record.instance_name}/snapshots")[
+        "snapshots"] == []
+
+
+def test_a_volume_snapshot_waits_for_the_vms_queued_snapshot(sim, admin, world):
+    vm = world.deploy()
+    root = admin.list("listVolumes", "volume", virtualmachineid=vm["id"], type="ROOT")[0]
+    control(sim, "POST", "/faults", {"command": "CreateVMSnapshotCommand", "action": "delay",
+                                      "ms": 1500})
+    # A VM job under way: the VM snapshot asked for now waits in the VM's queue (Allocated,
+    # not an active task), so a volume snapshot is accepted after it, and must wait too.
+    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 800})
+    reboot = admin.call("rebootVirtualMachine", id=vm["id"])
+    vm_job = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
+    volume_job = admin.call("createSnapshot", volumeid=root["id"])
+    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 0})
+    with pytest.raises(JobFailed):
+        admin.job(reboot["jobid"])  # a snapshot task was waiting
+    wait_until(lambda: world.snapshots(vm)[0]["state"] == "Creating", 10,
+               message="the VM snapshot to reach the host")
+    # While the VM snapshot is on the host, the volume snapshot has not started.
+    assert [s["state"] for s in admin.list("listSnapshots", "snapshot",
+                                          volumeid=root["id"])] == ["Allocated"]
+    assert admin.job(vm_job["jobid"])["jobresult"]["vmsnapshot"]["state"] == "Ready"
+    assert admin.job(volume_job["jobid"])["jobresult"]["snapshot"]["state"] == "BackedUp"
+
+
+def test_volume_snapshots_share_names_and_outlive_their_volume(sim, admin, world):
+    volume = new_volume(admin, world)
+    vm = world.deploy(running=False)
+    admin.run("attachVolume", id=volume["id"], virtualmachineid=vm["id"])
+    first = admin.run("createSnapshot", volumeid=volume["id"], name="nightly")["snapshot"]
+    second = admin.run("createSnapshot", volumeid=volume["id"], name="nightly")["snapshot"]
+    assert first["id"] != second["id"] and second["state"] == "BackedUp"
+    paths = [sim.manager.store.by_uuid(VolumeSnapshot, s["id"]).path for s in (first, second)]
+    assert len(set(paths)) == 2 and all(_host_copies(sim, p) for p in paths)
+    admin.run("detachVolume", id=volume["id"])
+    admin.call("deleteVolume", id=volume["id"])
+    # The snapshots are still listed, and still held by the host, until they are deleted.
+    listed = admin.list("listSnapshots", "snapshot", volumeid=volume["id"])
+    assert {s["state"] for s in listed} == {"BackedUp"}
+    assert all(_host_copies(sim, p) for p in paths)
+    for snap, path in zip((first, second), paths, strict=True):
+        admin.run("deleteSnapshot", id=snap["id"])
+        assert _host_copies(sim, path) == 0

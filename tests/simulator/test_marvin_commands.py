@@ -550,6 +550,7 @@ class _Scenario:
         call("disassociateIpAddress", id=ip["id"])
         call("stopVirtualMachine", id=vm["id"])
         call("changeServiceForVirtualMachine", id=vm["id"], serviceofferingid=offering["id"])
+        call("scaleVirtualMachine", id=vm["id"], serviceofferingid=w.offering)
         call("startVirtualMachine", id=vm["id"])
         call("rebootVirtualMachine", id=vm["id"])
         self.diverge(vm)

@@ -113,7 +113,8 @@ class SimulatedHost(Hypervisor):
             c.execute("DELETE FROM blocks WHERE layer IN (SELECT id FROM layers"
                       " WHERE vm='' AND name=?)", (path,))
             c.execute("DELETE FROM layers WHERE vm='' AND name=?", (path,))
-            c.execute("DELETE FROM volume_snapshots WHERE volume=?", (path,))
+            # Its volume snapshots are copies of their own (CloudStack's live on secondary
+            # storage): they outlive the volume until they are deleted.
             c.execute("DELETE FROM volumes WHERE path=?", (path,))
 
     def resize_volume(self, path: str, size: int) -> None:

@@ -227,6 +227,26 @@ def change_offering(req: Request) -> dict[str, Any]:
     return {"virtualmachine": req.render.vm(req.manager.vms.change_offering(vm, offering))}
 
 
+@api("scaleVirtualMachine", "Scales the virtual machine to a new service offering. This "
+     "command also considers the volume size in the service offering or disk offering linked "
+     "to the new service offering and apply all characteristics to the root volume.",
+     is_async=True, package="user.vm", response="virtualmachine", params=[
+         P("id", "uuid", True, "The ID of the virtual machine"),
+         P("serviceofferingid", "uuid", True, "the ID of the service offering for the "
+           "virtual machine"),
+         P("details", "map", description="name value pairs of custom parameters for cpu, "
+           "memory and cpunumber"),
+         P("automigrate", "boolean", description="Flag for automatic migration of the root "
+           "volume", since="4.17"),
+         P("shrinkok", "boolean", description="Verify OK to Shrink", since="4.17"),
+         P("maxiops", "long", since="4.17"), P("miniops", "long", since="4.17")])
+def scale_vm(req: Request) -> dict[str, Any]:
+    vm = req.lookup(VM, "id")
+    offering = req.lookup(ServiceOffering, "serviceofferingid", owned=False)
+    manager = req.manager
+    return _vm_job(req, vm, lambda: manager.vms.scale_vm(vm.id, offering))
+
+
 @api("listVirtualMachines", "List the virtual machines owned by the account.",
      package="user.vm", response="virtualmachine", params=[
          P("id", "uuid"), P("ids", "list"), P("name"), P("state"), P("zoneid", "uuid"),

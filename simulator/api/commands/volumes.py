@@ -130,9 +130,11 @@ def create_snapshot(req: Request) -> dict[str, Any]:
     snap = req.manager.volumes.allocate_volume_snapshot(req.caller, volume,
                                                 req.params.text("name", max_len=255))
     manager, render = req.manager, req.render
+    # In the VM's queue when the volume is attached, as CloudStack runs it: never beside a
+    # VM snapshot's (or any other) job of that VM.
     job = req.submit(lambda: {"snapshot": render.volume_snapshot(
         manager.volumes.take_volume_snapshot(snap.id))}, instance_type="Snapshot",
-        instance_uuid=snap.uuid)
+        instance_uuid=snap.uuid, vm_id=snap.vm_id)
     return {"id": snap.uuid, "jobid": job.uuid}
 
 
@@ -148,9 +150,11 @@ def create_snapshot_from_vm_snapshot(req: Request) -> dict[str, Any]:
     snap = req.manager.volumes.allocate_volume_snapshot_from(
         req.caller, vm_snapshot, volume, req.params.text("name"))
     manager, render = req.manager, req.render
+    # In the VM's queue when the volume is attached, as CloudStack runs it: never beside a
+    # VM snapshot's (or any other) job of that VM.
     job = req.submit(lambda: {"snapshot": render.volume_snapshot(
         manager.volumes.take_volume_snapshot(snap.id))}, instance_type="Snapshot",
-        instance_uuid=snap.uuid)
+        instance_uuid=snap.uuid, vm_id=snap.vm_id)
     return {"id": snap.uuid, "jobid": job.uuid}
 
 
