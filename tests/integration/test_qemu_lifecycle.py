@@ -46,7 +46,11 @@ def test_lifecycle_commands_on_real_qemu(settings, qemu_host, qemu_conn, pool):
         made = agent.ok({aj.STORAGE + "CreateObjectCommand": body})
         copy = next(iter(made["data"].values()))
         assert copy["physicalSize"] > 0
-        agent.ok({aj.STORAGE + "DeleteCommand": body})
+        copies = os.path.join(pool, ".volume-snapshots")
+        assert os.listdir(copies) == [f"data.qcow2@{copy['path']}.qcow2"]
+        agent.ok({aj.STORAGE + "DeleteCommand": {"data": {aj.SNAPSHOT_TO: {
+            **snap, "path": copy["path"]}}, "contextMap": {}}})
+        assert os.listdir(copies) == []
         reboot = agent.one({aj.API + "RebootCommand": {"vmName": name, "contextMap": {}}})
         assert reboot["result"] is True and dom.isActive()
         agent.ok(aj.stop(name))

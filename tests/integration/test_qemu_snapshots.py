@@ -151,9 +151,10 @@ def test_a_volume_snapshot_from_a_vm_snapshot_of_a_running_vm(qemu_agent, qemu_v
     snap = {"path": "s1", "name": "froms1", "id": 7, "volume": volume}
     made = agent.ok({aj.STORAGE + "CreateObjectCommand": {"data": {aj.SNAPSHOT_TO: snap},
                                                           "contextMap": {}}})
-    assert next(iter(made["data"].values()))["physicalSize"] > 0
+    answered = next(iter(made["data"].values()))
+    assert answered["physicalSize"] > 0 and answered["path"] != "froms1"  # named afresh
     copy = os.path.join(os.path.dirname(vm.disks[0]), ".volume-snapshots",
-                        f"{os.path.basename(vm.disks[0])}@froms1.qcow2")
+                        f"{os.path.basename(vm.disks[0])}@{answered['path']}.qcow2")
     assert pattern_is(copy, 0xC1) and not pattern_is(copy, 0xC2)
     vm.stop()
     assert pattern_is(vm.disks[0], 0xC2)  # the volume itself keeps its newer data
