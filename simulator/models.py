@@ -185,6 +185,7 @@ class Volume:
     chain_size: int | None = None
     pool_id: int | None = None  # its StoragePool (None in records older than pools)
     attached: float | None = None  # when it was attached to its VM (None: with the VM)
+    resizing_to: int | None = None  # the size asked for while Resizing (counted by limits)
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0

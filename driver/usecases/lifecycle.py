@@ -168,6 +168,10 @@ class Lifecycle:
         info = DiskInfo(target_name(disk.diskSeq or 0), self._path(disk.data))
 
         def work() -> Answer:
+            if self._owner(info.path) == cmd.vmName:
+                # Attached already: a command resent after the management server lost the
+                # answer (its restart) is answered as done.
+                return Answer(disk=raw.get("disk"))
             self._no_snapshots(cmd.vmName, f"Unable to attach volume to VM {cmd.vmName}, please "
                                "specify a VM that does not have VM snapshots")
             self.hv.attach(cmd.vmName, info)
@@ -182,6 +186,8 @@ class Lifecycle:
         path = self._path(disk.data)
 
         def work() -> Answer:
+            if self._owner(path) is None:  # detached already: a resent command, as above
+                return Answer(disk=raw.get("disk"))
             self._no_snapshots(cmd.vmName, "Unable to detach volume, please specify a VM that "
                                "does not have VM snapshots")
             self.hv.detach(cmd.vmName, path)

@@ -21,7 +21,8 @@ PREFIX = KEY + "."  # agent.inflight.<token>, so a command costs one row, not a 
 # The commands whose effect the records depend on (the others change nothing the records
 # hold, or are resolved by the power-state report).
 RESENT = ("CreateVMSnapshotCommand", "RevertToVMSnapshotCommand", "DeleteVMSnapshotCommand",
-          "StartCommand", "StopCommand")
+          "StartCommand", "StopCommand", "AttachCommand", "DettachCommand",
+          "ResizeVolumeCommand")
 
 
 def short_name(command: dict[str, Any]) -> str:

@@ -56,7 +56,7 @@ class Limits:
         volumes = [v for v in self.store.find(Volume, account_id=account.id) if not v.removed]
         if resource_type == VOLUME:
             return len(volumes)
-        return sum(v.size for v in volumes)
+        return sum(max(v.size, v.resizing_to or 0) for v in volumes)
 
     def check(self, account: Account, resource_type: int, amount: int) -> None:
         """Refuse (535) an allocation of ``amount`` that would pass the account's limit."""

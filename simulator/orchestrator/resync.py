@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 POWER = {"PowerOn": "Running", "PowerOff": "Stopped"}
 _SNAPSHOT_COMMANDS = ("CreateVMSnapshotCommand", "RevertToVMSnapshotCommand",
                       "DeleteVMSnapshotCommand")
+_VOLUME_COMMANDS = ("AttachCommand", "DettachCommand", "ResizeVolumeCommand")
 
 
 def resend_interrupted(manager: Manager) -> tuple[list[str], set[tuple[str, int]]]:
@@ -54,6 +55,8 @@ def resend_interrupted(manager: Manager) -> tuple[list[str], set[tuple[str, int]
                 done.add((kind, snap_id))
         else:  # Start/Stop: the VM's record follows the power-state report below
             note = "done" if answer.result else f"failed: {answer.details}"
+            if kind in _VOLUME_COMMANDS:
+                manager.volumes.resume(kind, body, bool(answer.result))
         inflight.settle(token)
         notes.append(f"{kind} {body.get('vmName') or body.get('vm', {}).get('name')}: {note}")
         log.warning("resent an interrupted %s: %s", kind, note)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Any
 
 from simulator.errors import CloudRuntime, ParamError
 from simulator.models import (
@@ -22,6 +24,8 @@ from simulator.orchestrator.networks import Networks
 from simulator.orchestrator.storage import choose_pool
 from simulator.orchestrator.vmsnapshots import VmSnapshots
 from simulator.placement import choose_host
+
+log = logging.getLogger(__name__)
 
 
 def _valid_host_name(name: str) -> bool:
@@ -115,15 +119,26 @@ class Vms:
             volume.state = "Ready"
             self.store.save(volume)
         if start:
-            return self.start_vm(vm_id)
-        # Define the VM on its host without powering it on, so its disks can be snapshot.
-        answer = self.ctx.send(wire.start_command(vm, self.ctx.disks(vm),
-                                              cpus=offering.cpunumber,
-                                              memory_mib=offering.memory,
-                                              guest_agent=vm.guest_agent, power_on=False))
+            try:
+                return self.start_vm(vm_id)
+            except CloudRuntime:
+                # Left Stopped: defined on its host all the same, as one deployed stopped.
+                answer = self._define(vm, offering)
+                if not answer.result:
+                    log.warning("VM %s not defined on its host after a failed start: %s",
+                                vm.name, answer.details)
+                raise
+        answer = self._define(vm, offering)
         if not answer.result:
             raise CloudRuntime(f"Unable to define VM {vm.name}: {answer.details}")
         return vm
+
+    def _define(self, vm: VM, offering: ServiceOffering) -> Any:
+        """Define the VM on its host without powering it on, so its disks can be snapshot."""
+        return self.ctx.send(wire.start_command(vm, self.ctx.disks(vm),
+                                                cpus=offering.cpunumber,
+                                                memory_mib=offering.memory,
+                                                guest_agent=vm.guest_agent, power_on=False))
 
     def start_vm(self, vm_id: int) -> VM:
         with self.lock:

@@ -127,6 +127,10 @@ class Volumes:
         becomes that one, as a resize to an offering does in CloudStack."""
         with self.lock:
             volume = self.store.load(Volume, volume.id)
+            if volume.state not in ("Ready", "Allocated"):
+                raise ParamError("Volume should be in ready or allocated state before "
+                                 f"attempting a resize. Volume {volume.uuid} is in state "
+                                 f"{volume.state}.")
             vm = self.store.get(VM, volume.vm_id) if volume.vm_id else None
             if vm is not None and self.ctx.snapshots_of(vm):
                 raise ParamError("The volume is attached to a VM with memory&disk VM snapshots; "
@@ -140,17 +144,24 @@ class Volumes:
             if new_size > volume.size:
                 self.limits.check(self.store.load(Account, volume.account_id), PRIMARY_STORAGE,
                                   new_size - volume.size)
+            # Resizing until the host answers: the new size is counted against the limit
+            # meanwhile, and no other resize of the volume starts.
+            previous_state = volume.state
+            volume.state, volume.resizing_to = "Resizing", new_size
+            self.store.save(volume)
         answer = self.ctx.send(wire.resize_volume(volume, vm, self.ctx.pool_of(volume), new_size,
                                                   shrink_ok))
-        if not answer.result:
-            raise CloudRuntime(f"Failed to resize volume {volume.name}: {answer.details}")
         with self.lock:
             volume = self.store.load(Volume, volume.id)
-            volume.size = new_size
-            if offering_id is not None:
-                volume.disk_offering_id = offering_id
+            volume.state, volume.resizing_to = previous_state, None
+            if answer.result:
+                volume.size = new_size
+                if offering_id is not None:
+                    volume.disk_offering_id = offering_id
             self.store.save(volume)
-            return volume
+        if not answer.result:
+            raise CloudRuntime(f"Failed to resize volume {volume.name}: {answer.details}")
+        return volume
 
     def delete_volume(self, volume: Volume) -> None:
         with self.lock:
@@ -259,12 +270,35 @@ class Volumes:
             snap.state, snap.removed = "Destroyed", time.time()
             self.store.save(snap)
 
+    def resume(self, kind: str, body: dict[str, Any], succeeded: bool) -> None:
+        """Apply the host's answer to an attach, detach or resize resent at start-up: the
+        record follows what the host did. (An attach is recorded before it is sent, a
+        detach and a resize once the host has answered; the driver answers a repeated
+        attach, detach or resize as done.)"""
+        with self.lock:
+            if kind == "ResizeVolumeCommand":
+                found = [v for v in self.store.find(Volume) if v.path == body.get("path")]
+                if found and succeeded:
+                    found[0].size = int(body["newSize"])
+                    self.store.save(found[0])
+                return
+            data: dict[str, Any] = next(iter((body.get("disk") or {}).get("data", {}).values()), {})
+            volume = self.store.by_uuid(Volume, data.get("uuid") or "")
+            if volume is None:
+                return
+            if (kind == "AttachCommand") != succeeded:  # a failed attach, or a detach
+                volume.vm_id = volume.device_id = volume.attached = None
+                self.store.save(volume)
+
     def recover_volume_snapshots(self) -> None:
         """After a restart: nothing left Creating (a volume whose creation was cut short is
-        Allocated, and can be deleted)."""
+        Allocated, and can be deleted) or Resizing (the resent resize set its size)."""
         for volume in self.store.find(Volume):
             if volume.state == "Creating":
                 volume.state = "Allocated"
+                self.store.save(volume)
+            elif volume.state == "Resizing":
+                volume.state, volume.resizing_to = "Ready", None
                 self.store.save(volume)
         for snap in self.store.find(VolumeSnapshot):
             if snap.state in ("Allocated", "Creating"):

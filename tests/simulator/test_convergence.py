@@ -80,6 +80,34 @@ def test_a_simulator_killed_mid_command_restarts_agreeing_with_the_host(pair, op
         assert record["state"] == ("Stopped" if op == "stop" else "Running")
 
 
+@pytest.mark.parametrize("op", ["attach", "detach", "resize"])
+def test_a_simulator_killed_mid_volume_command_restarts_agreeing_with_the_host(
+        pair, op: str) -> None:
+    sim, driver = pair
+    client = sim.client()
+    world = World(client)
+    vm = world.deploy(running=False)
+    volume = client.run("createVolume", name="extra", zoneid=world.zone,
+                        diskofferingid=world.disk_offering)["volume"]
+    if op != "attach":
+        client.run("attachVolume", id=volume["id"], virtualmachineid=vm["id"])
+    command, params = {
+        "attach": ("attachVolume", {"virtualmachineid": vm["id"]}),
+        "detach": ("detachVolume", {}),
+        "resize": ("resizeVolume", {"size": 7}),
+    }[op]
+    client = _killed_one_second_into(sim, driver, command, id=volume["id"], **params)
+    [record] = client.list("listVolumes", "volume", id=volume["id"])
+    assert record["state"] == "Ready"
+    if op == "resize":
+        assert record["size"] == 7 << 30  # the host resized it: so do the records
+    else:
+        assert record.get("virtualmachineid") == (vm["id"] if op == "attach" else None)
+    # The host holds the disks the records name: a snapshot of the VM's volumes is taken.
+    snap = client.run("createVMSnapshot", virtualmachineid=vm["id"])["vmsnapshot"]
+    assert snap["state"] == "Ready"
+
+
 @pytest.mark.parametrize("kill", KILLS)
 def test_a_short_kill_campaign_ends_with_records_host_and_jobs_agreeing(tmp_path,
                                                                         kill: str) -> None:

@@ -224,3 +224,51 @@ def test_volume_snapshots_share_names_and_outlive_their_volume(sim, admin, world
     for snap, path in zip((first, second), paths, strict=True):
         admin.run("deleteSnapshot", id=snap["id"])
         assert _host_copies(sim, path) == 0
+
+
+def test_a_vm_whose_first_start_failed_is_known_to_its_host_and_can_be_snapshot(sim, admin,
+                                                                               world):
+    control(sim, "POST", "/faults", {"command": "StartCommand", "action": "fault",
+                                      "count": 1})
+    deployed = admin.call("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                          serviceofferingid=world.offering)
+    with pytest.raises(JobFailed):
+        admin.job(deployed["jobid"])
+    vm = admin.list("listVirtualMachines", "virtualmachine", id=deployed["id"])[0]
+    assert vm["state"] == "Stopped"
+    snap = world.snapshot(vm)  # the host knows the stopped VM and its disks
+    assert snap["state"] == "Ready"
+
+
+def test_resizes_under_way_count_against_the_storage_limit(sim, admin, world):
+    first, second = new_volume(admin, world), new_volume(admin, world)
+    account = admin.list("listAccounts", "account", name="admin")[0]
+    used = sum(v["size"] for v in admin.list("listVolumes", "volume", listall=True)
+               if v["account"] == "admin")
+    limit = -(-used // (1 << 30)) + 10  # GiB: room for one resize of 6 GiB more, not two
+    admin.call("updateResourceLimit", resourcetype=10, max=limit, account="admin",
+               domainid=account["domainid"])
+    try:
+        control(sim, "POST", "/faults", {"command": "ResizeVolumeCommand", "action": "delay",
+                                          "ms": 1500})
+        grow = first["size"] // (1 << 30) + 6
+        started = admin.call("resizeVolume", id=first["id"], size=grow)
+        wait_until(lambda: admin.list("listVolumes", "volume", id=first["id"])[0][
+            "state"] == "Resizing", 10, message="the first resize to reach the host")
+        again = _refused_job(admin, "resizeVolume", id=first["id"], size=grow + 1)
+        assert "Volume should be in ready or allocated state before attempting a resize" \
+            in again.errortext
+        over = _refused_job(admin, "resizeVolume", id=second["id"], size=grow)
+        assert over.errorcode == 535 and "primary_storage" in over.errortext
+        assert admin.job(started["jobid"])["jobresult"]["volume"]["size"] == grow << 30
+        assert admin.list("listVolumes", "volume", id=second["id"])[0]["size"] == \
+            second["size"]
+    finally:
+        admin.call("updateResourceLimit", resourcetype=10, max=-1, account="admin",
+                   domainid=account["domainid"])
+
+
+def _refused_job(admin, command, **params):
+    with pytest.raises((JobFailed, ApiError)) as err:
+        admin.run(command, **params)
+    return err.value
