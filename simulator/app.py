@@ -73,8 +73,12 @@ def create_app(config: SimConfig) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         if request.path.startswith("/client/api"):
+            # The body may be what was refused (too large): only the query string can say
+            # which format was asked for; JSON when it does not.
+            asked = (request.args.get("response") or "json").lower()
             return render.error("error", ApiError(exc.description or exc.name,
-                                                  code=exc.code or 500), as_json=True)
+                                                  code=exc.code or 500),
+                                as_json=asked != "xml")
         resp = jsonify({"error": {"code": exc.code, "message": exc.description}})
         resp.status_code = exc.code or 500
         return resp

@@ -136,6 +136,11 @@ def test_bodies_over_the_limit_are_refused(sim):
                          timeout=10)
     assert resp.status_code == 413
     assert resp.json()["errorresponse"]["errorcode"] == 413
+    # The format asked for in the query string is kept (the body is what was refused).
+    xml = requests.post(sim.endpoint + "?response=xml",
+                        data={"command": "listZones", "x": "y" * (2 << 20)}, timeout=10)
+    assert xml.status_code == 413 and xml.text.startswith("<?xml")
+    assert "<errorcode>413</errorcode>" in xml.text
 
 
 def test_control_plane_needs_its_token(sim):

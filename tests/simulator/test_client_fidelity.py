@@ -339,3 +339,16 @@ def test_list_domains_filters_by_id_and_name(admin: Client):
     assert admin.call("listDomains", name="nosuchdomain") == {}
     err = _refused(admin, "listDomains", id="00000000-0000-4000-8000-000000000000")
     assert err.status == 431
+
+
+def test_an_address_is_acquired_only_with_ids_that_name_something(user: Client,
+                                                                  world: World):
+    world.deploy(running=False)
+    vm = user.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                  serviceofferingid=world.offering, startvm=False)["virtualmachine"]
+    before = user.call("listPublicIpAddresses")
+    for param in ("domainid", "vpcid", "projectid"):
+        err = _refused(user, "associateIpAddress", zoneid=world.zone, **{param: vm["id"]})
+        assert err.status == 431 and f"Invalid parameter {param} value={vm['id']}" in \
+            err.errortext
+    assert user.call("listPublicIpAddresses") == before  # nothing was acquired

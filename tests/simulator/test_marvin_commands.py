@@ -14,7 +14,7 @@ import requests
 from contract_tests.client import ApiError, Client, JobFailed
 from simulator.app import ThreadedServer
 from simulator.config import SimConfig
-from simulator.models import VM, Account
+from simulator.models import VM, Account, VolumeSnapshot
 from simulator.ssh.server import guest_address
 from tests.support.simulator import World, control, read, write
 
@@ -594,8 +594,10 @@ def test_a_volume_snapshot_from_a_vm_snapshot_holds_the_volume_as_it_was(sim, ad
     snap = admin.job(started["jobid"])["jobresult"]["snapshot"]
     assert snap["id"] == started["id"] and snap["state"] == "BackedUp"
     assert snap["vmsnapshotid"] == vm_snapshot["id"] and snap["volumeid"] == root["id"]
-    assert b"before the VM snapshot" in _stored(sim, root["path"], "fromvs")
-    assert b"AFTER" not in _stored(sim, root["path"], "fromvs")
+    copy = sim.manager.store.by_uuid(VolumeSnapshot, snap["id"]).path  # the host's name
+    assert copy and copy != "fromvs"
+    assert b"before the VM snapshot" in _stored(sim, root["path"], copy)
+    assert b"AFTER" not in _stored(sim, root["path"], copy)
     assert read(sim, vm, 22) == b"AFTER THE VM SNAPSHOT!"  # the volume is untouched
     listed = admin.list("listSnapshots", "snapshot", id=snap["id"])
     assert listed[0]["vmsnapshotid"] == vm_snapshot["id"]
@@ -615,7 +617,7 @@ def test_a_volume_snapshot_from_a_vm_snapshot_holds_the_volume_as_it_was(sim, ad
     assert err.value.status == 431 and "missing parameter vmsnapshotid" in \
         err.value.errortext
     assert admin.run("deleteSnapshot", id=snap["id"])["success"] is True
-    assert _stored(sim, root["path"], "fromvs") == b""
+    assert _stored(sim, root["path"], copy) == b""
 
 
 def test_the_integration_port_is_read_from_the_simulator_section(tmp_path):

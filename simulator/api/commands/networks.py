@@ -163,6 +163,7 @@ def list_network_offerings(req: Request) -> dict[str, Any]:
          P("vpcid", "uuid"), P("isportable", "boolean"), P("ipaddress"),
          P("projectid", "uuid")])
 def associate_ip(req: Request) -> dict[str, Any]:
+    check(req)  # each ID given names something the caller may see (a VPC or project: none)
     owner = req.owner()
     zone = req.optional(Zone, "zoneid", owned=False) or req.manager.store.find(Zone)[0]
     network = _network_of(req, owner, zone.id)
