@@ -323,6 +323,24 @@ class SSHKeyPair:
 
 
 @dataclass
+class HypervisorCapabilities:
+    """What the cloud allows of a hypervisor: CloudStack's defaults for KVM."""
+
+    hypervisor: str = "KVM"
+    version: str = "default"
+    max_guests: int = 50
+    max_data_volumes: int = 32
+    max_hosts_per_cluster: int | None = None
+    security_group: bool = True
+    storage_motion: bool = True
+    vm_snapshot: bool = True  # false: createVMSnapshot is refused on this hypervisor
+    created: float = field(default_factory=now)
+    removed: float | None = None
+    id: int = 0
+    uuid: str = ""
+
+
+@dataclass
 class NetworkOffering:
     """A guest network offering; every account's network is of the one the world starts with
     (CloudStack's default isolated offering with source NAT)."""

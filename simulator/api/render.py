@@ -21,6 +21,7 @@ from simulator.models import (
     DiskOffering,
     Domain,
     Host,
+    HypervisorCapabilities,
     Network,
     NetworkOffering,
     NetworkRule,
@@ -208,6 +209,14 @@ class Renderer:
             "netmask": n.netmask, "isdefault": True, **self._network_offering(),
             "created": date(n.created), **self._zone(n.zone_id), **self._owner(n.account_id),
         })
+
+    def hypervisor_capabilities(self, c: HypervisorCapabilities) -> dict[str, Any]:
+        return _clean({
+            "id": c.uuid, "hypervisor": c.hypervisor, "hypervisorversion": c.version,
+            "maxguestslimit": c.max_guests, "maxdatavolumeslimit": c.max_data_volumes,
+            "maxhostspercluster": c.max_hosts_per_cluster,
+            "securitygroupenabled": c.security_group, "storagemotionenabled": c.storage_motion,
+            "vmsnapshotenabled": c.vm_snapshot})
 
     def key_pair(self, k: SSHKeyPair) -> dict[str, Any]:
         return {"id": k.uuid, "name": k.name, "fingerprint": k.fingerprint,

@@ -440,6 +440,18 @@ RECONCILIATION = (
     F("repaired", "boolean", "true if repair=true fixed it"))
 
 # Response object name (as a command declares it, case-insensitive) -> its fields.
+HYPERVISOR_CAPABILITIES = (
+    F("id", description="the ID of the hypervisor capabilities row"),
+    F("hypervisor", description="the hypervisor type"),
+    F("hypervisorversion", description="the hypervisor version"),
+    F("maxguestslimit", "long", "the maximum number of guest VMs per host"),
+    F("maxdatavolumeslimit", "integer", "the maximum number of data volumes a VM may have"),
+    F("maxhostspercluster", "integer", "the maximum number of hosts per cluster"),
+    F("securitygroupenabled", "boolean", "true if security groups are supported"),
+    F("storagemotionenabled", "boolean", "true if storage motion is supported"),
+    F("vmsnapshotenabled", "boolean", "true if VM snapshots are enabled"),
+)
+
 SSH_KEY_PAIR = (
     F("id", description="the ID of the key pair"), F("name", description="its name"),
     F("fingerprint", description="the MD5 fingerprint of its public key"),
@@ -447,7 +459,7 @@ SSH_KEY_PAIR = (
 )
 
 OBJECTS: dict[str, tuple[Field, ...]] = {
-    "sshkeypair": SSH_KEY_PAIR,
+    "sshkeypair": SSH_KEY_PAIR, "hypervisorcapabilities": HYPERVISOR_CAPABILITIES,
     "keypair": (*SSH_KEY_PAIR, F("privatekey", description="the private key (only when the "
                                    "simulator made the pair; not kept)")),
     "vmsnapshot": VM_SNAPSHOT, "virtualmachine": VIRTUAL_MACHINE, "volume": VOLUME,

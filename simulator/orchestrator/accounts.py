@@ -15,6 +15,7 @@ from simulator.models import (
     DiskOffering,
     Domain,
     Host,
+    HypervisorCapabilities,
     NetworkOffering,
     OsType,
     Pod,
@@ -67,9 +68,12 @@ class Accounts:
 
     def bootstrap(self) -> None:
         """Create the ROOT domain, the admin and user accounts and the world, once (and the
-        guest network offering, which a store made by an older version lacks)."""
+        guest network offering and KVM's capabilities, which a store made by an older version
+        lacks)."""
         if not self.store.find(NetworkOffering):
             self.store.add(NetworkOffering(*OFFERING))
+        if not self.store.find(HypervisorCapabilities):
+            self.store.add(HypervisorCapabilities())
         if self.store.find(Domain):
             return
         with self.store.tx():

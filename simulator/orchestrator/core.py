@@ -21,6 +21,7 @@ from simulator.errors import ParamError, PermissionDenied, invalid_uuid
 from simulator.models import (
     VM,
     Account,
+    HypervisorCapabilities,
     StoragePool,
     User,
     VMSnapshot,
@@ -278,6 +279,11 @@ class Context:
     def disks(self, vm: VM) -> list[tuple[Volume, StoragePool]]:
         """``vm``'s volumes by device id, each with its pool (as agent commands carry them)."""
         return [(v, self.pool_of(v)) for v in self.attached(vm)]
+
+    def capabilities(self) -> HypervisorCapabilities:
+        """What the cloud allows of KVM (every host here is KVM)."""
+        found = self.store.find(HypervisorCapabilities)
+        return found[0] if found else HypervisorCapabilities()
 
     def snapshots_of(self, vm: VM) -> list[VMSnapshot]:
         """Every non-removed VM snapshot of ``vm`` (any state), oldest first."""

@@ -126,6 +126,8 @@ class VmSnapshots:
 
     def _allocate(self, vm: VM, name: str | None, description: str | None, memory: bool,
                   quiesce: bool) -> VMSnapshot:
+        if not self.ctx.capabilities().vm_snapshot:
+            raise ParamError("VM snapshot is not enabled for hypervisor type: KVM")
         prefix = "Creating VM snapshot failed due to length of VM snapshot"
         if name is not None and len(name) > 255:
             raise ParamError(f"{prefix} vsDisplayName should not exceed 255")

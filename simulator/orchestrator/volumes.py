@@ -81,11 +81,13 @@ class Volumes:
             if self.ctx.snapshots_of(vm):
                 raise ParamError(f"Unable to attach volume to VM {vm.name}/{vm.uuid}, please "
                                  "specify a VM that does not have VM snapshots")
-            used = {v.device_id for v in self.ctx.attached(vm)}
+            attached = self.ctx.attached(vm)
+            used = {v.device_id for v in attached}
             device = next((d for d in range(1, MAX_DEVICES) if d not in used), None)
-            if device is None:
+            allowed = min(self.ctx.capabilities().max_data_volumes, MAX_DEVICES - 1)
+            if device is None or sum(v.type == "DATADISK" for v in attached) >= allowed:
                 raise ParamError("The specified VM already has the maximum number of data "
-                                 "disks. Please specify another VM.")
+                                 f"disks ({allowed}) attached. Please specify another VM.")
             volume.vm_id, volume.device_id, volume.attached = vm.id, device, now()
             self.store.save(volume)  # the device is taken until the host answers
         answer = self.ctx.send(wire.disk_command("AttachCommand", vm, volume,

@@ -272,3 +272,31 @@ def _refused_job(admin, command, **params):
     with pytest.raises((JobFailed, ApiError)) as err:
         admin.run(command, **params)
     return err.value
+
+
+def test_hypervisor_capabilities_gate_vm_snapshots_and_data_disks(admin, world):
+    [kvm] = admin.list("listHypervisorCapabilities", "hypervisorCapabilities",
+                       hypervisor="KVM")
+    assert (kvm["hypervisorversion"], kvm["vmsnapshotenabled"], kvm["maxdatavolumeslimit"]) \
+        == ("default", True, 32)
+    vm = world.deploy(running=False, data_disk=True)
+    try:
+        changed = admin.call("updateHypervisorCapabilities", id=kvm["id"],
+                             vmsnapshotenabled=False, maxdatavolumeslimit=1)
+        assert changed["hypervisorCapabilities"]["vmsnapshotenabled"] is False
+        with pytest.raises(ApiError) as err:
+            admin.call("createVMSnapshot", virtualmachineid=vm["id"])
+        assert err.value.status == 530 and err.value.errortext == (
+            "Failed to create vm snapshot: VM snapshot is not enabled for hypervisor type: KVM")
+        assert world.snapshots(vm) == []
+        with pytest.raises(JobFailed) as err:
+            admin.run("attachVolume", id=new_volume(admin, world)["id"],
+                      virtualmachineid=vm["id"])
+        assert "maximum number of data disks (1) attached" in err.value.errortext
+    finally:
+        admin.call("updateHypervisorCapabilities", hypervisor="KVM", vmsnapshotenabled=True,
+                   maxdatavolumeslimit=32)
+    assert world.snapshot(vm)["state"] == "Ready"
+    with pytest.raises(ApiError) as err:
+        admin.call("updateHypervisorCapabilities", vmsnapshotenabled=True)
+    assert err.value.status == 431

@@ -492,6 +492,8 @@ class _Scenario:
         owner = {"account": "drift", "domainid": account["domainid"]}
         call("updateResourceLimit", resourcetype=0, max=5, **owner)
         call("listResourceLimits", **owner)
+        caps = call("listHypervisorCapabilities")["hypervisorCapabilities"][0]
+        call("updateHypervisorCapabilities", id=caps["id"], maxguestslimit=50)
         call("createSSHKeyPair", name="made", **owner)
         public = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHs0OwkXg1bWcp8f9rYx7oGJW4HYbKJTtYrVvZ1g3n8B"
         call("registerSSHKeyPair", name="given", publickey=public, **owner)

@@ -1,4 +1,4 @@
-"""The world: zones, hosts, templates, service and disk offerings."""
+"""The world: zones, hosts and their capabilities, templates, service and disk offerings."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from typing import Any
 
 from simulator.api.registry import P, api
 from simulator.api.server import Request
+from simulator.errors import ParamError
 from simulator.models import (
     VM,
     Cluster,
     DiskOffering,
     Host,
+    HypervisorCapabilities,
     OsType,
     Pod,
     ServiceOffering,
@@ -137,3 +139,71 @@ def list_service_offerings(req: Request) -> dict[str, Any]:
 def list_disk_offerings(req: Request) -> dict[str, Any]:
     items = _by_id(req, req.manager.store.find(DiskOffering))
     return req.listing("diskoffering", items, req.render.disk_offering)
+
+
+def _capabilities_wanted(req: Request) -> list[HypervisorCapabilities]:
+    items = req.manager.store.find(HypervisorCapabilities)
+    if ids := req.ids(HypervisorCapabilities, "id"):
+        items = [c for c in items if c.uuid in ids]
+    if (hypervisor := req.params.text("hypervisor")) is not None:
+        items = [c for c in items if c.hypervisor.lower() == hypervisor.lower()]
+    return items
+
+
+@api("listHypervisorCapabilities", "Lists all hypervisor capabilities.", admin=True,
+     package="admin.config", response="hypervisorCapabilities", params=[
+         P("id", "uuid", description="ID of the hypervisor capability"),
+         P("hypervisor", description="the hypervisor for which to restrict the search"),
+         P("keyword"), P("page", "integer"), P("pagesize", "integer")])
+def list_hypervisor_capabilities(req: Request) -> dict[str, Any]:
+    items = _capabilities_wanted(req)
+    if word := req.params.text("keyword"):
+        items = [c for c in items if word.lower() in c.hypervisor.lower()]
+    return req.listing("hypervisorCapabilities", items, req.render.hypervisor_capabilities)
+
+
+@api("updateHypervisorCapabilities", "Updates a hypervisor capabilities.", admin=True,
+     package="admin.config", response="hypervisorCapabilities", params=[
+         P("id", "uuid", description="ID of the hypervisor capability"),
+         P("hypervisor", description="the hypervisor for which the hypervisor capabilities "
+           "are to be updated", since="4.19.1"),
+         P("hypervisorversion", description="the hypervisor version for which the "
+           "hypervisor capabilities are to be updated", since="4.19.1"),
+         P("securitygroupenabled", "boolean", description="set true to enable security "
+           "group for this hypervisor."),
+         P("maxguestslimit", "long", description="the max number of Guest VMs per host for "
+           "this hypervisor."),
+         P("maxdatavolumeslimit", "integer", description="the maximum number of Data Volumes "
+           "that can be attached to a VM for this hypervisor.", since="4.16.0"),
+         P("storagemotionenabled", "boolean", description="set true to enable storage "
+           "motion support for this hypervisor", since="4.16.0"),
+         P("maxhostspercluster", "integer", description="the maximum number of the "
+           "hypervisor hosts per cluster ", since="4.16.0"),
+         P("vmsnapshotenabled", "boolean", description="set true to enable VM snapshots for "
+           "this hypervisor", since="4.16.0")])
+def update_hypervisor_capabilities(req: Request) -> dict[str, Any]:
+    p = req.params
+    if p.text("id") is None and p.text("hypervisor") is None:
+        raise ParamError("Either ID or hypervisor and hypervisor version have to be specified")
+    version = p.text("hypervisorversion")
+    found = [c for c in _capabilities_wanted(req) if version in (None, "", c.version)]
+    if not found:
+        raise ParamError("Unable to find the hypervisor capabilities for specified id, "
+                         "hypervisor and hypervisor version")
+    numbers = {"maxguestslimit": p.number("maxguestslimit", minimum=0),
+               "maxdatavolumeslimit": p.number("maxdatavolumeslimit", minimum=0),
+               "maxhostspercluster": p.number("maxhostspercluster", minimum=0)}
+    flags = {name: p.flag(name) if p.text(name) is not None else None
+             for name in ("securitygroupenabled", "storagemotionenabled", "vmsnapshotenabled")}
+    with req.manager.lock:
+        caps = req.manager.store.load(HypervisorCapabilities, found[0].id)
+        for attr, value in (("max_guests", numbers["maxguestslimit"]),
+                            ("max_data_volumes", numbers["maxdatavolumeslimit"]),
+                            ("max_hosts_per_cluster", numbers["maxhostspercluster"]),
+                            ("security_group", flags["securitygroupenabled"]),
+                            ("storage_motion", flags["storagemotionenabled"]),
+                            ("vm_snapshot", flags["vmsnapshotenabled"])):
+            if value is not None:
+                setattr(caps, attr, value)
+        req.manager.store.save(caps)
+    return {"hypervisorCapabilities": req.render.hypervisor_capabilities(caps)}
