@@ -103,11 +103,22 @@ class Host:
 
 @dataclass
 class Template:
+    """A template: one of the world's (no account: public and featured), or one an account
+    registered (``registerTemplate``)."""
+
     name: str
     zone_id: int
     size: int = 2 << 30
     ostype: str = "Debian GNU/Linux 12 (64-bit)"
     guest_agent: bool = True
+    account_id: int | None = None
+    display_text: str = ""
+    public: bool = True
+    featured: bool = True
+    format: str = "QCOW2"
+    url: str = ""
+    created: float = field(default_factory=now)
+    removed: float | None = None
     id: int = 0
     uuid: str = ""
 

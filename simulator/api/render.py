@@ -69,6 +69,11 @@ def date(ts: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(ts))
 
 
+# What a KVM host's agent reports of itself (CloudStack lists it in a host's ``details``):
+# the hosts here are Debian 12 KVM hosts, as the driver's.
+HOST_DETAILS = {"Host.OS": "Debian", "Host.OS.Version": "12", "secured": "true"}
+
+
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
@@ -354,7 +359,8 @@ class Renderer:
             "hypervisor": "KVM", "resourcestate": "Enabled", "created": date(h.created),
             "clusterid": cluster.uuid if cluster else None,
             "clustername": cluster.name if cluster else None, "clustertype": "CloudManaged",
-            "islocalstorageactive": False, **self._pod(h.pod_id), **self._zone(h.zone_id)})
+            "islocalstorageactive": False, "details": dict(HOST_DETAILS),
+            **self._pod(h.pod_id), **self._zone(h.zone_id)})
 
     def cluster(self, c: Cluster) -> dict[str, Any]:
         return {"id": c.uuid, "name": c.name, "hypervisortype": "KVM",
@@ -366,12 +372,17 @@ class Renderer:
                 **self._zone(p.zone_id)}
 
     def template(self, t: Template) -> dict[str, Any]:
-        return {"id": t.uuid, "name": t.name, "displaytext": t.name, "isready": True,
-                "ispublic": True, "isfeatured": True, "format": "QCOW2", "hypervisor": "KVM",
-                "ostypeid": self._ostype_id(t.ostype), "ostypename": t.ostype, "size": t.size,
-                "templatetype": "BUILTIN",
-                "passwordenabled": False, "guestagent": t.guest_agent,
-                "account": "system", **self._zone(t.zone_id)}
+        owner = self._owner(t.account_id) if t.account_id is not None else {
+            "account": "system"}
+        return _clean({
+            "id": t.uuid, "name": t.name, "displaytext": t.display_text or t.name,
+            "isready": True, "ispublic": t.public, "isfeatured": t.featured,
+            "format": t.format, "hypervisor": "KVM", "ostypeid": self._ostype_id(t.ostype),
+            "ostypename": t.ostype, "size": t.size,
+            "templatetype": "BUILTIN" if t.account_id is None else "USER",
+            "passwordenabled": False, "guestagent": t.guest_agent, **owner,
+            "url": t.url or None, "directdownload": bool(t.url) or None,
+            "created": date(t.created), **self._zone(t.zone_id)})
 
     def service_offering(self, o: ServiceOffering) -> dict[str, Any]:
         return {"id": o.uuid, "name": o.name, "displaytext": o.display_text or o.name,

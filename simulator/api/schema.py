@@ -193,6 +193,7 @@ HOST = (
     F("clustername", description="the name of the host's cluster"),
     F("clustertype", description="the type of the host's cluster"),
     F("islocalstorageactive", "boolean", "true if local storage is active"),
+    F("details", "map", "what the host's agent reports of itself (Host.OS, ...)"),
     *pod_fields("host"), *zone_fields("host"),
 )
 
@@ -220,7 +221,10 @@ TEMPLATE = (
     F("templatetype", description="BUILTIN, USER, ..."),
     F("passwordenabled", "boolean", "true if it resets passwords"),
     F("guestagent", "boolean", "true if it ships a guest agent"),
-    F("account", description="the owning account"), *zone_fields("template"),
+    *owner_fields("template"),
+    F("url", description="where it was registered from"),
+    F("directdownload", "boolean", "true if deployed straight from its URL"),
+    F("created", "date", "when it was registered"), *zone_fields("template"),
 )
 
 OS_TYPE = (F("id", description="the ID of the OS type"),

@@ -32,8 +32,8 @@ from simulator.orchestrator.networks import OFFERING
 from simulator.orchestrator.storage import new_pool
 
 # OS types offered besides the templates' own (CloudStack ships hundreds; tests name these).
-OS_TYPES = ("CentOS 5.6 (64-bit)", "Debian GNU/Linux 12 (64-bit)", "Other Linux (64-bit)",
-            "Ubuntu 22.04 LTS")
+OS_TYPES = ("CentOS 5.6 (64-bit)", "CentOS 8", "Debian GNU/Linux 12 (64-bit)",
+            "Other Linux (64-bit)", "Ubuntu 22.04 LTS")
 
 
 def hash_password(password: str, salt: str | None = None) -> str:
@@ -117,8 +117,8 @@ class Accounts:
                                    firstname=firstname, lastname=lastname, email=email))
 
     def remove(self, account: Account) -> None:
-        """The last step of deleting an account: its users, keys, sessions, tags and SSH key
-        pairs go."""
+        """The last step of deleting an account: its users, keys, sessions, tags, SSH key
+        pairs and templates go."""
         with self.ctx.lock:
             for user in self.store.find(User, account_id=account.id):
                 for session in self.store.find(Session):
@@ -129,6 +129,10 @@ class Accounts:
                 self.store.delete(tag)
             for pair in self.store.find(SSHKeyPair, account_id=account.id):
                 self.store.delete(pair)
+            for template in self.store.find(Template):
+                if template.account_id == account.id:
+                    template.removed = time.time()
+                    self.store.save(template)
             self.store.delete(account)
 
     def admin_keys(self) -> tuple[str, str]:

@@ -65,6 +65,9 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "allow.user.expunge.recover.vm": (
         "allow_user_expunge_recover_vm", parse_bool,
         "Determines whether users can expunge or recover their vm"),
+    "kvm.vmstoragesnapshot.enabled": (
+        "kvm_vmstoragesnapshot_enabled", parse_bool,
+        "For live snapshot of virtual machine instance on KVM hypervisor without memory"),
 }
 # The settings CloudStack also keeps per account (every setting has its global value).
 ACCOUNT_SETTINGS = frozenset({"allow.user.expunge.recover.vm"})

@@ -14,7 +14,7 @@ from driver.core.tree import SnapshotTree
 from driver.wire.objects import VolumeObjectTO
 from simulator.errors import ApiError, CloudRuntime, ParamError
 from simulator.models import VM, VMSnapshot, Volume
-from simulator.orchestrator import wire
+from simulator.orchestrator import storage, wire
 from simulator.orchestrator.core import ACTIVE, Caller, Context, snap_str, vm_str
 
 OTHER_TASKS = "There is other active vm snapshot tasks on the instance, please try again later"
@@ -140,6 +140,13 @@ class VmSnapshots:
             raise ParamError("Can not snapshot memory when VM is not in Running state")
         if not any(v.type == "ROOT" and v.state == "Ready" for v in self.ctx.attached(vm)):
             raise CloudRuntime(f"Unable to find root volume for the user vm:{vm.uuid}")
+        if not memory and vm.state == "Running" and any(
+                pool.type == storage.RBD for _, pool in self.ctx.disks(vm)) \
+                and not self.ctx.setting("kvm.vmstoragesnapshot.enabled"):
+            # A disk-only snapshot of a running VM on volumes that are not qcow2 is
+            # CloudStack's storage-based strategy, which this setting turns off.
+            raise CloudRuntime(f"No strategy was able to handle requested snapshot for VM "
+                               f"[{vm.uuid}].")
         snaps = self.ctx.snapshots_of(vm)
         limit = self.ctx.setting("vmsnapshot.max")
         if len(snaps) >= limit:

@@ -492,6 +492,11 @@ class _Scenario:
         owner = {"account": "drift", "domainid": account["domainid"]}
         call("updateResourceLimit", resourcetype=0, max=5, **owner)
         call("listResourceLimits", **owner)
+        ostype = call("listOsTypes")["ostype"][0]["id"]
+        template = call("registerTemplate", name="T", format="QCOW2", hypervisor="KVM",
+                        url="http://images.example/t.qcow2", zoneid=zone,
+                        ostypeid=ostype)["template"][0]
+        call("deleteTemplate", id=template["id"])
         caps = call("listHypervisorCapabilities")["hypervisorCapabilities"][0]
         call("updateHypervisorCapabilities", id=caps["id"], maxguestslimit=50)
         call("createSSHKeyPair", name="made", **owner)

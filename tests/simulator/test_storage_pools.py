@@ -138,3 +138,23 @@ def test_memory_snapshots_of_a_vm_on_rbd_revert_disk_and_memory(
     assert running["state"] == "Running"
     world.client.run("deleteVMSnapshot", vmsnapshotid=snap["id"])
     assert world.snapshots(vm) == []
+
+
+def test_a_disk_only_snapshot_on_rbd_needs_kvm_storage_snapshots(admin: Client,
+                                                                 world: World) -> None:
+    on_ceph, on_files = _deploy(world, "On Ceph"), _deploy(world, "Small Instance")
+    admin.call("updateConfiguration", name="kvm.vmstoragesnapshot.enabled", value="false")
+    try:
+        with pytest.raises(ApiError) as err:
+            admin.call("createVMSnapshot", virtualmachineid=on_ceph["id"])
+        assert err.value.status == 530 and err.value.errortext.endswith(
+            f"No strategy was able to handle requested snapshot for VM [{on_ceph['id']}].")
+        assert world.snapshots(on_ceph) == []
+        # qcow2 volumes, or a snapshot with memory, do not need it
+        assert world.snapshot(on_files)["state"] == "Ready"
+        assert world.snapshot(on_ceph, snapshotmemory=True)["state"] == "Ready"
+    finally:
+        admin.call("updateConfiguration", name="kvm.vmstoragesnapshot.enabled", value="true")
+    assert world.snapshot(on_ceph)["state"] == "Ready"
+    [host] = admin.list("listHosts", "host")[:1]
+    assert host["details"]["Host.OS"] == "Debian"

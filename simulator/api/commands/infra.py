@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+import urllib.parse
 from typing import Any
 
 from simulator.api.registry import P, api
 from simulator.api.server import Request
-from simulator.errors import ParamError
+from simulator.api.unmodelled import check
+from simulator.errors import ParamError, PermissionDenied
 from simulator.models import (
     VM,
     Cluster,
@@ -80,6 +83,33 @@ def list_pods(req: Request) -> dict[str, Any]:
     return req.listing("pod", items, req.render.pod)
 
 
+TEMPLATE_FILTERS = ("featured", "self", "selfexecutable", "sharedexecutable", "executable",
+                    "community", "all")
+
+
+def _filtered(req: Request, t: Template, which: str) -> bool:
+    """Whether ``templatefilter=which`` shows ``t`` to the caller: the world's templates are
+    public and featured; an account's own are its ``self``; public ones of others are
+    ``community``; ``all`` is an admin's (a user's ``all`` is ``executable``)."""
+    mine = t.account_id == req.caller.account.id
+    if which == "all" and req.caller.is_admin:
+        return True
+    if which == "featured":
+        return t.public and t.featured
+    if which in ("self", "selfexecutable"):
+        return mine
+    if which == "sharedexecutable":
+        return False  # templates are not shared with accounts here
+    if which == "community":
+        return t.public and not t.featured and not mine
+    return mine or t.public  # executable: whatever the caller may deploy
+
+
+def usable(account: Any, template: Template) -> bool:
+    """Whether ``account`` may deploy ``template``: a public one, or its own."""
+    return template.public or template.account_id in (None, account.id)
+
+
 @api("listTemplates", "List all public, private, and privileged templates.",
      package="user.template", response="template", params=[
          P("templatefilter", required=True, description="featured, self, selfexecutable, "
@@ -89,8 +119,13 @@ def list_pods(req: Request) -> dict[str, Any]:
          P("account"), P("domainid", "uuid"), P("listall", "boolean"), P("keyword"),
          P("page", "integer"), P("pagesize", "integer")])
 def list_templates(req: Request) -> dict[str, Any]:
-    req.params.require("templatefilter")
-    items = _by_id(req, req.manager.store.find(Template))
+    which = req.params.require("templatefilter").lower()
+    if which not in TEMPLATE_FILTERS:
+        raise ParamError(f"Please specify a valid template filter ({', '.join(TEMPLATE_FILTERS)})")
+    items = [t for t in _by_id(req, req.manager.store.find(Template))
+             if _filtered(req, t, which)]
+    if (keyword := req.params.text("keyword")) is not None:
+        items = [t for t in items if keyword.lower() in t.name.lower()]
     if zone := req.params.text("zoneid"):
         z = req.manager.store.by_uuid(Zone, zone)
         items = [t for t in items if z and t.zone_id == z.id]
@@ -207,3 +242,105 @@ def update_hypervisor_capabilities(req: Request) -> dict[str, Any]:
                 setattr(caps, attr, value)
         req.manager.store.save(caps)
     return {"hypervisorCapabilities": req.render.hypervisor_capabilities(caps)}
+
+
+@api("registerTemplate", "Registers an existing template into the CloudStack cloud.",
+     package="user.template", response="template", params=[
+         P("name", required=True, description="the name of the template"),
+         P("displaytext", description="The display text of the template, defaults to name",
+           length=4096),
+         P("format", required=True, description="the format for the template. Possible "
+           "values include QCOW2, RAW, VHD and OVA."),
+         P("hypervisor", required=True, description="the target hypervisor for the template"),
+         P("url", required=True, description="the URL of where the template is hosted",
+           length=2048),
+         P("ostypeid", "uuid", description="the ID of the OS Type that best represents the "
+           "OS of this template."),
+         P("zoneid", "uuid", description="the ID of the zone the template is to be hosted "
+           "on"),
+         P("zoneids", "list", description="A list of zone ids where the template will be "
+           "hosted."),
+         P("account", description="an optional accountName. Must be used with domainId."),
+         P("domainid", "uuid", description="an optional domainId. If the account parameter "
+           "is used, domainId must also be used."),
+         P("projectid", "uuid", description="Register template for the project"),
+         P("ispublic", "boolean", description="true if the template is available to all "
+           "accounts; default is true"),
+         P("isfeatured", "boolean", description="true if this template is a featured "
+           "template, false otherwise"),
+         P("isextractable", "boolean", description="true if the template or its derivatives "
+           "are extractable; default is false"),
+         P("passwordenabled", "boolean", description="true if the template supports the "
+           "password reset feature; default is false"),
+         P("requireshvm", "boolean", description="true if this template requires HVM"),
+         P("sshkeyenabled", "boolean", description="true if the template supports the "
+           "sshkey upload feature; default is false"),
+         P("isdynamicallyscalable", "boolean", description="true if template contains XS/VMWare "
+           "tools inorder to support dynamic scaling of VM cpu/memory"),
+         P("directdownload", "boolean", description="true if template should bypass "
+           "Secondary Storage and be downloaded to Primary Storage on deployment"),
+         P("bits", "integer", description="32 or 64 bits support. 64 by default"),
+         P("checksum", description="the checksum value of this template."),
+         P("templatetag", description="the tag for this template."),
+         P("details", "map", description="Template details in key/value pairs."),
+         P("deployasis", "boolean", description="(VMware only) true if VM deployments should "
+           "preserve all the configurations defined for this template"),
+         P("templatetype", description="the type of the template")])
+def register_template(req: Request) -> dict[str, Any]:
+    owner = req.owner()
+    check(req, modelled={"ostypeid": OsType})  # every ID and typed value, before anything
+    p = req.params
+    name = p.require("name")
+    fmt = p.require("format").upper()
+    if fmt not in ("QCOW2", "RAW"):
+        raise ParamError(f"Format {fmt} is not supported for hypervisor KVM")
+    hypervisor = p.require("hypervisor")
+    if hypervisor.lower() not in ("kvm", "simulator"):
+        raise ParamError(f"Hypervisor {hypervisor} is not supported by this cloud")
+    url = p.require("url")
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise ParamError(f"Unsupported scheme for url: {url}")
+    ostype = req.optional(OsType, "ostypeid", owned=False)
+    zones = [req.manager.lookup(Zone, z, req.caller, req.api.name, "zoneids", owned=False)
+             for z in p.items("zoneids")]
+    if (zone := req.optional(Zone, "zoneid", owned=False)) is not None:
+        zones.append(zone)
+    if not zones:  # every zone's
+        zones = req.manager.store.find(Zone)
+    if p.flag("isfeatured") and not req.caller.is_admin:
+        raise PermissionDenied("Only admins can create featured templates")
+    made = []
+    with req.manager.lock:
+        for zone in dict((z.id, z) for z in zones).values():
+            made.append(req.manager.store.add(Template(
+                name, zone.id, ostype=ostype.description if ostype else "Other Linux (64-bit)",
+                guest_agent=False, account_id=owner.id,
+                display_text=p.text("displaytext") or name, public=p.flag("ispublic", True),
+                featured=p.flag("isfeatured"), format=fmt, url=url)))
+    return req.listing("template", made, req.render.template)
+
+
+@api("deleteTemplate", "Deletes a template from the system. All virtual machines using the "
+     "deleted template will not be affected.", is_async=True, package="user.template",
+     response="success", params=[
+         P("id", "uuid", True, "the ID of the template"),
+         P("zoneid", "uuid", description="the ID of zone of the template"),
+         P("forced", "boolean", description="Force delete a template.", since="4.9+")])
+def delete_template(req: Request) -> dict[str, Any]:
+    template = req.lookup(Template, "id", owned=False)
+    if template.account_id is None and not req.caller.is_admin:
+        raise PermissionDenied(f"Account '{req.caller.account.name}' does not have "
+                               f"permission to operate with resource {template.uuid} in "
+                               "deleteTemplate")
+    if template.account_id is not None:
+        req.manager.owned(req.caller, template, "deleteTemplate")
+    store = req.manager.store
+
+    def work() -> dict[str, Any]:
+        with req.manager.lock:
+            found = store.load(Template, template.id)
+            found.removed = time.time()
+            store.save(found)
+        return {"success": True}
+
+    return {"jobid": req.submit(work).uuid}

@@ -8,6 +8,7 @@ import re
 import urllib.parse
 from typing import Any
 
+from simulator.api.commands.infra import usable
 from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.errors import ParamError, PermissionDenied
@@ -115,6 +116,9 @@ def deploy(req: Request) -> dict[str, Any]:
             hypervisor.lower() not in ("kvm", "simulator"):
         raise ParamError(f"Hypervisor {hypervisor} is not available in zone {zone.uuid}")
     owner = req.owner()
+    if not usable(owner, template):
+        raise PermissionDenied(f"Account '{owner.name}' does not have permission to operate "
+                               f"with resource {template.uuid} in deployVirtualMachine")
     network = None
     if network_ids := req.params.items("networkids"):
         network = req.manager.lookup(Network, network_ids[0], req.caller, req.api.name,
