@@ -282,8 +282,10 @@ class SshGateway:
         vm = self.manager.store.load(VM, vm_id)
         offering = self.manager.store.get(ServiceOffering, vm.service_offering_id)
         files = GuestFiles(self.manager.send, partial(wire.guest_data, vm))
-        return Shell(files, user, Machine(vm.name, offering.memory if offering else 512,
-                                          booted))
+        return Shell(files, user, Machine(
+            vm.name, offering.memory if offering else 512, booted,
+            cpus=offering.cpunumber if offering else 1,
+            cpu_mhz=offering.cpuspeed if offering else 1000))
 
     async def _session(self, vm_id: int, process: asyncssh.SSHServerProcess[str]) -> None:
         assert self._loop is not None

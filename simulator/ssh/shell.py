@@ -44,11 +44,28 @@ class Result:
 
 @dataclass
 class Machine:
-    """What ``uptime``, ``free`` and ``hostname`` report about the guest."""
+    """What ``uptime``, ``free``, ``nproc``, ``hostname``, ``/proc/cpuinfo`` and
+    ``/proc/meminfo`` report about the guest: its service offering's CPUs and memory."""
 
     hostname: str
     memory_mib: int
     booted: float = field(default_factory=time.time)
+    cpus: int = 1
+    cpu_mhz: int = 1000
+
+    def proc(self, path: str) -> bytes | None:
+        """The kernel's view of the machine, for the ``/proc`` files tests read."""
+        if path == "/proc/cpuinfo":
+            return "".join(
+                f"processor\t: {n}\nvendor_id\t: GenuineIntel\nmodel name\t: QEMU Virtual "
+                f"CPU version 2.5+\ncpu MHz\t\t: {self.cpu_mhz:.3f}\ncpu cores\t: 1\n\n"
+                for n in range(self.cpus)).encode()
+        if path == "/proc/meminfo":
+            total = self.memory_mib << 10  # kB
+            free = max(0, total - (48 << 10))
+            return (f"MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\n"
+                    f"MemAvailable:   {free:>8} kB\n").encode()
+        return None
 
 
 @dataclass
@@ -391,7 +408,7 @@ class Shell:
     def _read_input(self, name: str) -> bytes | None:
         if name == "/dev/null":
             return b""
-        return self.files.read(self.path(name))
+        return self.machine.proc(self.path(name)) or self.files.read(self.path(name))
 
     def _write_output(self, name: str, data: bytes, *, append: bool) -> str | None:
         """Write a redirection's target; an error message if it cannot be created."""
@@ -441,7 +458,9 @@ class Shell:
                 found.append(("-", stdin))
                 continue
             target = self.path(name)
-            data = self.files.read(target)
+            data = self.machine.proc(target)
+            if data is None:
+                data = self.files.read(target)
             if data is None:
                 problem = "Is a directory" if self.files.is_dir(target) else NOT_FOUND
                 err += f"{cmd}: {name}: {problem}\n".encode()
@@ -708,6 +727,9 @@ class Shell:
             f"{'available':>12}\n"
             f"Mem:{'':7}{v(total)} {v(used)} {v(free)} {v(0)} {v(cache)} {v(free + cache)}\n"
             f"Swap:{'':6}{v(0)} {v(0)} {v(0)}\n").encode())
+
+    def cmd_nproc(self, args: list[str], stdin: bytes) -> Result:
+        return Result(out=f"{self.machine.cpus}\n".encode())
 
     def cmd_hostname(self, args: list[str], stdin: bytes) -> Result:
         return Result(out=f"{self.machine.hostname}\n".encode())

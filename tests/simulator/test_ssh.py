@@ -153,6 +153,17 @@ def test_what_a_person_at_the_prompt_uses(ssh_sim: ThreadedServer, world: World)
         assert "load average" in run(ssh, "uptime")[0]
         free = run(ssh, "free -m")[0].splitlines()
         assert free[1].split()[:2] == ["Mem:", "512"]  # the service offering's memory
+        # /proc as CloudStack's own tests read it: the offering's CPUs, speed and memory.
+        offering = next(o for o in world.client.list("listServiceOfferings", "serviceoffering")
+                        if o["id"] == vm["serviceofferingid"])
+        cpuinfo = run(ssh, "cat /proc/cpuinfo")[0].splitlines()
+        assert len([line for line in cpuinfo if "processor" in line]) == offering["cpunumber"]
+        mhz = [line for line in cpuinfo if "cpu MHz" in line][0].split()[3]
+        assert float(mhz) == offering["cpuspeed"]
+        memtotal = [line for line in run(ssh, "cat /proc/meminfo")[0].splitlines()
+                    if "MemTotal" in line][0].split()[1]
+        assert int(memtotal) // 1024 == offering["memory"]
+        assert run(ssh, "nproc") == (f"{offering['cpunumber']}\n", "", 0)
         assert run(ssh, "whoami; pwd; hostname") == (f"root\n/root\n{vm['name']}\n", "", 0)
         assert run(ssh, "sync && echo ok || echo no") == ("ok\n", "", 0)
         # Each command is expanded when it runs: it sees what ran before it.
