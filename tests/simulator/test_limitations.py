@@ -113,8 +113,12 @@ def test_offering_change_block_and_restore_policies(admin, world):
 def test_vm_snapshot_and_volume_snapshot_exclude_each_other(sim, admin, world):
     vm = world.deploy()
     root = admin.list("listVolumes", "volume", virtualmachineid=vm["id"], type="ROOT")[0]
-    control(sim, "POST", "/jobs", {"delay_ms": 400})
+    # Each job waits 1.5 s in its transitional state: long enough for the requests below
+    # to find it there however loaded the machine is.
+    control(sim, "POST", "/jobs", {"delay_ms": 1500})
     started = admin.call("createSnapshot", volumeid=root["id"])
+    wait_until(lambda: admin.list("listSnapshots", "snapshot", id=started["id"])[0][
+        "state"] == "Creating", 10, message="the volume snapshot job to start")
     with pytest.raises(ApiError) as err:
         admin.call("createVMSnapshot", virtualmachineid=vm["id"])
     assert err.value.errortext == (
