@@ -182,8 +182,8 @@ def enable_account(req: Request) -> dict[str, Any]:
 
 @api("listDomains", "Lists domains and provides detailed information for listed domains",
      package="admin.domain", response="domain", params=[
-         P("id", "uuid", description="List domain by domain ID."),
-         P("name", description="List domain by domain name."), P("keyword"),
+         P("id", "uuid", description="only this domain"),
+         P("name", description="only the domain of this name"), P("keyword"),
          P("page", "integer"), P("pagesize", "integer")])
 def list_domains(req: Request) -> dict[str, Any]:
     items = req.manager.store.find(Domain)
@@ -210,18 +210,10 @@ def list_capabilities(req: Request) -> dict[str, Any]:
         "vmsnapshotofferingchange": req.manager.setting("vmsnapshot.offering.change")}}
 
 
-_SCOPES = [P("zoneid", "uuid", description="the ID of the Zone to update the parameter value "
-              "for corresponding zone"),
-           P("clusterid", "uuid", description="the ID of the Cluster to update the parameter "
-             "value for corresponding cluster"),
-           P("storageid", "uuid", description="the ID of the Storage pool to update the "
-             "parameter value for corresponding storage pool"),
-           P("accountid", "uuid", description="the ID of the Account to update the parameter "
-             "value for corresponding account"),
-           P("domainid", "uuid", description="the ID of the Domain to update the parameter "
-             "value for corresponding domain"),
-           P("imagestoreuuid", "uuid", description="the ID of the Image Store to update the "
-             "parameter value for corresponding image store")]
+_SCOPES = [P(name, "uuid", description=f"change the value for this {what} only")
+           for name, what in (("zoneid", "zone"), ("clusterid", "cluster"),
+                              ("storageid", "storage pool"), ("accountid", "account"),
+                              ("domainid", "domain"), ("imagestoreuuid", "image store"))]
 _SCOPE_KINDS = {"zoneid": Zone, "clusterid": Cluster, "storageid": StoragePool,
                 "accountid": Account, "domainid": Domain}
 
@@ -277,8 +269,8 @@ def list_configurations(req: Request) -> dict[str, Any]:
 
 @api("updateConfiguration", "Updates a configuration.", admin=True, package="admin.config",
      response="configuration", params=[
-         P("name", required=True, description="the name of the configuration"),
-         P("value", description="the value of the configuration", length=4096), *_SCOPES])
+         P("name", required=True, description="the setting"),
+         P("value", description="its new value", length=4096), *_SCOPES])
 def update_configuration(req: Request) -> dict[str, Any]:
     name = req.params.require("name")
     if name not in SETTINGS:

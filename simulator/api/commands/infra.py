@@ -185,10 +185,10 @@ def _capabilities_wanted(req: Request) -> list[HypervisorCapabilities]:
     return items
 
 
-@api("listHypervisorCapabilities", "Lists all hypervisor capabilities.", admin=True,
-     package="admin.config", response="hypervisorCapabilities", params=[
-         P("id", "uuid", description="ID of the hypervisor capability"),
-         P("hypervisor", description="the hypervisor for which to restrict the search"),
+@api("listHypervisorCapabilities", "Lists what the cloud allows of each hypervisor.",
+     admin=True, package="admin.config", response="hypervisorCapabilities", params=[
+         P("id", "uuid", description="the capabilities row"),
+         P("hypervisor", description="only this hypervisor's"),
          P("keyword"), P("page", "integer"), P("pagesize", "integer")])
 def list_hypervisor_capabilities(req: Request) -> dict[str, Any]:
     items = _capabilities_wanted(req)
@@ -197,25 +197,22 @@ def list_hypervisor_capabilities(req: Request) -> dict[str, Any]:
     return req.listing("hypervisorCapabilities", items, req.render.hypervisor_capabilities)
 
 
-@api("updateHypervisorCapabilities", "Updates a hypervisor capabilities.", admin=True,
-     package="admin.config", response="hypervisorCapabilities", params=[
-         P("id", "uuid", description="ID of the hypervisor capability"),
-         P("hypervisor", description="the hypervisor for which the hypervisor capabilities "
-           "are to be updated", since="4.19.1"),
-         P("hypervisorversion", description="the hypervisor version for which the "
-           "hypervisor capabilities are to be updated", since="4.19.1"),
-         P("securitygroupenabled", "boolean", description="set true to enable security "
-           "group for this hypervisor."),
-         P("maxguestslimit", "long", description="the max number of Guest VMs per host for "
-           "this hypervisor."),
-         P("maxdatavolumeslimit", "integer", description="the maximum number of Data Volumes "
-           "that can be attached to a VM for this hypervisor.", since="4.16.0"),
-         P("storagemotionenabled", "boolean", description="set true to enable storage "
-           "motion support for this hypervisor", since="4.16.0"),
-         P("maxhostspercluster", "integer", description="the maximum number of the "
-           "hypervisor hosts per cluster ", since="4.16.0"),
-         P("vmsnapshotenabled", "boolean", description="set true to enable VM snapshots for "
-           "this hypervisor", since="4.16.0")])
+@api("updateHypervisorCapabilities", "Changes what the cloud allows of a hypervisor.",
+     admin=True, package="admin.config", response="hypervisorCapabilities", params=[
+         P("id", "uuid", description="the capabilities row"),
+         P("hypervisor", description="the hypervisor (instead of id)", since="4.19.1"),
+         P("hypervisorversion", description="its version (instead of id)", since="4.19.1"),
+         P("securitygroupenabled", "boolean", description="whether security groups are "
+           "supported"),
+         P("maxguestslimit", "long", description="guest VMs per host at most"),
+         P("maxdatavolumeslimit", "integer", description="data volumes per VM at most",
+           since="4.16.0"),
+         P("storagemotionenabled", "boolean", description="whether storage motion is "
+           "supported", since="4.16.0"),
+         P("maxhostspercluster", "integer", description="hosts per cluster at most",
+           since="4.16.0"),
+         P("vmsnapshotenabled", "boolean", description="whether VM snapshots are allowed",
+           since="4.16.0")])
 def update_hypervisor_capabilities(req: Request) -> dict[str, Any]:
     p = req.params
     if p.text("id") is None and p.text("hypervisor") is None:
@@ -244,48 +241,39 @@ def update_hypervisor_capabilities(req: Request) -> dict[str, Any]:
     return {"hypervisorCapabilities": req.render.hypervisor_capabilities(caps)}
 
 
-@api("registerTemplate", "Registers an existing template into the CloudStack cloud.",
+@api("registerTemplate", "Registers a template from a URL for an account.",
      package="user.template", response="template", params=[
-         P("name", required=True, description="the name of the template"),
-         P("displaytext", description="The display text of the template, defaults to name",
-           length=4096),
-         P("format", required=True, description="the format for the template. Possible "
-           "values include QCOW2, RAW, VHD and OVA."),
-         P("hypervisor", required=True, description="the target hypervisor for the template"),
-         P("url", required=True, description="the URL of where the template is hosted",
+         P("name", required=True, description="its name"),
+         P("displaytext", description="its description (its name if absent)", length=4096),
+         P("format", required=True, description="the image format: QCOW2 or RAW on KVM"),
+         P("hypervisor", required=True, description="the hypervisor it is for"),
+         P("url", required=True, description="where the image is (http or https)",
            length=2048),
-         P("ostypeid", "uuid", description="the ID of the OS Type that best represents the "
-           "OS of this template."),
-         P("zoneid", "uuid", description="the ID of the zone the template is to be hosted "
-           "on"),
-         P("zoneids", "list", description="A list of zone ids where the template will be "
-           "hosted."),
-         P("account", description="an optional accountName. Must be used with domainId."),
-         P("domainid", "uuid", description="an optional domainId. If the account parameter "
-           "is used, domainId must also be used."),
-         P("projectid", "uuid", description="Register template for the project"),
-         P("ispublic", "boolean", description="true if the template is available to all "
-           "accounts; default is true"),
-         P("isfeatured", "boolean", description="true if this template is a featured "
-           "template, false otherwise"),
-         P("isextractable", "boolean", description="true if the template or its derivatives "
-           "are extractable; default is false"),
-         P("passwordenabled", "boolean", description="true if the template supports the "
-           "password reset feature; default is false"),
-         P("requireshvm", "boolean", description="true if this template requires HVM"),
-         P("sshkeyenabled", "boolean", description="true if the template supports the "
-           "sshkey upload feature; default is false"),
-         P("isdynamicallyscalable", "boolean", description="true if template contains XS/VMWare "
-           "tools inorder to support dynamic scaling of VM cpu/memory"),
-         P("directdownload", "boolean", description="true if template should bypass "
-           "Secondary Storage and be downloaded to Primary Storage on deployment"),
-         P("bits", "integer", description="32 or 64 bits support. 64 by default"),
-         P("checksum", description="the checksum value of this template."),
-         P("templatetag", description="the tag for this template."),
-         P("details", "map", description="Template details in key/value pairs."),
-         P("deployasis", "boolean", description="(VMware only) true if VM deployments should "
-           "preserve all the configurations defined for this template"),
-         P("templatetype", description="the type of the template")])
+         P("ostypeid", "uuid", description="its OS type"),
+         P("zoneid", "uuid", description="the zone it is for (every zone if none is named)"),
+         P("zoneids", "list", description="the zones it is for"),
+         P("account", description="the account it is for (an admin's choice; with "
+           "domainid)"),
+         P("domainid", "uuid", description="the domain of that account"),
+         P("projectid", "uuid", description="the project it is for"),
+         P("ispublic", "boolean", description="whether every account may use it (true "
+           "unless false)"),
+         P("isfeatured", "boolean", description="whether it is featured (admins only)"),
+         P("isextractable", "boolean", description="whether it may be downloaded again"),
+         P("passwordenabled", "boolean", description="whether its guests take password "
+           "resets"),
+         P("requireshvm", "boolean", description="whether it needs hardware virtualisation"),
+         P("sshkeyenabled", "boolean", description="whether its guests take SSH keys"),
+         P("isdynamicallyscalable", "boolean", description="whether its guests may be "
+           "scaled while running"),
+         P("directdownload", "boolean", description="whether hosts fetch it straight from "
+           "the URL at deployment"),
+         P("bits", "integer", description="32 or 64"),
+         P("checksum", description="the image's checksum"),
+         P("templatetag", description="a tag for it"),
+         P("details", "map", description="key/value details"),
+         P("deployasis", "boolean", description="keep the image's own settings (VMware)"),
+         P("templatetype", description="its type")])
 def register_template(req: Request) -> dict[str, Any]:
     owner = req.owner()
     check(req, modelled={"ostypeid": OsType})  # every ID and typed value, before anything
@@ -320,12 +308,11 @@ def register_template(req: Request) -> dict[str, Any]:
     return req.listing("template", made, req.render.template)
 
 
-@api("deleteTemplate", "Deletes a template from the system. All virtual machines using the "
-     "deleted template will not be affected.", is_async=True, package="user.template",
-     response="success", params=[
-         P("id", "uuid", True, "the ID of the template"),
-         P("zoneid", "uuid", description="the ID of zone of the template"),
-         P("forced", "boolean", description="Force delete a template.", since="4.9+")])
+@api("deleteTemplate", "Deletes a template; the VMs made from it keep running.",
+     is_async=True, package="user.template", response="success", params=[
+         P("id", "uuid", True, "the template"),
+         P("zoneid", "uuid", description="the zone to delete it from"),
+         P("forced", "boolean", description="delete it even if VMs use it", since="4.9+")])
 def delete_template(req: Request) -> dict[str, Any]:
     template = req.lookup(Template, "id", owned=False)
     if template.account_id is None and not req.caller.is_admin:

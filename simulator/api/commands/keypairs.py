@@ -8,25 +8,24 @@ from simulator.api.registry import P, api
 from simulator.api.server import Request
 from simulator.models import SSHKeyPair
 
-_OWNER = [P("account", description="an optional account for the ssh key. Must be used with "
-            "domainId."),
-          P("domainid", "uuid", description="an optional domainId for the ssh key. If the "
-            "account parameter is used, domainId must also be used."),
-          P("projectid", "uuid", description="an optional project for the ssh key")]
+_OWNER = [P("account", description="the account the key pair is for (an admin's choice; "
+            "with domainid)"),
+          P("domainid", "uuid", description="the domain of that account"),
+          P("projectid", "uuid", description="the project the key pair is for")]
 
 
-@api("createSSHKeyPair", "Create a new keypair and returns the private key",
+@api("createSSHKeyPair", "Makes a key pair and hands out its private key (not kept).",
      package="user.ssh", response="keypair", params=[
-         P("name", required=True, description="Name of the keypair"), *_OWNER])
+         P("name", required=True, description="the key pair's name"), *_OWNER])
 def create_key_pair(req: Request) -> dict[str, Any]:
     pair, private = req.manager.keypairs.create(req.owner(), req.params.require("name"))
     return {"keypair": {**req.render.key_pair(pair), "privatekey": private}}
 
 
-@api("registerSSHKeyPair", "Register a public key in a keypair under a certain name",
+@api("registerSSHKeyPair", "Keeps a public key as a named key pair.",
      package="user.ssh", response="keypair", params=[
-         P("name", required=True, description="Name of the keypair"),
-         P("publickey", required=True, description="Public key material of the keypair",
+         P("name", required=True, description="the key pair's name"),
+         P("publickey", required=True, description="the public key (OpenSSH or RFC 4716)",
            length=5120), *_OWNER])
 def register_key_pair(req: Request) -> dict[str, Any]:
     pair = req.manager.keypairs.register(req.owner(), req.params.require("name"),
@@ -34,11 +33,11 @@ def register_key_pair(req: Request) -> dict[str, Any]:
     return {"keypair": req.render.key_pair(pair)}
 
 
-@api("listSSHKeyPairs", "List registered keypairs", package="user.ssh",
+@api("listSSHKeyPairs", "Lists key pairs.", package="user.ssh",
      response="sshkeypair", params=[
-         P("id", "uuid", description="the ID of the ssh keypair"),
-         P("name", description="A key pair name to look for"),
-         P("fingerprint", description="A public key fingerprint to look for"),
+         P("id", "uuid", description="the key pair"),
+         P("name", description="only the key pair of this name"),
+         P("fingerprint", description="only the key pair of this fingerprint"),
          P("account"), P("domainid", "uuid"), P("isrecursive", "boolean"),
          P("listall", "boolean"), P("projectid", "uuid"), P("keyword"),
          P("page", "integer"), P("pagesize", "integer")])
@@ -55,12 +54,9 @@ def list_key_pairs(req: Request) -> dict[str, Any]:
     return req.listing("sshkeypair", items, req.render.key_pair)
 
 
-@api("deleteSSHKeyPair", "Deletes a keypair by name", package="user.ssh", response="success",
-     params=[P("name", required=True, description="Name of the keypair"),
-             P("account", description="the account associated with the keypair. Must be used "
-               "with the domainId parameter."),
-             P("domainid", "uuid", description="the domain ID associated with the keypair"),
-             P("projectid", "uuid", description="the project associated with keypair")])
+@api("deleteSSHKeyPair", "Deletes a key pair by name.", package="user.ssh",
+     response="success", params=[P("name", required=True, description="the key pair's name"),
+                                 *_OWNER])
 def delete_key_pair(req: Request) -> dict[str, Any]:
     req.manager.keypairs.delete(req.owner(), req.params.require("name"))
     return {"success": "true"}

@@ -231,18 +231,15 @@ def change_offering(req: Request) -> dict[str, Any]:
     return {"virtualmachine": req.render.vm(req.manager.vms.change_offering(vm, offering))}
 
 
-@api("scaleVirtualMachine", "Scales the virtual machine to a new service offering. This "
-     "command also considers the volume size in the service offering or disk offering linked "
-     "to the new service offering and apply all characteristics to the root volume.",
+@api("scaleVirtualMachine", "Moves a virtual machine to another service offering.",
      is_async=True, package="user.vm", response="virtualmachine", params=[
-         P("id", "uuid", True, "The ID of the virtual machine"),
-         P("serviceofferingid", "uuid", True, "the ID of the service offering for the "
-           "virtual machine"),
-         P("details", "map", description="name value pairs of custom parameters for cpu, "
-           "memory and cpunumber"),
-         P("automigrate", "boolean", description="Flag for automatic migration of the root "
-           "volume", since="4.17"),
-         P("shrinkok", "boolean", description="Verify OK to Shrink", since="4.17"),
+         P("id", "uuid", True, "the virtual machine"),
+         P("serviceofferingid", "uuid", True, "the service offering to move it to"),
+         P("details", "map", description="custom CPU and memory values"),
+         P("automigrate", "boolean", description="move the root volume if needed",
+           since="4.17"),
+         P("shrinkok", "boolean", description="allow the root volume to shrink",
+           since="4.17"),
          P("maxiops", "long", since="4.17"), P("miniops", "long", since="4.17")])
 def scale_vm(req: Request) -> dict[str, Any]:
     vm = req.lookup(VM, "id")
