@@ -4,7 +4,6 @@ a public key; named by VMs at deploy, whose SSH endpoints then accept them."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 
 import asyncssh
@@ -16,21 +15,36 @@ from simulator.orchestrator.core import Context
 KEY_BITS = 2048  # CloudStack's ssh.key.length default
 
 
+KEY_TYPES = ("ssh-rsa", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+             "ecdsa-sha2-nistp521", "ssh-ed25519")
+
+
+def _lenient_b64(text: str) -> bytes:
+    """Base64 decoded as CloudStack's codec decodes it: characters outside the alphabet
+    are skipped, and missing padding is no error."""
+    kept = "".join(c for c in text if c.isascii() and (c.isalnum() or c in "+/"))
+    if len(kept) % 4 == 1:  # a last character that cannot stand for a byte
+        kept = kept[:-1]
+    return base64.b64decode(kept + "=" * (-len(kept) % 4))
+
+
 def fingerprint(public_key: str) -> str:
-    """CloudStack's fingerprint of an OpenSSH public key: the MD5 of its blob, as
+    """CloudStack's fingerprint of a public key: the MD5 of its (leniently decoded) blob, as
     colon-separated lowercase hex."""
-    digest = hashlib.md5(base64.b64decode(public_key.split()[1]), usedforsecurity=False)
+    digest = hashlib.md5(_lenient_b64(public_key.split(" ")[1]), usedforsecurity=False)
     return ":".join(f"{b:02x}" for b in digest.digest())
 
 
 def public_key_of(material: str) -> str:
-    """The ``<type> <base64>`` of a public key given in OpenSSH (or RFC 4716) form; a value
-    that is not one is CloudStack's refusal."""
-    try:
-        key = asyncssh.import_public_key(material.strip())
-    except (asyncssh.KeyImportError, ValueError, binascii.Error, UnicodeError):
-        raise ParamError("Public key is invalid") from None
-    return " ".join(key.export_public_key("openssh").decode().split()[:2])
+    """The ``<type> <key>`` CloudStack keeps of a public key: the material (base64-decoded
+    first if it has no space) must start with a key type and have a second word; anything
+    else is CloudStack's refusal. As CloudStack, the key itself is not parsed."""
+    if " " not in material:
+        material = _lenient_b64(material).decode("utf-8", "replace")
+    words = material.split(" ")
+    if not material.startswith(KEY_TYPES) or len(words) < 2:
+        raise ParamError("Public key is invalid")
+    return f"{words[0]} {words[1]}"
 
 
 class KeyPairs:
@@ -52,7 +66,7 @@ class KeyPairs:
             raise ParamError("Please specify a valid name for the key pair. The key name "
                              "can't be empty")
         key = asyncssh.generate_private_key("ssh-rsa", key_size=KEY_BITS)
-        public = " ".join(key.export_public_key("openssh").decode().split()[:2])
+        public = public_key_of(key.export_public_key("openssh").decode().strip())
         with self.lock:
             if self.find(owner, name) is not None:
                 raise ParamError(f"A key pair with name '{name}' already exists.")

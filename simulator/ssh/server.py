@@ -73,7 +73,12 @@ class _Auth(asyncssh.SSHServer):
                  connections: set[Any]) -> None:
         self._username = username.encode()
         self._password = password.encode()
-        self._keys = [asyncssh.import_public_key(k) for k in keys]
+        self._keys = []
+        for key in keys:  # kept as CloudStack keeps them: not every one is a usable key
+            try:
+                self._keys.append(asyncssh.import_public_key(key))
+            except (asyncssh.KeyImportError, ValueError):
+                continue
         self._connections = connections
         self._conn: Any = None
 

@@ -59,10 +59,20 @@ def test_a_registered_public_key_is_checked_and_found_by_its_fingerprint(user: C
     same_name = _refused(user, "registerSSHKeyPair", name="mine", publickey=public)
     assert "A key pair with name 'mine' already exists for this account." in \
         same_name.errortext
-    for bad in ("ssh-rsa not-base64!", "hello", "ssh-ed25519 " + "A" * 40):
+    for bad in ("hello", "rsa-key AAAAB3NzaC1yc2E", "ssh-rsa", "ssh-ed25519\tAAAA"):
         err = _refused(user, "registerSSHKeyPair", name="bad", publickey=bad)
         assert err.status == 431 and "Public key is invalid" in err.errortext
     assert "bad" not in _names(user)
+    # As CloudStack, the key is not parsed: a type and a second word are enough (Marvin
+    # registers such a key), and the fingerprint is of what that word decodes to.
+    loose = user.call("registerSSHKeyPair", name="loose",
+                      publickey="ssh-rsa: e6:9a:1e:b5:98:75:88:5d:56:bc:92:7b:43:48:05:b2 "
+                                "root@host")["keypair"]
+    assert loose["fingerprint"] == _md5("x e69a1eb59875885d56bc927b434805b2")
+    # A key given whole in base64 (no space) is decoded first.
+    encoded = base64.b64encode(f"{public} other@somewhere".encode()).decode()
+    err = _refused(user, "registerSSHKeyPair", name="again", publickey=encoded)
+    assert "already exists for this account" in err.errortext
     # Another account's key pairs are its own: the admin's list does not show the user's
     # unless it asks for every account's.
     assert "mine" not in _names(admin)

@@ -287,3 +287,14 @@ def test_a_vms_key_pair_logs_in_and_another_key_does_not(ssh_sim: ThreadedServer
         assert run(ssh, "echo in") == ("in\n", "", 0)
     with pytest.raises(paramiko.AuthenticationException):
         login(paramiko.RSAKey.generate(2048))
+
+
+def test_a_key_pair_that_is_no_usable_key_leaves_the_password_login(ssh_sim: ThreadedServer,
+                                                                    world: World) -> None:
+    # CloudStack keeps a key pair of any "<type> <word>"; the guest cannot use such a key.
+    world.client.call("registerSSHKeyPair", name="not-a-key", publickey="ssh-rsa nonsense")
+    vm = world.client.run("deployVirtualMachine", zoneid=world.zone, templateid=world.template,
+                          serviceofferingid=world.offering,
+                          keypair="not-a-key")["virtualmachine"]
+    with connect(ssh_sim, vm) as ssh:
+        assert run(ssh, "echo up") == ("up\n", "", 0)

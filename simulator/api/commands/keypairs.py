@@ -25,7 +25,7 @@ def create_key_pair(req: Request) -> dict[str, Any]:
 @api("registerSSHKeyPair", "Keeps a public key as a named key pair.",
      package="user.ssh", response="keypair", params=[
          P("name", required=True, description="the key pair's name"),
-         P("publickey", required=True, description="the public key (OpenSSH or RFC 4716)",
+         P("publickey", required=True, description="the public key (OpenSSH form)",
            length=5120), *_OWNER])
 def register_key_pair(req: Request) -> dict[str, Any]:
     pair = req.manager.keypairs.register(req.owner(), req.params.require("name"),
