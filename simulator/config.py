@@ -215,6 +215,8 @@ class SimConfig:
     demo_instances: bool = False
     # Whether ordinary users may expunge and recover their VMs (CloudStack's setting).
     allow_user_expunge_recover_vm: bool = False
+    # Whether ordinary users may expunge and recover their volumes (CloudStack's setting).
+    allow_user_expunge_recover_volume: bool = False
     # CloudStack's storage-based VM snapshots on KVM: a disk-only snapshot of a running VM
     # whose volumes are not all qcow2 (Ceph RBD) needs it.
     kvm_vmstoragesnapshot_enabled: bool = True
@@ -375,6 +377,7 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "vmsnapshot.offering.change": str, "vmsnapshot.create.wait": int, "job_delay_ms": int,
     "max_body_bytes": int, "session_timeout": int, "demo_instances": parse_bool,
     "ssh_port": int, "job_threads": int, "allow.user.expunge.recover.vm": parse_bool,
+    "allow.user.expunge.recover.volume": parse_bool,
     "kvm.vmstoragesnapshot.enabled": parse_bool,
     "integration.api.port": int,
     "power_sync_interval": float,

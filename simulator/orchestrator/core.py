@@ -65,12 +65,16 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "allow.user.expunge.recover.vm": (
         "allow_user_expunge_recover_vm", parse_bool,
         "Determines whether users can expunge or recover their vm"),
+    "allow.user.expunge.recover.volume": (
+        "allow_user_expunge_recover_volume", parse_bool,
+        "Determines whether users can expunge or recover their volume"),
     "kvm.vmstoragesnapshot.enabled": (
         "kvm_vmstoragesnapshot_enabled", parse_bool,
         "For live snapshot of virtual machine instance on KVM hypervisor without memory"),
 }
 # The settings CloudStack also keeps per account (every setting has its global value).
-ACCOUNT_SETTINGS = frozenset({"allow.user.expunge.recover.vm"})
+ACCOUNT_SETTINGS = frozenset({"allow.user.expunge.recover.vm",
+                              "allow.user.expunge.recover.volume"})
 
 
 

@@ -53,7 +53,8 @@ class Limits:
         if resource_type == USER_VM:
             return sum(1 for vm in self.store.find(VM, account_id=account.id)
                        if vm.state != "Destroyed")
-        volumes = [v for v in self.store.find(Volume, account_id=account.id) if not v.removed]
+        volumes = [v for v in self.store.find(Volume, account_id=account.id)
+                   if not v.removed and v.state != "Destroy"]
         if resource_type == VOLUME:
             return len(volumes)
         return sum(max(v.size, v.resizing_to or 0) for v in volumes)

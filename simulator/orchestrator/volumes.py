@@ -165,18 +165,48 @@ class Volumes:
             raise CloudRuntime(f"Failed to resize volume {volume.name}: {answer.details}")
         return volume
 
+    def destroy_volume(self, volume: Volume) -> Volume:
+        """destroyVolume without expunge: the volume is kept, Destroy, until it is expunged
+        or recovered (it counts against no limit meanwhile)."""
+        with self.lock:
+            volume = self.store.load(Volume, volume.id)
+            self._deletable(volume)
+            if volume.state in ("Allocated", "Uploaded"):
+                raise ParamError("The volume in Allocated/Uploaded state can only be expunged "
+                                 "not destroyed/recovered")
+            volume.state = "Destroy"
+            self.store.save(volume)
+            return volume
+
+    def recover_volume(self, volume: Volume) -> Volume:
+        with self.lock:
+            volume = self.store.load(Volume, volume.id)
+            if volume.state != "Destroy":
+                raise ParamError("Please specify a volume in Destroy state.")
+            account = self.store.load(Account, volume.account_id)
+            self.limits.check(account, VOLUME, 1)
+            self.limits.check(account, PRIMARY_STORAGE, volume.size)
+            volume.state = "Ready"
+            self.store.save(volume)
+            return volume
+
+    def _deletable(self, volume: Volume) -> None:
+        """What deleting or destroying a volume needs: not being created, not attached, no
+        snapshot of it under way."""
+        if volume.state == "Creating":
+            raise ParamError(f"Volume {volume.name} is being created; it can be deleted "
+                             "once its creation has ended")
+        if volume.vm_id is not None:
+            raise ParamError("Please specify a volume that is not attached to any VM.")
+        if any(s.state in ("Creating", "CreatedOnPrimary", "BackingUp")
+               for s in self.volume_snapshots(volume)):
+            raise ParamError("There are snapshot operations in progress on the volume, "
+                             "unable to delete it")
+
     def delete_volume(self, volume: Volume) -> None:
         with self.lock:
             volume = self.store.load(Volume, volume.id)
-            if volume.state == "Creating":
-                raise ParamError(f"Volume {volume.name} is being created; it can be deleted "
-                                 "once its creation has ended")
-            if volume.vm_id is not None:
-                raise ParamError("Please specify a volume that is not attached to any VM.")
-            if any(s.state in ("Creating", "CreatedOnPrimary", "BackingUp")
-                   for s in self.volume_snapshots(volume)):
-                raise ParamError("There are snapshot operations in progress on the volume, "
-                                 "unable to delete it")
+            self._deletable(volume)
         answer = self.ctx.send(wire.delete_volume(volume, self.ctx.pool_of(volume)))
         if not answer.result:
             raise CloudRuntime(f"Failed to delete volume {volume.name}: {answer.details}")

@@ -304,3 +304,36 @@ def test_hypervisor_capabilities_gate_vm_snapshots_and_data_disks(admin, world):
     with pytest.raises(ApiError) as err:
         admin.call("updateHypervisorCapabilities", vmsnapshotenabled=True)
     assert err.value.status == 431
+
+
+def test_a_destroyed_volume_is_kept_until_expunged_or_recovered(admin, user, world):
+    volume = new_volume(admin, world)
+    vm = world.deploy(running=False)
+    admin.run("attachVolume", id=volume["id"], virtualmachineid=vm["id"])
+    with pytest.raises(JobFailed) as err:
+        admin.run("destroyVolume", id=volume["id"])
+    assert "not attached to any VM" in err.value.errortext
+    admin.run("detachVolume", id=volume["id"])
+    destroyed = admin.run("destroyVolume", id=volume["id"])["volume"]
+    assert destroyed["state"] == "Destroy"
+    with pytest.raises(JobFailed):  # not Ready: it cannot be attached
+        admin.run("attachVolume", id=volume["id"], virtualmachineid=vm["id"])
+    recovered = admin.call("recoverVolume", id=volume["id"])["volume"]
+    assert recovered["state"] == "Ready"
+    err = _refused_job(admin, "recoverVolume", id=volume["id"])
+    assert "Please specify a volume in Destroy state." in err.errortext
+    admin.run("destroyVolume", id=volume["id"], expunge=True)
+    assert admin.list("listVolumes", "volume", id=volume["id"]) == []
+    # An ordinary user's volume: expunging and recovering are the admin's by default.
+    own = user.run("createVolume", name="users", zoneid=world.zone,
+                   diskofferingid=world.disk_offering)["volume"]
+    with pytest.raises(ApiError) as err:
+        user.call("destroyVolume", id=own["id"], expunge=True)
+    assert err.value.status == 531 and "allow.user.expunge.recover.volume" in \
+        err.value.errortext
+    assert user.run("destroyVolume", id=own["id"])["volume"]["state"] == "Destroy"
+    with pytest.raises(ApiError) as err:
+        user.call("recoverVolume", id=own["id"])
+    assert err.value.status == 531
+    admin.call("recoverVolume", id=own["id"])
+    user.call("deleteVolume", id=own["id"])

@@ -539,6 +539,8 @@ class _Scenario:
         call("resizeVolume", id=data["id"], size=2)
         call("deleteVolume", id=data["id"])
         loose = call("createVolume", name="l", zoneid=zone, diskofferingid=w.disk_offering)
+        call("destroyVolume", id=loose["volume"]["id"])
+        call("recoverVolume", id=loose["volume"]["id"])
         call("deleteVolume", id=loose["volume"]["id"])
         ip = call("associateIpAddress", zoneid=zone)["ipaddress"]
         call("listPublicIpAddresses")
