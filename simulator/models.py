@@ -96,6 +96,8 @@ class Host:
     cluster_id: int | None = None
     url: str = ""  # the driver's URL; empty for the in-process simulated host
     status: str = "Up"  # Down while its agent does not answer
+    enabled: bool = True  # resource state: a Disabled host takes no new VM
+    tags: str = ""  # host tags, comma-separated: an offering's host tags choose among hosts
     created: float = field(default_factory=now)
     id: int = 0
     uuid: str = ""
@@ -132,6 +134,7 @@ class ServiceOffering:
     display_text: str = ""
     offer_ha: bool = False
     tags: str = ""  # storage tags the ROOT volume's pool must have, comma-separated
+    host_tags: str = ""  # host tags the VM's host must have, comma-separated
     created: float = field(default_factory=now)
     removed: float | None = None
     id: int = 0

@@ -26,12 +26,20 @@ class InsufficientCapacity(ApiError):
         super().__init__(text, code=533, cserrorcode=4010)
 
 
-def choose_host(store: Store, zone_id: int) -> Host:
-    """The Up host of ``zone_id`` with the fewest VMs (the lowest id on a tie)."""
-    hosts = [h for h in store.find(Host) if h.zone_id == zone_id and h.status == "Up"]
+def _tags(text: str) -> set[str]:
+    return {t.strip() for t in text.split(",") if t.strip()}
+
+
+def choose_host(store: Store, zone_id: int, host_tags: str = "") -> Host:
+    """The Up, enabled host of ``zone_id`` with every tag of ``host_tags`` and the fewest
+    VMs (the lowest id on a tie)."""
+    wanted = _tags(host_tags)
+    hosts = [h for h in store.find(Host) if h.zone_id == zone_id and h.status == "Up"
+             and h.enabled and wanted <= _tags(h.tags)]
     if not hosts:
+        with_tags = f" with the host tags {host_tags}" if wanted else ""
         raise InsufficientCapacity(f"Unable to create a deployment for a VM in zone {zone_id}:"
-                                   " no host of the zone is Up")
+                                   f" no enabled host of the zone{with_tags} is Up")
     load = {h.id: 0 for h in hosts}
     for vm in store.find(VM):
         if vm.host_id in load:

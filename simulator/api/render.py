@@ -356,7 +356,8 @@ class Renderer:
         cluster = self._get(Cluster, h.cluster_id)
         return _clean({
             "id": h.uuid, "name": h.name, "state": h.status, "type": "Routing",
-            "hypervisor": "KVM", "resourcestate": "Enabled", "created": date(h.created),
+            "hypervisor": "KVM", "resourcestate": "Enabled" if h.enabled else "Disabled",
+            "hosttags": h.tags or None, "created": date(h.created),
             "clusterid": cluster.uuid if cluster else None,
             "clustername": cluster.name if cluster else None, "clustertype": "CloudManaged",
             "islocalstorageactive": False, "details": dict(HOST_DETAILS),
@@ -388,7 +389,8 @@ class Renderer:
         return {"id": o.uuid, "name": o.name, "displaytext": o.display_text or o.name,
                 "cpunumber": o.cpunumber, "cpuspeed": o.cpuspeed, "memory": o.memory,
                 "created": date(o.created), "storagetype": "shared", "offerha": o.offer_ha,
-                "iscustomized": False, **({"storagetags": o.tags} if o.tags else {})}
+                "iscustomized": False, **({"storagetags": o.tags} if o.tags else {}),
+                **({"hosttags": o.host_tags} if o.host_tags else {})}
 
     def disk_offering(self, o: DiskOffering) -> dict[str, Any]:
         return {"id": o.uuid, "name": o.name, "displaytext": o.display_text or o.name,

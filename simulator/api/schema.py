@@ -187,7 +187,8 @@ HOST = (
     F("id", description="the ID of the host"), F("name", description="the host's name"),
     F("state", description="Up, or Down while its agent does not answer"),
     F("type", description="the host's type"), F("hypervisor", description="the hypervisor"),
-    F("resourcestate", description="the host's resource state"),
+    F("resourcestate", description="Enabled, or Disabled: it takes no new VM"),
+    F("hosttags", description="its host tags, comma-separated"),
     F("created", "date", "when the host was added"),
     F("clusterid", description="the ID of the host's cluster"),
     F("clustername", description="the name of the host's cluster"),
@@ -242,6 +243,7 @@ SERVICE_OFFERING = (
     F("offerha", "boolean", "true if HA is offered"),
     F("iscustomized", "boolean", "true if the CPU and memory are chosen at deploy"),
     F("storagetags", description="the storage tags its ROOT volume's pool must have"),
+    F("hosttags", description="the host tags its VMs' hosts must have"),
 )
 
 DISK_OFFERING = (

@@ -47,9 +47,9 @@ class Vms:
         self.networks = networks
         self.limits = limits
 
-    def _host_id(self, zone_id: int) -> int:
+    def _host_id(self, zone_id: int, offering: ServiceOffering) -> int:
         """The host the new VM is placed on, for good (see :mod:`simulator.placement`)."""
-        return choose_host(self.store, zone_id).id
+        return choose_host(self.store, zone_id, offering.host_tags).id
 
     def allocate_vm(self, caller: Caller, zone_id: int, template: Template,
                     offering: ServiceOffering, name: str | None,
@@ -82,7 +82,7 @@ class Vms:
             vm = self.store.add(VM(
                 name="", instance_name="", account_id=account.id,
                 domain_id=account.domain_id, zone_id=zone_id, template_id=template.id,
-                service_offering_id=offering.id, host_id=self._host_id(zone_id),
+                service_offering_id=offering.id, host_id=self._host_id(zone_id, offering),
                 guest_agent=template.guest_agent, keypair=keypair, userdata=userdata))
             vm.instance_name = f"i-{account.id}-{vm.id}-VM"
             vm.name = name or f"VM-{vm.uuid}"

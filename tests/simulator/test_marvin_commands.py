@@ -497,6 +497,8 @@ class _Scenario:
                         url="http://images.example/t.qcow2", zoneid=zone,
                         ostypeid=ostype)["template"][0]
         call("deleteTemplate", id=template["id"])
+        host = call("listHosts")["host"][0]
+        call("updateHost", id=host["id"], hosttags="")
         caps = call("listHypervisorCapabilities")["hypervisorCapabilities"][0]
         call("updateHypervisorCapabilities", id=caps["id"], maxguestslimit=50)
         call("createSSHKeyPair", name="made", **owner)

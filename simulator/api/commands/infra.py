@@ -65,6 +65,40 @@ def list_hosts(req: Request) -> dict[str, Any]:
     return req.listing("host", items, req.render.host)
 
 
+@api("updateHost", "Updates a host: its name, whether it takes new VMs, its host tags.",
+     admin=True, package="admin.host", response="host", params=[
+         P("id", "uuid", True, "the host"),
+         P("name", description="its new name", since="4.15"),
+         P("allocationstate", description="Enable, or Disable: it takes no new VM"),
+         P("hosttags", "list", description="its host tags (none if empty)"),
+         P("istagarule", "boolean", description="whether the tags are a rule (not modelled)",
+           since="4.20.0"),
+         P("oscategoryid", "uuid", description="the OS category it prefers"),
+         P("url", description="a new URL (secondary storage hosts only)"),
+         P("annotation", description="a note on it", since="4.11")])
+def update_host(req: Request) -> dict[str, Any]:
+    host = req.lookup(Host, "id", owned=False)
+    check(req, unmodelled=["oscategoryid"], modelled={"id": Host})
+    p = req.params
+    state = p.text("allocationstate")
+    if state is not None and state.lower() not in ("enable", "disable"):
+        raise ParamError(f"Invalid allocation state: {state}, it must be Enable or Disable")
+    if p.text("url") is not None:
+        raise ParamError("URL can only be changed for secondary storage hosts")
+    with req.manager.lock:
+        host = req.manager.store.load(Host, host.id)
+        if (name := p.text("name")) is not None:
+            if not name.strip():
+                raise ParamError("The host name cannot be empty")
+            host.name = name
+        if state is not None:
+            host.enabled = state.lower() == "enable"
+        if "hosttags" in p.values:  # given, even empty (which clears them)
+            host.tags = ",".join(dict.fromkeys(p.items("hosttags")))
+        req.manager.store.save(host)
+    return {"host": req.render.host(host)}
+
+
 @api("listClusters", "Lists clusters.", admin=True, package="admin.cluster",
      response="cluster", params=[P("id", "uuid"), P("name"), P("zoneid", "uuid"),
                                  P("podid", "uuid"), P("hypervisor")])

@@ -34,14 +34,16 @@ def _positive(req: Request, name: str, default: int | None = None,
          P("offerha", "boolean", description="the HA for the offering"),
          P("storagetype", description="the storage type: local or shared"),
          P("domainid", "list", description="the domains of the offering"),
-         P("tags", description="the storage tags")])
+         P("tags", description="the storage tags"),
+         P("hosttags", description="the host tags a VM's host must have, comma-separated")])
 def create_service_offering(req: Request) -> dict[str, Any]:
     p = req.params
     offering = ServiceOffering(
         p.require("name"), _positive(req, "cpunumber", 1, MAX_CPUS),
         _positive(req, "cpuspeed", 1000),
         _positive(req, "memory", 512), display_text=p.text("displaytext") or p.require("name"),
-        offer_ha=p.flag("offerha"), tags=p.text("tags") or "")
+        offer_ha=p.flag("offerha"), tags=p.text("tags") or "",
+        host_tags=",".join(p.items("hosttags")))
     return {"serviceoffering": req.render.service_offering(req.manager.store.add(offering))}
 
 
