@@ -318,7 +318,7 @@ class Volumes:
             volume = self.store.by_uuid(Volume, data.get("uuid") or "")
             if volume is None:
                 return
-            if (kind == "AttachCommand") != succeeded:  # a failed attach, or a detach
+            if (kind == "AttachCommand") != succeeded:  # an attach that failed, a detach done
                 volume.vm_id = volume.device_id = volume.attached = None
                 self.store.save(volume)
 
