@@ -316,7 +316,7 @@ class Renderer:
             "vmstate": vm.state if vm else None, "deviceid": v.device_id,
             # CloudStack's clients tell an attached volume by this field being there.
             "attached": date(v.attached or v.created) if vm else None,
-            "destroyed": False,  # a deleted volume goes at once; none waits in Destroy
+            "destroyed": v.state == "Destroy",  # destroyVolume keeps it until expunged
             "diskofferingid": offering.uuid if offering else None,
             "diskofferingname": offering.name if offering else None,
             "created": date(v.created), **self._pool(v), "storagetype": "shared",

@@ -62,6 +62,13 @@ class Request:
                        instance_uuid=instance_uuid)
         return self.manager.jobs.submit(job, work, vm_id=vm_id)
 
+    def admins_unless(self, setting: str, denied: str) -> None:
+        """What is an admin's unless ``setting`` (CloudStack's ``allow.user.*``, kept per
+        account too) lets the caller's account: refused (531) with ``denied`` otherwise."""
+        if not self.caller.is_admin and not self.manager.setting(setting,
+                                                                 self.caller.account.id):
+            raise PermissionDenied(denied)
+
     def listing(self, key: str, items: list[Any], fn: Any) -> dict[str, Any]:
         page, size = self.params.paging()
         total = len(items)

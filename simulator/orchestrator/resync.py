@@ -53,8 +53,10 @@ def resend_interrupted(manager: Manager) -> tuple[list[str], set[tuple[str, int]
             note, succeeded = manager.vm_snapshots.resume(kind, snap_id, answer)
             if succeeded:
                 done.add((kind, snap_id))
-        else:  # Start/Stop: the VM's record follows the power-state report below
+        else:
             note = "done" if answer.result else f"failed: {answer.details}"
+            # Start/Stop: the VM's record follows the power-state report below; an
+            # attach, detach or resize: the volume's record follows the answer now.
             if kind in _VOLUME_COMMANDS:
                 manager.volumes.resume(kind, body, bool(answer.result))
         inflight.settle(token)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
+from driver.wire.commands import Answer
 from simulator.errors import CloudRuntime, ParamError
 from simulator.models import (
     VM,
@@ -133,7 +133,7 @@ class Vms:
             raise CloudRuntime(f"Unable to define VM {vm.name}: {answer.details}")
         return vm
 
-    def _define(self, vm: VM, offering: ServiceOffering) -> Any:
+    def _define(self, vm: VM, offering: ServiceOffering) -> Answer:
         """Define the VM on its host without powering it on, so its disks can be snapshot."""
         return self.ctx.send(wire.start_command(vm, self.ctx.disks(vm),
                                                 cpus=offering.cpunumber,

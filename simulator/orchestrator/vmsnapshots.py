@@ -140,9 +140,9 @@ class VmSnapshots:
             raise ParamError("Can not snapshot memory when VM is not in Running state")
         if not any(v.type == "ROOT" and v.state == "Ready" for v in self.ctx.attached(vm)):
             raise CloudRuntime(f"Unable to find root volume for the user vm:{vm.uuid}")
-        if not memory and vm.state == "Running" and any(
-                pool.type == storage.RBD for _, pool in self.ctx.disks(vm)) \
-                and not self.ctx.setting("kvm.vmstoragesnapshot.enabled"):
+        if not memory and vm.state == "Running" \
+                and not self.ctx.setting("kvm.vmstoragesnapshot.enabled") \
+                and any(storage.volume_format(pool) != "QCOW2" for _, pool in self.ctx.disks(vm)):
             # A disk-only snapshot of a running VM on volumes that are not qcow2 is
             # CloudStack's storage-based strategy, which this setting turns off.
             raise CloudRuntime(f"No strategy was able to handle requested snapshot for VM "

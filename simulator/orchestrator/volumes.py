@@ -203,7 +203,7 @@ class Volumes:
             raise ParamError("There are snapshot operations in progress on the volume, "
                              "unable to delete it")
 
-    def delete_volume(self, volume: Volume) -> None:
+    def delete_volume(self, volume: Volume) -> Volume:
         with self.lock:
             volume = self.store.load(Volume, volume.id)
             self._deletable(volume)
@@ -213,6 +213,7 @@ class Volumes:
         with self.lock:
             volume.state, volume.removed = "Expunged", time.time()
             self.store.save(volume)
+            return volume
 
     # --- volume snapshots -------------------------------------------------------------------
 

@@ -319,6 +319,27 @@ def test_what_the_host_holds_on_rbd_and_volume_snapshots_kept_apart(
         host.close()
 
 
+def test_volume_snapshots_of_an_rbd_volume_are_named_afresh_and_deleted_by_path(
+        agent, rbd_guest):
+    """CloudStack's CreateObjectCommand of a volume snapshot, twice under one name: two
+    snapshots of the image, each named by the path the answer gives, each deleted by it."""
+    vm = rbd_guest
+    volume = vm.volumes()[0]
+
+    def command(kind: str, path: str | None) -> dict[str, Any]:
+        return {aj.STORAGE + kind: {"data": {aj.SNAPSHOT_TO: {
+            "name": "nightly", "path": path, "id": 7, "volume": volume}}, "contextMap": {}}}
+
+    paths = [next(iter(agent.ok(command("CreateObjectCommand", None))["data"].values()))[
+        "path"] for _ in range(2)]
+    assert len(set(paths)) == 2 and "nightly" not in paths
+    assert sorted(vm.rbd_snapshots()) == sorted(f"volume-{p}" for p in paths)
+    agent.ok(command("DeleteCommand", paths[0]))
+    assert vm.rbd_snapshots() == [f"volume-{paths[1]}"]
+    agent.ok(command("DeleteCommand", paths[1]))
+    assert vm.rbd_snapshots() == []
+
+
 # --- memory states kept on the cluster (rbd_memory_pool) ------------------------------------
 
 

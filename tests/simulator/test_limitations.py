@@ -3,6 +3,9 @@ snapshots, with CloudStack's messages."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from contract_tests.client import ApiError, JobFailed
@@ -165,17 +168,25 @@ def _host_copies(sim, path: str) -> int:
                                 (path,))[0][0])
 
 
+@contextmanager
+def _behind_a_reboot(sim, admin, vm, ms: int) -> Iterator[None]:
+    """Jobs asked for inside wait in the VM's queue behind a reboot held for ``ms``; the
+    reboot then fails, as a VM snapshot task (the first of them) is waiting."""
+    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": ms})
+    reboot = admin.call("rebootVirtualMachine", id=vm["id"])
+    yield
+    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 0})
+    with pytest.raises(JobFailed):
+        admin.job(reboot["jobid"])
+
+
 def test_a_vm_snapshot_queued_behind_a_destroy_never_reaches_the_host(sim, admin, world):
     vm = world.deploy()
     # Jobs on one VM run one at a time: the destroy, then the snapshot asked for while the
     # VM was still running.
-    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 1000})
-    reboot = admin.call("rebootVirtualMachine", id=vm["id"])
-    destroy = admin.call("destroyVirtualMachine", id=vm["id"])
-    created = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
-    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 0})
-    with pytest.raises(JobFailed):
-        admin.job(reboot["jobid"])  # a snapshot task was waiting
+    with _behind_a_reboot(sim, admin, vm, 1000):
+        destroy = admin.call("destroyVirtualMachine", id=vm["id"])
+        created = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
     admin.job(destroy["jobid"])
     with pytest.raises(JobFailed) as err:
         admin.job(created["jobid"])
@@ -194,13 +205,9 @@ def test_a_volume_snapshot_waits_for_the_vms_queued_snapshot(sim, admin, world):
                                       "ms": 1500})
     # A VM job under way: the VM snapshot asked for now waits in the VM's queue (Allocated,
     # not an active task), so a volume snapshot is accepted after it, and must wait too.
-    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 800})
-    reboot = admin.call("rebootVirtualMachine", id=vm["id"])
-    vm_job = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
-    volume_job = admin.call("createSnapshot", volumeid=root["id"])
-    control(sim, "POST", "/jobs", {"command": "rebootVirtualMachine", "delay_ms": 0})
-    with pytest.raises(JobFailed):
-        admin.job(reboot["jobid"])  # a snapshot task was waiting
+    with _behind_a_reboot(sim, admin, vm, 800):
+        vm_job = admin.call("createVMSnapshot", virtualmachineid=vm["id"])
+        volume_job = admin.call("createSnapshot", volumeid=root["id"])
     wait_until(lambda: world.snapshots(vm)[0]["state"] == "Creating", 10,
                message="the VM snapshot to reach the host")
     # While the VM snapshot is on the host, the volume snapshot has not started.
@@ -315,11 +322,11 @@ def test_a_destroyed_volume_is_kept_until_expunged_or_recovered(admin, user, wor
     assert "not attached to any VM" in err.value.errortext
     admin.run("detachVolume", id=volume["id"])
     destroyed = admin.run("destroyVolume", id=volume["id"])["volume"]
-    assert destroyed["state"] == "Destroy"
+    assert destroyed["state"] == "Destroy" and destroyed["destroyed"] is True
     with pytest.raises(JobFailed):  # not Ready: it cannot be attached
         admin.run("attachVolume", id=volume["id"], virtualmachineid=vm["id"])
     recovered = admin.call("recoverVolume", id=volume["id"])["volume"]
-    assert recovered["state"] == "Ready"
+    assert recovered["state"] == "Ready" and recovered["destroyed"] is False
     err = _refused_job(admin, "recoverVolume", id=volume["id"])
     assert "Please specify a volume in Destroy state." in err.errortext
     admin.run("destroyVolume", id=volume["id"], expunge=True)

@@ -222,8 +222,7 @@ def _scope(req: Request, name: str) -> Account | None:
     """The account a setting is read or changed for (``accountid``), None for the global
     value; any other scope, or more than one, is refused as CloudStack refuses it for the
     settings the simulator has (global ones, and per account)."""
-    given = [p for p in ("zoneid", "clusterid", "storageid", "accountid", "domainid",
-                         "imagestoreuuid") if req.params.text(p) is not None]
+    given = [p.name for p in _SCOPES if req.params.text(p.name) is not None]
     if len(given) > 1:
         raise ParamError("cannot handle multiple IDs, provide only one ID corresponding to "
                          "the scope")

@@ -147,12 +147,7 @@ def deploy(req: Request) -> dict[str, Any]:
     return {"id": vm.uuid, **result}
 
 
-def _user_may(req: Request, denied: str) -> None:
-    """Expunging and recovering are an admin's, unless ``allow.user.expunge.recover.vm``
-    (CloudStack's setting, off by default) lets users do them."""
-    if not req.caller.is_admin and not req.manager.setting("allow.user.expunge.recover.vm",
-                                                           req.caller.account.id):
-        raise PermissionDenied(denied)
+_EXPUNGE_RECOVER = "allow.user.expunge.recover.vm"
 
 
 def _simple(name: str, description: str, method: str, **kw: Any) -> None:
@@ -162,11 +157,12 @@ def _simple(name: str, description: str, method: str, **kw: Any) -> None:
         if name == "destroyVirtualMachine":
             expunge = req.params.flag("expunge")
             if expunge:
-                _user_may(req, "Account does not have permission for expunging.")
+                req.admins_unless(_EXPUNGE_RECOVER,
+                                  "Account does not have permission for expunging.")
             return _vm_job(req, vm, lambda: manager.vms.destroy_vm(vm.id, expunge))
         if name == "expungeVirtualMachine":
-            _user_may(req, "Expunging a vm can only be done by an Admin. Or when the "
-                           "allow.user.expunge.recover.vm key is set.")
+            req.admins_unless(_EXPUNGE_RECOVER, "Expunging a vm can only be done by an Admin. "
+                              "Or when the allow.user.expunge.recover.vm key is set.")
         return _vm_job(req, vm, lambda: getattr(manager.vms, method)(vm.id))
 
     api(name, description, is_async=True, package="user.vm", response="virtualmachine",
@@ -216,8 +212,8 @@ def list_nics(req: Request) -> dict[str, Any]:
      response="virtualmachine", params=[P("id", "uuid", True)])
 def recover(req: Request) -> dict[str, Any]:
     vm = req.lookup(VM, "id")
-    _user_may(req, "Recovering a vm can only be done by an Admin. Or when the "
-                   "allow.user.expunge.recover.vm key is set.")
+    req.admins_unless(_EXPUNGE_RECOVER, "Recovering a vm can only be done by an Admin. Or "
+                      "when the allow.user.expunge.recover.vm key is set.")
     return {"virtualmachine": req.render.vm(req.manager.vms.recover_vm(vm))}
 
 

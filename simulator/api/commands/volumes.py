@@ -90,12 +90,7 @@ def resize_volume(req: Request) -> dict[str, Any]:
         volume, new_size, shrink, offering.id if offering else None), volume.vm_id)
 
 
-def _user_may_expunge_or_recover(req: Request, denied: str) -> None:
-    """Expunging and recovering volumes are an admin's, unless CloudStack's
-    ``allow.user.expunge.recover.volume`` (off by default) lets the caller's account."""
-    if not req.caller.is_admin and not req.manager.setting(
-            "allow.user.expunge.recover.volume", req.caller.account.id):
-        raise PermissionDenied(denied)
+_EXPUNGE_RECOVER = "allow.user.expunge.recover.volume"
 
 
 @api("destroyVolume", "Destroys a detached volume: kept, and recoverable, unless expunged.",
@@ -105,18 +100,11 @@ def _user_may_expunge_or_recover(req: Request, denied: str) -> None:
            "allow.user.expunge.recover.volume)")])
 def destroy_volume(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "id")
-    manager, render = req.manager, req.render
+    manager = req.manager
     if req.params.flag("expunge"):
-        _user_may_expunge_or_recover(req, "Expunging a volume can only be done by an Admin. "
-                                          "Or when the allow.user.expunge.recover.volume key "
-                                          "is set.")
-
-        def expunge() -> dict[str, Any]:
-            manager.volumes.delete_volume(volume)
-            return {"volume": render.volume(manager.store.load(Volume, volume.id))}
-
-        return {"jobid": req.submit(expunge, instance_type="Volume",
-                                    instance_uuid=volume.uuid).uuid}
+        req.admins_unless(_EXPUNGE_RECOVER, "Expunging a volume can only be done by an "
+                          "Admin. Or when the allow.user.expunge.recover.volume key is set.")
+        return _volume_job(req, volume, lambda: manager.volumes.delete_volume(volume), None)
     return _volume_job(req, volume, lambda: manager.volumes.destroy_volume(volume), None)
 
 
@@ -124,8 +112,8 @@ def destroy_volume(req: Request) -> dict[str, Any]:
      response="volume", since="4.14.0", params=[P("id", "uuid", True, "the volume")])
 def recover_volume(req: Request) -> dict[str, Any]:
     volume = req.lookup(Volume, "id")
-    _user_may_expunge_or_recover(req, "Recovering a volume can only be done by an Admin. Or "
-                                      "when the allow.user.expunge.recover.volume key is set.")
+    req.admins_unless(_EXPUNGE_RECOVER, "Recovering a volume can only be done by an Admin. "
+                      "Or when the allow.user.expunge.recover.volume key is set.")
     return {"volume": req.render.volume(req.manager.volumes.recover_volume(volume))}
 
 
